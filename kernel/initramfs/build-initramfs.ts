@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { InfraError } from '../../src/core/errors.js';
+import { execChecked, execOk } from '../../src/core/exec.js';
+import { assetPath, cacheDir } from '../../src/core/paths.js';
+import type { Progress } from '../../src/core/progress.js';
+import { indexModules, resolveLoadOrder } from '../modules.js';
+
+/** Modules the reference guest loads: virtio PCI transport, console/agent port, network, disk. */
+export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'virtio_net', 'virtio_blk'] as const;
+
+export interface InitramfsRequest {
+  /** `lib/modules/<release>` of the kernel the image is for. */
+  modulesDir: string;
+  release: string;
+  /** A static busybox for the guest's arch (Debian's busybox-static). */
+  busybox: string;
+  /** The guest init; the tsuite init by default. */
+  init?: string;
+  modules?: readonly string[];
+}
+
+/**
+ * Builds a gzip'd newc cpio: busybox, /init and the modules with their dependencies. Cached by the
+ * hash of everything that goes in, so a second call is a lookup.
+ */
+export async function buildInitramfs(req: InitramfsRequest, progress: Progress, root = cacheDir()): Promise<string> {
+  const init = req.init ?? assetPath('kernel', 'initramfs', 'init.sh');
+  const modules = req.modules ?? GUEST_MODULES;
+  if (!existsSync(req.busybox)) throw new InfraError(`no static busybox at ${req.busybox}`, 'run `npx tsuite setup` (installs busybox-static)');
+
+  const index = await indexModules(req.modulesDir);
+  const order = await resolveLoadOrder(index, modules);
+  const hash = createHash('sha256');
+  hash.update(await readFile(init)).update(await readFile(req.busybox)).update(req.release).update(order.join(','));
+  const out = join(root, 'initramfs', `${req.release}-${hash.digest('hex').slice(0, 16)}.cpio.gz`);
+  if (existsSync(out)) return out;
+
+  await mkdir(join(root, 'initramfs'), { recursive: true });
+  const stage = await mkdtemp(join(root, 'initramfs', '.stage-'));
+  try {
+    await progress.step(`Building initramfs for ${req.release}`, async () => {
+      for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', 'lib/modules']) await mkdir(join(stage, d), { recursive: true });
+      await copyFile(req.busybox, join(stage, 'bin', 'busybox'));
+      await chmod(join(stage, 'bin', 'busybox'), 0o755);
+      await copyFile(init, join(stage, 'init'));
+      await chmod(join(stage, 'init'), 0o755);
+      for (const m of order) await copyFile(index.get(m)!, join(stage, 'lib', 'modules', `${m}.ko`));
+      await writeFile(join(stage, 'lib', 'modules', 'load-order'), order.join('\n') + '\n');
+      await writeFile(out + '.tmp', gzipSync(await packCpio(stage), { level: 6 }));
+      await rename(out + '.tmp', out);
+    });
+    return out;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+/** Packs a directory as a newc cpio archive (the format the kernel unpacks), owned by root. */
+export async function packCpio(dir: string): Promise<Buffer> {
+  const list = await execOk('find', ['.', '-mindepth', '1'], { cwd: dir });
+  const names = list.split('\n').filter(Boolean).sort().join('\n') + '\n';
+  const fix = 'run `npx tsuite setup` (installs cpio)';
+  const r = await execChecked('cpio', ['--quiet', '-o', '-H', 'newc', '-R', '0:0', '--reproducible'], { cwd: dir, input: names, fix });
+  return r.stdoutBytes;
+}

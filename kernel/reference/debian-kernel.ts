@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InfraError } from '../../src/core/errors.js';
+import { execOk } from '../../src/core/exec.js';
+import { cacheDir } from '../../src/core/paths.js';
+import type { Progress } from '../../src/core/progress.js';
+
+/** A Debian kernel package unpacked in the cache: the reference kernel every suite is judged on. */
+export interface DebianKernel {
+  package: string;
+  version: string;
+  /** `uname -r` of the kernel, e.g. `6.1.0-56-cloud-amd64`. */
+  release: string;
+  vmlinuz: string;
+  /** `lib/modules/<release>` of the unpacked package. */
+  modulesDir: string;
+}
+
+const APT_FIX = 'run `npx tsuite setup` (it runs `apt-get update` when root), or `sudo apt-get update`';
+
+/** Extra apt options for a foreign architecture, so the host's dpkg architectures stay untouched. */
+export type AptOptions = readonly string[];
+
+/** `linux-image-cloud-amd64` → the concrete package it depends on today, and that package's version. */
+export async function resolveKernelPackage(meta: string, apt: AptOptions = []): Promise<{ name: string; version: string }> {
+  const deps = await execOk('apt-cache', [...apt, 'depends', '--important', meta], { fix: APT_FIX });
+  const name = /Depends:\s+(linux-image-\S+)/.exec(deps)?.[1];
+  if (!name) throw new InfraError(`apt knows no package behind ${meta}`, APT_FIX);
+  const show = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', name], { fix: APT_FIX });
+  const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
+  if (!version) throw new InfraError(`apt shows no version for ${name}`, APT_FIX);
+  return { name, version };
+}
+
+/**
+ * Fetches the kernel package with `apt-get download` (apt's own mirrors, nothing hard-coded) and
+ * unpacks it into `<cache>/kernels/<package>_<version>/`. A second call with the same version is a
+ * no-op: the directory only appears, by rename, once it is complete.
+ */
+export async function fetchDebianKernel(
+  meta: string,
+  progress: Progress,
+  apt: AptOptions = [],
+  root = cacheDir(),
+): Promise<DebianKernel> {
+  const pkg = await resolveKernelPackage(meta, apt);
+  const dir = join(root, 'kernels', `${pkg.name}_${pkg.version}`);
+  const manifest = join(dir, 'kernel.json');
+  if (existsSync(manifest)) return JSON.parse(await readFile(manifest, 'utf8')) as DebianKernel;
+
+  await mkdir(join(root, 'kernels'), { recursive: true });
+  const tmp = await mkdtemp(join(root, 'kernels', '.fetch-'));
+  try {
+    await progress.step(`Downloading ${pkg.name} ${pkg.version}`, () =>
+      execOk('apt-get', [...apt, 'download', `${pkg.name}=${pkg.version}`], { cwd: tmp, fix: APT_FIX }),
+    );
+    const deb = (await readdir(tmp)).find((f) => f.endsWith('.deb'));
+    if (!deb) throw new InfraError(`apt-get download of ${pkg.name} produced no .deb`, APT_FIX);
+    await progress.step(`Unpacking ${deb}`, () => execOk('dpkg-deb', ['-x', join(tmp, deb), join(tmp, 'root')]));
+    await rm(join(tmp, deb));
+
+    const release = (await readdir(join(tmp, 'root', 'lib', 'modules')))[0];
+    const image = (await readdir(join(tmp, 'root', 'boot'))).find((f) => f.startsWith('vmlinuz-'));
+    if (!release || !image) throw new InfraError(`${deb} holds no vmlinuz or modules: is ${meta} a kernel package?`);
+    const kernel: DebianKernel = {
+      package: pkg.name,
+      version: pkg.version,
+      release,
+      vmlinuz: join(dir, 'root', 'boot', image),
+      modulesDir: join(dir, 'root', 'lib', 'modules', release),
+    };
+    await writeFile(join(tmp, 'kernel.json'), JSON.stringify(kernel, null, 2) + '\n');
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+    return kernel;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

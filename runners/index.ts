@@ -1,0 +1,11 @@
+import { UsageError } from '../src/core/errors.js';
+import type { Runner } from '../src/core/runner.js';
+import { qemuRunner } from './qemu/qemu-runner.js';
+
+export const runners: Readonly<Record<string, Runner>> = Object.freeze({ qemu: qemuRunner });
+
+export function runnerFor(name: string): Runner {
+  const r = runners[name];
+  if (!r) throw new UsageError(`unknown runner '${name}'`, `use one of: ${Object.keys(runners).join(', ')}`);
+  return r;
+}

@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { constants, existsSync } from 'node:fs';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { arch as hostArch, cpus, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { exec } from '../../src/core/exec.js';
+import { cacheDir } from '../../src/core/paths.js';
+import type { Accel } from '../../src/core/session.js';
+import type { ArchProfile } from './arch-profile.js';
+
+/** Stderr lines that mean KVM cannot run this guest here (nested KVM often fails this way). */
+export const KVM_FAILURE = /KVM internal error|failed to initialize kvm|Could not access KVM kernel module|kvm run failed/i;
+
+const versions = new Map<string, string>();
+
+/** `QEMU emulator version 7.2.22 (Debian ...)` → `7.2.22`; undefined when the binary is missing. */
+export async function qemuVersion(binary: string): Promise<string | undefined> {
+  if (!versions.has(binary)) {
+    try {
+      const r = await exec(binary, ['--version']);
+      const v = /version (\S+)/.exec(r.stdout)?.[1];
+      if (v) versions.set(binary, v);
+    } catch {
+      return undefined;
+    }
+  }
+  return versions.get(binary);
+}
+
+interface Verdict {
+  usable: boolean;
+  reason: string;
+  checkedAt: string;
+}
+
+const verdictFile = () => join(cacheDir(), 'kvm-verdicts.json');
+const verdictKey = async (p: ArchProfile) => `${p.arch}|${await qemuVersion(p.qemuBinary)}|${release()}|${cpus()[0]?.model ?? ''}`;
+
+async function readVerdicts(): Promise<Record<string, Verdict>> {
+  try {
+    return JSON.parse(await readFile(verdictFile(), 'utf8')) as Record<string, Verdict>;
+  } catch {
+    return {};
+  }
+}
+
+/** Remembers whether KVM ran a guest on this host, QEMU and CPU, so later runs skip the retry. */
+export async function recordKvmVerdict(profile: ArchProfile, usable: boolean, reason: string): Promise<void> {
+  const all = await readVerdicts();
+  all[await verdictKey(profile)] = { usable, reason, checkedAt: new Date().toISOString() };
+  await mkdir(dirname(verdictFile()), { recursive: true });
+  await writeFile(verdictFile(), JSON.stringify(all, null, 2) + '\n');
+}
+
+const QEMU_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+
+export interface AccelChoice {
+  accel: Exclude<Accel, 'none'>;
+  /** Why: shown in the report next to the accelerator. */
+  reason: string;
+  /** True when KVM is being tried for the first time here and a failure should fall back to TCG. */
+  tentative: boolean;
+}
+
+/**
+ * KVM only when it can work: same arch, /dev/kvm read-write, and no earlier boot on this host
+ * showed it failing. `/dev/kvm` opening is not proof (nested KVM can fail on the first guest
+ * instruction), so an untried KVM is tentative: the runner falls back to TCG if the boot fails.
+ */
+export async function chooseAccel(requested: Accel | 'auto', profile: ArchProfile): Promise<AccelChoice> {
+  if (requested === 'kvm' || requested === 'tcg') return { accel: requested, reason: 'requested', tentative: false };
+  if (QEMU_ARCH[hostArch()] !== profile.arch) return { accel: 'tcg', reason: `guest arch ${profile.arch} differs from the host's`, tentative: false };
+  if (!existsSync('/dev/kvm')) return { accel: 'tcg', reason: 'no /dev/kvm on this host', tentative: false };
+  try {
+    await access('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    return { accel: 'tcg', reason: '/dev/kvm is not read-write for this user (add it to the kvm group)', tentative: false };
+  }
+  const verdict = (await readVerdicts())[await verdictKey(profile)];
+  if (verdict) return { accel: verdict.usable ? 'kvm' : 'tcg', reason: verdict.reason, tentative: false };
+  return { accel: 'kvm', reason: 'first try of KVM on this host', tentative: true };
+}
+
+/**
+ * The doctor's check: boot `kernel` under KVM with no root so it runs to its "unable to mount
+ * root" panic. Reaching that panic proves KVM executes the kernel; an internal error disproves it.
+ */
+export async function probeKvm(profile: ArchProfile, kernel: string, timeoutMs = 20_000): Promise<Verdict> {
+  const args = ['-accel', 'kvm', '-M', profile.machine, '-cpu', profile.cpu.kvm, '-m', '256', '-nodefaults', '-display', 'none',
+    '-no-reboot', '-serial', 'stdio', '-kernel', kernel, '-append', `${profile.defaultCmdline} root=/dev/nonexistent`];
+  return new Promise((resolve) => {
+    const child = spawn(profile.qemuBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const done = (usable: boolean, reason: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      resolve({ usable, reason, checkedAt: new Date().toISOString() });
+    };
+    const timer = setTimeout(() => done(false, `KVM boot probe did not finish within ${timeoutMs} ms`), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      if (/Kernel panic|VFS: Unable to mount root/.test(out)) done(true, 'KVM ran the kernel to its end (boot probe)');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      const m = KVM_FAILURE.exec(String(d));
+      if (m) done(false, `KVM fails here: ${m[0]}`);
+    });
+    child.on('error', (e) => done(false, `cannot start ${profile.qemuBinary}: ${e.message}`));
+  });
+}

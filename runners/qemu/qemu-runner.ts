@@ -1,0 +1,128 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsoleChannel, ConsoleClosed, ExpectTimeout } from '../../src/channels/console.js';
+import { trackChild } from '../../src/core/child-processes.js';
+import { BootFailure, InfraError, UsageError } from '../../src/core/errors.js';
+import { freePort } from '../../src/core/ports.js';
+import type { ProvisionRequest, Runner } from '../../src/core/runner.js';
+import { isPanicLine } from '../../src/parsers/kernel-events.js';
+import type { ArchProfile } from './arch-profile.js';
+import { chooseAccel, KVM_FAILURE, recordKvmVerdict } from './accel.js';
+import { profileFor } from './profiles/index.js';
+import { qemuArgs } from './qemu-args.js';
+import { QemuSession } from './qemu-session.js';
+import { QmpClient } from './qmp.js';
+
+/** After a panic line, how long the kernel gets to finish printing its trace before QEMU is stopped. */
+const PANIC_TRACE_MS = 2_000;
+
+class KvmUnusable extends Error {}
+
+export const qemuRunner: Runner = {
+  name: 'qemu',
+  async provision(req, signal) {
+    const profile = profileFor(req.arch);
+    for (const [what, path] of [['kernel', req.boot.kernel], ['initrd', req.boot.initrd]] as const) {
+      if (path && !existsSync(path)) throw new UsageError(`${what} file not found: ${path}`, `pass an existing file to --${what}`);
+    }
+    await mkdir(req.dir, { recursive: true });
+    const choice = await chooseAccel(req.accel, profile);
+    try {
+      const session = await boot(req, profile, choice.accel, signal);
+      if (choice.tentative) await recordKvmVerdict(profile, true, 'KVM booted a guest on this host');
+      return session;
+    } catch (err) {
+      if (!(err instanceof KvmUnusable)) throw err;
+      await recordKvmVerdict(profile, false, `KVM fails here (${err.message}); TCG used`);
+      // Keep the failed attempt as evidence; the TCG boot writes a fresh console.log.
+      await rename(join(req.dir, 'console.log'), join(req.dir, 'console.kvm-attempt.log')).catch(() => undefined);
+      return boot(req, profile, 'tcg', signal);
+    }
+  },
+};
+
+async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 'tcg', signal: AbortSignal): Promise<QemuSession> {
+  signal.throwIfAborted();
+  const tmp = await mkdtemp(join(tmpdir(), 'tsuite-qemu-'));
+  const paths = { consoleLog: join(req.dir, 'console.log'), qmpSocket: join(tmp, 'qmp.sock') };
+  const ports = new Map<number, number>();
+  for (const guest of req.forwardPorts ?? []) ports.set(guest, await freePort());
+  const args = qemuArgs(req, profile, accel, paths, ports);
+
+  const started = Date.now();
+  // Own process group: a terminal's Ctrl-C reaches tsuite only, which then stops QEMU in order.
+  const child = spawn(profile.qemuBinary, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  trackChild(child);
+  const console = new ConsoleChannel(started, (text) => child.stdin!.write(text));
+  const spec = { arch: profile.arch, cpus: req.cpus, memoryMb: req.memoryMb, cmdline: req.boot.cmdline };
+  const session = new QemuSession(req.sessionId, req.dir, console, accel, spec, req.eventPatterns, child, tmp,
+    req.powerOffCommand, Boolean(profile.exitDevice));
+
+  let stderr = '';
+  let spawnError: Error | undefined;
+  child.on('error', (e) => (spawnError = e));
+  child.stdin!.on('error', () => undefined);
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => console.push(d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  if (req.onConsoleLine) console.onLine((l) => req.onConsoleLine!(l.text));
+
+  try {
+    const qmp = await QmpClient.connect(paths.qmpSocket, 10_000, () => session.alive).catch(() => undefined);
+    if (qmp) session.attachQmp(qmp);
+    const landmark = await waitForLandmark(req, session, () => stderr, signal);
+    session.bootMs = landmark.line.atMs;
+    session.landmarkLine = landmark.index;
+    return session;
+  } catch (err) {
+    await session.kill(err instanceof BootFailure && err.kind === 'timedOut' ? 'boot timed out' : 'boot failed');
+    await session[Symbol.asyncDispose]();
+    if (spawnError && (spawnError as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new InfraError(`${profile.qemuBinary} is not installed`, 'run `npx tsuite setup`');
+    }
+    if (KVM_FAILURE.test(stderr)) throw new KvmUnusable(KVM_FAILURE.exec(stderr)![0]);
+    throw err;
+  }
+}
+
+/** Races the landmark against a panic line, QEMU exiting, the boot timeout and an abort. */
+async function waitForLandmark(req: ProvisionRequest, session: QemuSession, stderr: () => string, signal: AbortSignal) {
+  const { console } = session;
+  let offPanic = () => {};
+  let panicLine: string | undefined;
+  const panicFailure = () => new BootFailure('crashed', `kernel panic during boot: ${panicLine}`, console.tail(40));
+  const panic = new Promise<never>((_, reject) => {
+    offPanic = console.onLine((line) => {
+      if (panicLine || !isPanicLine(line.text, req.eventPatterns)) return;
+      panicLine = line.text.trim();
+      session.markPanicked();
+      // Let the trace finish (panic=-1 usually ends QEMU by itself), then report the panic line.
+      void Promise.race([session.ended, sleep(PANIC_TRACE_MS)]).then(() => reject(panicFailure()));
+    });
+  });
+  panic.catch(() => undefined);
+  try {
+    return await Promise.race([console.expect(req.landmark, { timeoutMs: req.bootTimeoutMs, signal }), panic]);
+  } catch (err) {
+    if (err instanceof BootFailure) throw err;
+    if (err instanceof ExpectTimeout) {
+      throw new BootFailure('timedOut', `boot landmark ${req.landmark} not seen within ${req.bootTimeoutMs} ms: the kernel hung or never printed it`, console.tail(40));
+    }
+    if (err instanceof ConsoleClosed) {
+      const exit = await session.ended;
+      if (panicLine) throw panicFailure();
+      const qemuError = stderr().split('\n').filter((l) => /^qemu-system-\S+: /.test(l) && !/warning:/.test(l));
+      if (qemuError.length > 0 && !KVM_FAILURE.test(stderr())) {
+        throw new InfraError(`QEMU could not start the machine: ${qemuError.join('; ')}`, 'check the --kernel/--initrd files and the target settings');
+      }
+      const how = exit.kind === 'panic' ? 'panicked' : `ended (${exit.detail ?? exit.kind})`;
+      throw new BootFailure('crashed', `the machine ${how} before the boot landmark ${req.landmark}`, console.tail(40));
+    }
+    throw err;
+  } finally {
+    offPanic();
+  }
+}

@@ -1,0 +1,114 @@
+import type { ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConsoleChannel } from '../../src/channels/console.js';
+import type { EventPatterns } from '../../src/parsers/kernel-events.js';
+import type { Accel, ChannelKind, ExitInfo, MachineSpec, Session } from '../../src/core/session.js';
+import type { QmpClient, QmpEvent } from './qmp.js';
+
+/** Seconds a guest gets to power itself off before QMP `quit`, and `quit` before SIGKILL. */
+const POWEROFF_GRACE_MS = 10_000;
+const QUIT_GRACE_MS = 3_000;
+
+/** One running QEMU process and everything that knows about it. */
+export class QemuSession implements Session {
+  readonly channels: ReadonlySet<ChannelKind>;
+  readonly canPowerOff: boolean;
+  bootMs?: number;
+  landmarkLine?: number;
+  exit?: ExitInfo;
+  /** Resolves once the process has exited and its QMP stream is drained. */
+  readonly ended: Promise<ExitInfo>;
+  private shutdownEvent?: QmpEvent;
+  private panicked = false;
+  private stopReason?: string;
+
+  constructor(
+    readonly id: string,
+    readonly dir: string,
+    readonly console: ConsoleChannel,
+    readonly accel: Accel,
+    readonly spec: MachineSpec,
+    readonly eventPatterns: EventPatterns,
+    private readonly child: ChildProcess,
+    private readonly tmpDir: string,
+    private readonly powerOffCommand: string | undefined,
+    hasExitDevice: boolean,
+    private qmp?: QmpClient,
+  ) {
+    this.canPowerOff = powerOffCommand !== undefined;
+    this.channels = new Set<ChannelKind>(hasExitDevice ? ['console', 'exit'] : ['console']);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    this.ended = exited.then(async ({ code, signal }) => {
+      // QEMU sends SHUTDOWN before it exits; let the QMP socket drain before classifying.
+      await Promise.race([new Promise((r) => (this.qmp ? this.qmp.once('close', () => r(undefined)) : r(undefined))), sleep(500)]);
+      this.console.end();
+      this.exit = this.classify(code, signal);
+      return this.exit;
+    });
+    this.ended.catch(() => undefined);
+  }
+
+  attachQmp(qmp: QmpClient): void {
+    this.qmp = qmp;
+    qmp.on('event', (e) => {
+      if (e.event === 'SHUTDOWN') this.shutdownEvent = e;
+      if (e.event === 'GUEST_PANICKED') this.panicked = true;
+    });
+  }
+
+  markPanicked(): void {
+    this.panicked = true;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async shutdown(reason = 'shutdown requested'): Promise<ExitInfo> {
+    if (this.alive && this.powerOffCommand && !this.console.isClosed) {
+      this.console.write(`${this.powerOffCommand}\n`);
+      await Promise.race([this.ended, sleep(POWEROFF_GRACE_MS)]);
+    }
+    if (this.alive) await this.kill(reason);
+    return this.ended;
+  }
+
+  /** Stops the machine from the host side: QMP quit, then SIGKILL of its process group. */
+  async kill(reason: string): Promise<ExitInfo> {
+    if (this.alive) {
+      this.stopReason = reason;
+      await this.qmp?.command('quit').catch(() => undefined);
+      await Promise.race([this.ended, sleep(QUIT_GRACE_MS)]);
+      if (this.alive && this.child.pid) {
+        try {
+          process.kill(-this.child.pid, 'SIGKILL');
+        } catch {
+          this.child.kill('SIGKILL');
+        }
+      }
+    }
+    return this.ended;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown('session closed');
+    this.qmp?.close();
+    await rm(this.tmpDir, { recursive: true, force: true });
+  }
+
+  private classify(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
+    const reason = this.shutdownEvent?.data?.reason as string | undefined;
+    if (this.panicked || reason === 'guest-panic') return { kind: 'panic', code: code ?? undefined, detail: 'kernel panic' };
+    if (this.stopReason) return { kind: 'killed', detail: this.stopReason };
+    if (signal) return { kind: 'killed', detail: `QEMU killed by ${signal}` };
+    if (reason === 'guest-shutdown') return { kind: 'clean', code: code ?? 0, detail: 'guest powered off' };
+    if (reason === 'guest-reset') return { kind: 'reset', code: code ?? 0, detail: 'guest reset (reboot or triple fault)' };
+    if (code !== null && code % 2 === 1 && this.channels.has('exit')) {
+      return { kind: 'exit-code', code, detail: `isa-debug-exit value ${code >> 1} (QEMU status ${code})` };
+    }
+    return { kind: 'exit-code', code: code ?? undefined, detail: reason ? `QEMU shutdown: ${reason}` : undefined };
+  }
+}

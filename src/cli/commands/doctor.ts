@@ -1,0 +1,45 @@
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cacheDir } from '../../core/paths.js';
+import { findTarget } from '../../core/target.js';
+import { hostRequirements, installCommand } from '../host-check.js';
+import { profileFor } from '../../../runners/qemu/profiles/index.js';
+import { chooseAccel, probeKvm, qemuVersion } from '../../../runners/qemu/accel.js';
+
+export function doctorCommand(): Command {
+  return new Command('doctor')
+    .description('show what the host has or lacks (QEMU, firmware, busybox, kernel cache, KVM), with the fix for each')
+    .option('-t, --target <name>', 'target to check for', 'qemu-x86')
+    .action(async (flags: { target: string }) => {
+      const profile = profileFor(findTarget(flags.target).arch);
+      const line = (ok: boolean, what: string, fix?: string) =>
+        process.stdout.write(`${ok ? '✓' : '✗'} ${what}${!ok && fix ? `\n    fix: ${fix}` : ''}\n`);
+      let problems = 0;
+      for (const req of hostRequirements(profile)) {
+        const ok = await req.present();
+        if (!ok) problems++;
+        line(ok, req.what, installCommand([req.debianPackage]));
+      }
+      const version = await qemuVersion(profile.qemuBinary);
+      if (version) line(true, `QEMU version ${version}`);
+
+      const kernelsDir = join(cacheDir(), 'kernels');
+      const cached = existsSync(kernelsDir) ? (await readdir(kernelsDir)).filter((d) => !d.startsWith('.')) : [];
+      line(cached.length > 0, `reference kernel cache in ${kernelsDir}${cached.length ? `: ${cached.join(', ')}` : ''}`, 'npx tsuite setup');
+      if (cached.length === 0) problems++;
+
+      const choice = await chooseAccel('auto', profile);
+      if (choice.tentative && version && cached.length > 0) {
+        const kernel = join(kernelsDir, cached[0]!, 'root', 'boot');
+        const image = (await readdir(kernel)).find((f) => f.startsWith('vmlinuz-'));
+        const verdict = image ? await probeKvm(profile, join(kernel, image)) : { usable: false, reason: 'no kernel to probe with' };
+        line(verdict.usable, `KVM: ${verdict.reason}`, 'none needed: tsuite falls back to TCG (slower)');
+      } else {
+        line(choice.accel === 'kvm', `accelerator: ${choice.accel} (${choice.reason})`, 'none needed: tsuite uses TCG (slower)');
+      }
+      process.stdout.write(problems ? `\n${problems} problem(s): run \`npx tsuite setup\` to fix them.\n` : '\nThe host is ready.\n');
+      process.exitCode = problems ? 3 : 0;
+    });
+}

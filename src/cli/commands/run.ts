@@ -1,0 +1,122 @@
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { InfraError, describeError } from '../../core/errors.js';
+import { assetPath } from '../../core/paths.js';
+import { hostInfo } from '../../core/host-info.js';
+import { buildPlan } from '../../core/plan.js';
+import { createProgress } from '../../core/progress.js';
+import type { RunInfo } from '../../core/result.js';
+import { newRunId } from '../../core/run-id.js';
+import { dispatch } from '../../core/dispatch.js';
+import { createReporters } from '../../reporters/index.js';
+import { builtInSuites } from '../../../suites/index.js';
+import { resolveBoot, type ResolvedBoot } from '../../../kernel/resolve-boot.js';
+import { runnerFor } from '../../../runners/index.js';
+import { profileFor } from '../../../runners/qemu/profiles/index.js';
+import { qemuVersion } from '../../../runners/qemu/accel.js';
+import { exitCodeFor } from '../exit-code.js';
+import { abortOnSignals } from '../signals.js';
+import { loadContext, splitList } from '../load-context.js';
+import { addTargetOptions, resolveTarget, type TargetFlags } from '../target-options.js';
+
+export const tsuiteVersion: string = (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+
+interface RunFlags extends TargetFlags {
+  suite?: string[];
+  test?: string[];
+  reporter?: string[];
+  outputDir?: string;
+  config?: string;
+  runId?: string;
+}
+
+export function runCommand(): Command {
+  return addTargetOptions(new Command('run').description('boot the target and run suites against it'))
+    .option('-s, --suite <names>', 'suites to run, comma-separated (default: all, or the config\'s)', splitList)
+    .option('--test <pattern>', 'only tests whose id contains this (or matches this * glob); repeatable', splitList)
+    .option('-r, --reporter <names>', 'reporters, comma-separated: console, json, tap, junit', splitList)
+    .option('-o, --output-dir <dir>', 'where reports go (default: reports/<run-id>/)')
+    .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
+    .option('--run-id <id>', 'run id (default: date, time and a random suffix)')
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await run(flags);
+    });
+}
+
+async function run(flags: RunFlags): Promise<number> {
+  const config = await loadContext(flags.config);
+  const target = resolveTarget(config, flags);
+  const runId = flags.runId ?? newRunId();
+  const outputDir = resolve(flags.outputDir ?? resolve(config.outputDir, runId));
+  const reporters = createReporters(flags.reporter ?? config.reporters, { outputDir });
+  const profile = profileFor(target.def.arch);
+  const runner = runnerFor(target.def.runner);
+  const plan = buildPlan({
+    suites: builtInSuites,
+    only: flags.suite ?? config.suites,
+    grep: flags.test,
+    target: target.name,
+    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.append ?? '']),
+  });
+
+  const signals = abortOnSignals();
+  try {
+    const progress = createProgress(process.stderr, !process.stderr.isTTY && process.env.CI === 'true');
+    // A host that cannot provide the kernel still gets a report: every test is then infraError.
+    let resolved: ResolvedBoot | undefined;
+    let resolveError: InfraError | undefined;
+    try {
+      resolved = await resolveBoot(target.def, profile, progress);
+    } catch (err) {
+      if (!(err instanceof InfraError)) throw err;
+      resolveError = err;
+    }
+    const info: RunInfo = {
+      id: runId,
+      target: target.name,
+      startedAt: new Date().toISOString(),
+      kernel: resolved?.kernel ?? { path: target.def.kernel, source: target.def.kernel === 'reference' ? 'debian-package' : 'file', cmdline: '' },
+      accel: 'none',
+      qemuVersion: await qemuVersion(profile.qemuBinary),
+      host: hostInfo(),
+      tsuiteVersion,
+    };
+    const result = await dispatch({
+      sessions: plan,
+      run: info,
+      reporters,
+      outputDir,
+      testTimeoutMs: config.testTimeoutMs,
+      signal: signals.signal,
+      provision: async (session, dir, signal) => {
+        if (!resolved) throw resolveError!;
+        return runner.provision(
+          {
+            sessionId: session.id,
+            dir,
+            arch: target.def.arch,
+            boot: resolved.boot,
+            cpus: target.def.cpus,
+            memoryMb: target.def.memoryMb,
+            accel: target.def.accel,
+            landmark: target.landmark,
+            bootTimeoutMs: target.def.bootTimeoutMs,
+            eventPatterns: target.eventPatterns,
+            powerOffCommand: target.def.powerOffCommand,
+          },
+          signal,
+        );
+      },
+    });
+    return exitCodeFor(result);
+  } catch (err) {
+    if (signals.signal.aborted) {
+      process.stderr.write(`tsuite: run interrupted before any test ran: ${describeError(err)}\n`);
+      return 130;
+    }
+    throw err;
+  } finally {
+    signals.dispose();
+  }
+}

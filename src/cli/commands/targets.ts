@@ -1,0 +1,23 @@
+import { Command } from 'commander';
+import { BUILT_IN_TARGETS, findTarget } from '../../core/target.js';
+import { loadContext } from '../load-context.js';
+
+export function targetsCommand(): Command {
+  return new Command('targets')
+    .description('list the targets: built-in ones and those in tsuite.config.ts')
+    .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { config?: string; json?: boolean }) => {
+      const config = await loadContext(flags.config);
+      const names = [...new Set([...Object.keys(BUILT_IN_TARGETS), ...Object.keys(config.targets)])];
+      const targets = names.map((name) => ({ name, builtIn: name in BUILT_IN_TARGETS, ...findTarget(name, config.targets) }));
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(targets, null, 2) + '\n');
+        return;
+      }
+      for (const t of targets) {
+        process.stdout.write(`${t.name}${t.builtIn ? '' : ' (config)'} — ${t.description ?? ''}\n`);
+        process.stdout.write(`  runner ${t.runner}, arch ${t.arch}, kernel ${t.kernel}, initrd ${t.initrd ?? 'none'}, ${t.cpus} CPUs, ${t.memoryMb} MiB, accel ${t.accel}, boot timeout ${t.bootTimeoutMs} ms\n`);
+      }
+    });
+}

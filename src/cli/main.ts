@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ExitCode, TsuiteError, describeError } from '../core/errors.js';
+import { doctorCommand } from './commands/doctor.js';
+import { listCommand } from './commands/list.js';
+import { parseCommand } from './commands/parse.js';
+import { runCommand, tsuiteVersion } from './commands/run.js';
+import { setupCommand } from './commands/setup.js';
+import { targetsCommand } from './commands/targets.js';
+
+const program = new Command('tsuite')
+  .description('Conformance and benchmark suites for cloud-native kernels, with Linux as the reference')
+  .version(tsuiteVersion)
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+for (const cmd of [runCommand(), listCommand(), targetsCommand(), setupCommand(), doctorCommand(), parseCommand()]) {
+  program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version are successes; every other commander error is a usage error (exit 2).
+    process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  } else {
+    process.stderr.write(`tsuite: ${describeError(err)}\n`);
+    process.exitCode = err instanceof TsuiteError ? err.exitCode : ExitCode.infra;
+  }
+}

@@ -1,0 +1,44 @@
+import type { TargetDef } from '../core/target.js';
+
+/** What `tsuite.config.ts` default-exports. Every field is optional; CLI flags override them. */
+export interface TsuiteConfig {
+  /** Extra targets, or overrides of built-in ones' fields (e.g. memoryMb of qemu-x86). */
+  targets?: Record<string, Partial<TargetDef>>;
+  /** Suites `tsuite run` runs when --suite is not given. Default: all built-in suites. */
+  suites?: string[];
+  /** Default ['console', 'json', 'tap', 'junit']. */
+  reporters?: string[];
+  /** Parent of each run's output folder; default 'reports' (a run writes reports/<run-id>/). */
+  outputDir?: string;
+  /** Target used when --target is not given. Default 'qemu-x86'. */
+  defaultTarget?: string;
+  /** Per-test time limit in ms. Default 60000. */
+  testTimeoutMs?: number;
+}
+
+/** The config after loading: every field filled in, paths absolute. */
+export interface ResolvedConfig {
+  /**
+   * Configured targets as written (overrides stay partial; merge with `findTarget`), with relative
+   * `kernel`/`initrd` paths made absolute against the config file's folder.
+   */
+  targets: Record<string, Partial<TargetDef>>;
+  suites: string[];
+  reporters: string[];
+  /** Absolute: resolved against the config file's folder (the cwd when there is no file). */
+  outputDir: string;
+  defaultTarget: string;
+  testTimeoutMs: number;
+  /** Absolute path of the config file loaded; undefined when none was found. */
+  file?: string;
+}
+
+export const DEFAULT_REPORTERS: readonly string[] = Object.freeze(['console', 'json', 'tap', 'junit']);
+export const DEFAULT_OUTPUT_DIR = 'reports';
+export const DEFAULT_TARGET = 'qemu-x86';
+export const DEFAULT_TEST_TIMEOUT_MS = 60_000;
+
+/** Identity function: gives `tsuite.config.ts` type checking and editor completion. */
+export function defineConfig(config: TsuiteConfig): TsuiteConfig {
+  return config;
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/**
+ * The strict shape of `tsuite.config.ts`. Unknown keys are errors (a typo such as `reporter:` must
+ * not be silently ignored). Checks that need outside knowledge (suite and reporter names, which
+ * targets exist) live in load-config.ts.
+ */
+
+/** A regex source, compiled once here so a typo fails at load time, not mid-boot. */
+const regexSource = z
+  .string({ error: 'must be a string holding a regular expression source' })
+  .min(1, { error: 'must not be empty' })
+  .superRefine((source, ctx) => {
+    try {
+      new RegExp(source);
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`,
+      });
+    }
+  });
+
+const intIn = (min: number, max: number) =>
+  z
+    .number({ error: `must be an integer from ${min} to ${max}` })
+    .int({ error: `must be an integer from ${min} to ${max}` })
+    .min(min, { error: `must be an integer from ${min} to ${max}` })
+    .max(max, { error: `must be an integer from ${min} to ${max}` });
+
+const positiveInt = z
+  .number({ error: 'must be a positive integer (milliseconds)' })
+  .int({ error: 'must be a positive integer (milliseconds)' })
+  .positive({ error: 'must be a positive integer (milliseconds)' });
+
+const nonEmpty = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: 'must not be empty' });
+
+/** Every field optional: an entry may override a few fields of a built-in target. */
+export const targetSchema = z.strictObject({
+  runner: z.literal('qemu', { error: "must be 'qemu' (the only runner built in so far)" }),
+  arch: nonEmpty('a string naming the QEMU arch profile'),
+  kernel: nonEmpty("'reference' or a path to a kernel image"),
+  initrd: nonEmpty("'tsuite' or a path to an initramfs").optional(),
+  append: z.string({ error: 'must be a string' }).optional(),
+  cpus: intIn(1, 64),
+  memoryMb: intIn(64, 65_536),
+  accel: z.enum(['auto', 'kvm', 'tcg'], { error: "must be one of 'auto', 'kvm', 'tcg'" }),
+  bootTimeoutMs: positiveInt,
+  landmark: regexSource.optional(),
+  panicPatterns: z.array(regexSource, { error: 'must be an array of regular expression sources' }).optional(),
+  powerOffCommand: z.string({ error: 'must be a string' }).optional(),
+  description: z.string({ error: 'must be a string' }).optional(),
+}).partial();
+
+const nameList = (what: string) =>
+  z.array(nonEmpty(`a ${what} name`), { error: `must be an array of ${what} names` });
+
+export const configSchema = z.strictObject({
+  targets: z.record(z.string(), targetSchema, { error: 'must be an object mapping target names to target fields' }).optional(),
+  suites: nameList('suite').optional(),
+  reporters: nameList('reporter').optional(),
+  outputDir: nonEmpty('a folder path').optional(),
+  defaultTarget: nonEmpty('a target name').optional(),
+  testTimeoutMs: positiveInt.optional(),
+});
+
+export type ConfigInput = z.output<typeof configSchema>;
+
+export const TARGET_KEYS: readonly string[] = Object.keys(targetSchema.shape);
+export const CONFIG_KEYS: readonly string[] = Object.keys(configSchema.shape);
+
+/**
+ * How to fix each field, keyed by the field's name (a target field's name for target fields).
+ * Fixes that need the list of valid names are built in load-config.ts.
+ */
+export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
+  targets: "an object keyed by target name, e.g. targets: { 'qemu-x86': { memoryMb: 1024 } }",
+  suites: "an array of suite names, e.g. suites: ['boot']",
+  reporters: "an array of reporter names, e.g. reporters: ['console', 'junit']",
+  outputDir: "a folder path, e.g. outputDir: 'reports'",
+  defaultTarget: "a target name, e.g. defaultTarget: 'qemu-x86'",
+  testTimeoutMs: 'a whole number of milliseconds, e.g. testTimeoutMs: 60000',
+  runner: "runner: 'qemu'",
+  arch: "the guest arch, e.g. arch: 'x86_64' or arch: 'aarch64'",
+  kernel: "kernel: 'reference' for the distro kernel, or a path such as kernel: './build/kernel.elf'",
+  initrd: "initrd: 'tsuite' for the initramfs tsuite builds, or a path to your own",
+  append: "extra kernel command line, e.g. append: 'loglevel=7'",
+  cpus: 'a whole number from 1 to 64, e.g. cpus: 2',
+  memoryMb: 'a whole number of MiB from 64 to 65536, e.g. memoryMb: 1024',
+  accel: "accel: 'auto' (KVM when it works, else TCG), 'kvm' or 'tcg'",
+  bootTimeoutMs: 'a whole number of milliseconds, e.g. bootTimeoutMs: 60000',
+  landmark: "a JavaScript regex source, as a string: escape special characters (e.g. '\\\\[ready\\\\]' for [ready])",
+  panicPatterns: "an array of JavaScript regex sources, e.g. panicPatterns: ['PANIC: .*']",
+  powerOffCommand: "the console input that powers the guest off, e.g. powerOffCommand: 'tsuite-poweroff'",
+  description: 'a short description string',
+});

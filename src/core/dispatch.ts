@@ -1,0 +1,182 @@
+import { join } from 'node:path';
+import { parseBootReport, type BootReport } from '../parsers/boot-report.js';
+import { scanKernelEvents } from '../parsers/kernel-events.js';
+import type { Reporter } from '../reporters/reporter.js';
+import { BootFailure, InfraError, InterruptedError, UsageError, describeError } from './errors.js';
+import type { PlannedTest, SessionPlan } from './plan.js';
+import { RESULT_VERSION, summarize, type Metric, type RunInfo, type RunResult, type SessionResult, type TestResult } from './result.js';
+import type { Session } from './session.js';
+import { SkipTest, unmetRequirement, type TestContext } from './suite.js';
+
+export interface DispatchRequest {
+  sessions: readonly SessionPlan[];
+  /** Boots the machine for one session plan. */
+  provision(plan: SessionPlan, dir: string, signal: AbortSignal): Promise<Session>;
+  reporters: readonly Reporter[];
+  run: RunInfo;
+  outputDir: string;
+  testTimeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** Calls one hook on every reporter in order; a broken reporter is reported, never fatal to the run. */
+export async function notify<K extends keyof Reporter>(reporters: readonly Reporter[], hook: K, ...args: unknown[]): Promise<void> {
+  for (const r of reporters) {
+    const fn = r[hook] as ((...a: unknown[]) => unknown) | undefined;
+    try {
+      await fn?.apply(r, args);
+    } catch (err) {
+      process.stderr.write(`tsuite: reporter '${r.name}' failed in ${String(hook)}: ${describeError(err)}\n`);
+    }
+  }
+}
+
+const base = (t: PlannedTest, session: string) => ({ id: t.id, suite: t.suite.name, title: t.test.title, session, metrics: [] as Metric[] });
+
+/** Runs every session of the plan and returns the complete result model. */
+export async function dispatch(req: DispatchRequest): Promise<RunResult> {
+  const started = Date.now();
+  const tests: TestResult[] = [];
+  const sessions: SessionResult[] = [];
+  await notify(req.reporters, 'onRunStart', req.run);
+
+  const record = async (r: TestResult) => {
+    tests.push(r);
+    await notify(req.reporters, 'onTestEnd', r);
+  };
+  const recordAll = async (list: readonly PlannedTest[], session: string, make: (t: PlannedTest) => Partial<TestResult>) => {
+    for (const t of list) await record({ ...base(t, session), status: 'skipped', durationMs: 0, ...make(t) } as TestResult);
+  };
+
+  for (const plan of req.sessions) {
+    const info: SessionResult = { id: plan.id, target: req.run.target, accel: req.run.accel, consoleLog: join(plan.id, 'console.log') };
+    if (req.signal.aborted) {
+      await recordAll(plan.tests, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
+      continue;
+    }
+    await notify(req.reporters, 'onSessionStart', info);
+    let session: Session;
+    try {
+      session = await req.provision(plan, join(req.outputDir, plan.id), req.signal);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      if (err instanceof BootFailure) {
+        await recordAll(plan.tests, plan.id, () => ({ status: err.kind, error: { message: err.message, consoleExcerpt: err.consoleTail } }));
+      } else if (req.signal.aborted) {
+        await recordAll(plan.tests, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
+      } else {
+        const message = describeError(err);
+        req.run.infraError ??= { message, fix: err instanceof InfraError ? err.fix : undefined };
+        await recordAll(plan.tests, plan.id, () => ({ status: 'infraError', error: { message } }));
+      }
+      sessions.push(info);
+      await notify(req.reporters, 'onSessionEnd', info);
+      continue;
+    }
+
+    info.accel = session.accel;
+    req.run.accel = session.accel;
+    info.bootMs = session.bootMs;
+    const upTo = session.landmarkLine === undefined ? undefined : session.landmarkLine + 1;
+    const report = parseBootReport(session.console.lines.slice(0, upTo).map((l) => l.text));
+    try {
+      for (let i = 0; i < plan.tests.length; i++) {
+        const t = plan.tests[i]!;
+        await notify(req.reporters, 'onTestStart', { id: t.id, suite: t.suite.name, title: t.test.title, session: plan.id });
+        const result = await runTest(t, session, report, plan.id, req.testTimeoutMs, req.signal);
+        await record(result);
+        const rest = plan.tests.slice(i + 1);
+        if (req.signal.aborted) {
+          await recordAll(rest, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
+          break;
+        }
+        if (session.exit && !t.test.endsSession) {
+          const why = `the machine ended during ${t.id} (${session.exit.detail ?? session.exit.kind})`;
+          await recordAll(rest, plan.id, () => ({ status: 'crashed', error: { message: why, consoleExcerpt: session.console.tail(30) } }));
+          break;
+        }
+      }
+    } finally {
+      await session[Symbol.asyncDispose]();
+      info.exit = session.exit;
+      sessions.push(info);
+      await notify(req.reporters, 'onSessionEnd', info);
+    }
+  }
+
+  if (req.signal.aborted) req.run.interrupted = { signal: req.signal.reason instanceof InterruptedError ? req.signal.reason.signal : 'abort' };
+  req.run.finishedAt = new Date().toISOString();
+  const result: RunResult = { version: RESULT_VERSION, run: req.run, summary: summarize(tests, Date.now() - started), sessions, tests };
+  await notify(req.reporters, 'onRunEnd', result);
+  return result;
+}
+
+function interruptReason(signal: AbortSignal): string {
+  return signal.reason instanceof InterruptedError ? signal.reason.message : 'run aborted';
+}
+
+async function runTest(
+  t: PlannedTest,
+  session: Session,
+  report: BootReport | undefined,
+  sessionId: string,
+  defaultTimeoutMs: number,
+  runSignal: AbortSignal,
+): Promise<TestResult> {
+  const result = { ...base(t, sessionId), durationMs: 0 };
+  for (const req of t.test.requires ?? []) {
+    const reason = unmetRequirement(req, session, report);
+    if (reason) return { ...result, status: 'skipped', reason };
+  }
+  const timeoutMs = t.test.timeoutMs ?? defaultTimeoutMs;
+  const fromLine = session.console.lines.length;
+  const timeout = new AbortController();
+  const signal = AbortSignal.any([runSignal, timeout.signal]);
+  const ctx: TestContext = {
+    session,
+    bootReport: report,
+    signal,
+    metric: (m) => result.metrics.push(m),
+    skip: (reason) => {
+      throw new SkipTest(reason);
+    },
+  };
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const excerpt = () => session.console.tail(40) || undefined;
+  try {
+    await Promise.race([
+      Promise.resolve().then(() => t.test.run(ctx)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          timeout.abort();
+          reject(new TestTimeout(timeoutMs));
+        }, timeoutMs);
+        runSignal.addEventListener('abort', () => reject(runSignal.reason), { once: true });
+      }),
+    ]);
+    return { ...result, status: 'passed', durationMs: Date.now() - started };
+  } catch (err) {
+    const durationMs = Date.now() - started;
+    if (err instanceof SkipTest) return { ...result, status: 'skipped', reason: err.reason, durationMs };
+    if (runSignal.aborted) return { ...result, status: 'skipped', reason: `not finished: ${interruptReason(runSignal)}`, durationMs };
+    if (err instanceof TestTimeout) return { ...result, status: 'timedOut', durationMs, error: { message: err.message, consoleExcerpt: excerpt() } };
+    if (err instanceof InfraError) return { ...result, status: 'infraError', durationMs, error: { message: describeError(err) } };
+    // A panic on the console since the test began means the kernel died, not that the check failed.
+    const texts = session.console.lines.map((l) => l.text);
+    const panic = scanKernelEvents(texts, session.eventPatterns, fromLine).find((e) => e.kind === 'panic');
+    if (panic || (session.exit?.kind === 'panic' && !t.test.endsSession)) {
+      const message = `kernel died during the test: ${panic?.text ?? session.exit?.detail}`;
+      return { ...result, status: 'crashed', durationMs, error: { message, consoleExcerpt: excerpt() } };
+    }
+    return { ...result, status: 'failed', durationMs, error: { message: describeError(err), consoleExcerpt: excerpt() } };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class TestTimeout extends Error {
+  constructor(ms: number) {
+    super(`the test did not finish within ${ms} ms`);
+  }
+}

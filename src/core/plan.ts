@@ -1,0 +1,62 @@
+import { UsageError } from './errors.js';
+import type { SuiteDef, TestDef } from './suite.js';
+
+export interface PlannedTest {
+  id: string;
+  suite: SuiteDef;
+  test: TestDef;
+}
+
+/** Tests that share one boot: same target, kernel, cmdline and session needs. */
+export interface SessionPlan {
+  /** Folder name of the session under the run's output dir. */
+  id: string;
+  key: string;
+  tests: PlannedTest[];
+}
+
+export interface PlanRequest {
+  suites: readonly SuiteDef[];
+  /** Suite names to run; all when empty. */
+  only?: readonly string[];
+  /** Substrings or `*` globs of test ids to keep. */
+  grep?: readonly string[];
+  /** Target + kernel + cmdline: what decides whether two tests can share a boot. */
+  sessionKey: string;
+  target: string;
+}
+
+const globToRegex = (g: string) => new RegExp(g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*'));
+
+/**
+ * Picks the tests to run and groups them into sessions so one boot serves many tests. Tests that
+ * end their machine run last in it.
+ */
+export function buildPlan(req: PlanRequest): SessionPlan[] {
+  const byName = new Map(req.suites.map((s) => [s.name, s]));
+  const unknown = (req.only ?? []).filter((n) => !byName.has(n));
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown suite(s): ${unknown.join(', ')}`, `use one of: ${[...byName.keys()].join(', ')} (see \`tsuite list\`)`);
+  }
+  const chosen = req.only && req.only.length > 0 ? req.only.map((n) => byName.get(n)!) : req.suites;
+  const patterns = (req.grep ?? []).map((g) => (g.includes('*') ? globToRegex(g) : g));
+  const keep = (id: string) => patterns.length === 0 || patterns.some((p) => (typeof p === 'string' ? id.includes(p) : p.test(id)));
+
+  const tests: PlannedTest[] = chosen.flatMap((suite) =>
+    suite.tests.map((test) => ({ id: `${suite.name}/${test.name}`, suite, test })).filter((t) => keep(t.id)),
+  );
+  if (tests.length === 0) throw new UsageError('no tests match the selection', 'check --suite and --test (see `tsuite list`)');
+  const ordered = [...tests.filter((t) => !t.test.endsSession), ...tests.filter((t) => t.test.endsSession)];
+  // One session suffices until a test ends its machine; the next test then needs a fresh boot.
+  const sessions: SessionPlan[] = [];
+  let current: SessionPlan | undefined;
+  for (const t of ordered) {
+    if (!current) {
+      current = { id: `${req.target}-${sessions.length + 1}`, key: req.sessionKey, tests: [] };
+      sessions.push(current);
+    }
+    current.tests.push(t);
+    if (t.test.endsSession) current = undefined;
+  }
+  return sessions;
+}

@@ -1,0 +1,135 @@
+/**
+ * The canonical result model. `results.json` is exactly a `RunResult`; every reporter and the
+ * bench history only read it. Bump RESULT_VERSION on any incompatible change.
+ */
+
+export const RESULT_VERSION = 1;
+
+export const TEST_STATUSES = [
+  'passed',
+  'failed',
+  'skipped',
+  'timedOut',
+  'crashed',
+  'infraError',
+  'noTests',
+  'parseError',
+] as const;
+export type TestStatus = (typeof TEST_STATUSES)[number];
+
+/** A measured value. In-guest metrics carry raw samples; a single reading uses `value`. */
+export interface Metric {
+  name: string;
+  unit: string;
+  value?: number;
+  samples?: number[];
+  /** Which direction is better, for later regression checks. */
+  better?: 'lower' | 'higher';
+}
+
+export interface TestResult {
+  /** `<suite>/<test>`: stable across runs, used by history and expectations. */
+  id: string;
+  suite: string;
+  title: string;
+  status: TestStatus;
+  durationMs: number;
+  /** Why a test was skipped (always set for `skipped`). */
+  reason?: string;
+  /** What went wrong, for every non-passing, non-skipped status. */
+  error?: { message: string; consoleExcerpt?: string };
+  metrics: Metric[];
+  /** Session (one boot) the test ran in; matches a folder under the output dir. */
+  session: string;
+  /** Passed only after a retry: reported as such, never as a plain pass. */
+  retries?: number;
+}
+
+export interface KernelInfo {
+  /** What was booted: a path on the host. */
+  path: string;
+  /** Where it came from: `debian-package` for the reference kernel, `file` for the user's own. */
+  source: 'debian-package' | 'file';
+  package?: string;
+  version?: string;
+  initrd?: string;
+  cmdline: string;
+}
+
+/** How a machine ended. `reset` is a guest reset (reboot request, triple fault) under -no-reboot. */
+export interface ExitInfo {
+  kind: 'clean' | 'panic' | 'hang' | 'killed' | 'exit-code' | 'reset';
+  /** The host process's exit status, when it exited by itself. */
+  code?: number;
+  detail?: string;
+}
+
+export interface SessionResult {
+  id: string;
+  target: string;
+  accel: 'kvm' | 'tcg' | 'none';
+  /** Relative to the output dir. */
+  consoleLog: string;
+  /** How the machine ended. */
+  exit?: ExitInfo;
+  bootMs?: number;
+}
+
+export interface RunInfo {
+  id: string;
+  target: string;
+  startedAt: string;
+  finishedAt?: string;
+  kernel: KernelInfo;
+  accel: 'kvm' | 'tcg' | 'none';
+  qemuVersion?: string;
+  host: { hostname: string; platform: string; arch: string; cpuModel: string; cpus: number; memoryMb: number };
+  tsuiteVersion: string;
+  /** Set when SIGINT/SIGTERM cut the run short; the results are then partial. */
+  interrupted?: { signal: string };
+  /** A harness failure outside any test (for example no QEMU on the host). */
+  infraError?: { message: string; fix?: string };
+}
+
+export interface Summary {
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  timedOut: number;
+  crashed: number;
+  infraError: number;
+  noTests: number;
+  parseError: number;
+  durationMs: number;
+}
+
+export interface RunResult {
+  version: typeof RESULT_VERSION;
+  run: RunInfo;
+  summary: Summary;
+  sessions: SessionResult[];
+  tests: TestResult[];
+}
+
+export function summarize(tests: readonly TestResult[], durationMs: number): Summary {
+  const summary: Summary = {
+    total: tests.length,
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    timedOut: 0,
+    crashed: 0,
+    infraError: 0,
+    noTests: 0,
+    parseError: 0,
+    durationMs,
+  };
+  for (const t of tests) summary[t.status] += 1;
+  return summary;
+}
+
+/** Statuses that are the kernel's fault. `infraError` is deliberately not one of them. */
+export function isKernelFailure(status: TestStatus): boolean {
+  return status === 'failed' || status === 'timedOut' || status === 'crashed' || status === 'parseError';
+}

@@ -1,0 +1,45 @@
+import type { ConsoleChannel } from '../channels/console.js';
+import type { EventPatterns } from '../parsers/kernel-events.js';
+import type { ExitInfo } from './result.js';
+
+export type { ExitInfo };
+
+/** The channel kinds of the architecture; a test needing one the session lacks is skipped. */
+export type ChannelKind = 'console' | 'exit' | 'agent' | 'docker' | 'cri' | 'ssh' | 'k8s';
+
+export type Accel = 'kvm' | 'tcg' | 'none';
+
+
+/** What the machine was given, so tests can compare it with what the guest reports. */
+export interface MachineSpec {
+  arch: string;
+  cpus: number;
+  memoryMb: number;
+  cmdline: string;
+}
+
+/**
+ * A booted machine. It owns its console log (always on disk), its channels and its teardown;
+ * disposing it always leaves no process behind.
+ */
+export interface Session extends AsyncDisposable {
+  readonly id: string;
+  /** Folder holding console.log and whatever else the runner keeps as evidence. */
+  readonly dir: string;
+  readonly console: ConsoleChannel;
+  readonly channels: ReadonlySet<ChannelKind>;
+  readonly accel: Accel;
+  /** Undefined for a replayed console log: there is no machine to compare with. */
+  readonly spec?: MachineSpec;
+  /** Host milliseconds from machine start to the boot landmark. */
+  readonly bootMs?: number;
+  /** Index of the console line that was the boot landmark. */
+  readonly landmarkLine?: number;
+  readonly eventPatterns: EventPatterns;
+  /** The guest understands a power-off request (otherwise shutdown is a hard stop). */
+  readonly canPowerOff: boolean;
+  /** Set once the machine has ended. */
+  readonly exit?: ExitInfo;
+  /** Asks the guest to power off, escalating to a hard stop; resolves with how it ended. */
+  shutdown(reason?: string): Promise<ExitInfo>;
+}

@@ -1,0 +1,58 @@
+import { UsageError } from './errors.js';
+
+/**
+ * A target: runner + arch profile + kernel artifact + the channels it offers. Built-in targets are
+ * below; `tsuite.config.ts` may add more or override fields of these, and CLI flags override both.
+ */
+export interface TargetDef {
+  runner: 'qemu';
+  /** Guest arch, naming the QEMU profile (`x86_64`). */
+  arch: string;
+  /** `reference` for the distro kernel tsuite fetches, else a path to the user's kernel. */
+  kernel: 'reference' | (string & {});
+  /** `tsuite` for the initramfs tsuite builds, a path, or none. */
+  initrd?: 'tsuite' | (string & {});
+  /** Added to the profile's default cmdline (console, panic=-1). */
+  append?: string;
+  cpus: number;
+  memoryMb: number;
+  accel: 'auto' | 'kvm' | 'tcg';
+  bootTimeoutMs: number;
+  /** Regex source of the boot landmark; default: the tsuite boot report's `ready` line. */
+  landmark?: string;
+  /** Extra regex sources that mean the kernel panicked (for kernels that are not Linux). */
+  panicPatterns?: string[];
+  /** Console input that makes the guest power off; the tsuite init understands `tsuite-poweroff`. */
+  powerOffCommand?: string;
+  description?: string;
+}
+
+export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = Object.freeze({
+  'qemu-x86': Object.freeze({
+    runner: 'qemu',
+    arch: 'x86_64',
+    kernel: 'reference',
+    initrd: 'tsuite',
+    cpus: 2,
+    memoryMb: 512,
+    accel: 'auto',
+    bootTimeoutMs: 60_000,
+    powerOffCommand: 'tsuite-poweroff',
+    description: "x86_64 under QEMU; default kernel: Debian's cloud kernel with the tsuite initramfs",
+  } satisfies TargetDef),
+});
+
+/** Looks a target up among the built-in and configured ones, failing with the list of valid names. */
+export function findTarget(name: string, configured: Readonly<Record<string, Partial<TargetDef>>> = {}): TargetDef {
+  const base = BUILT_IN_TARGETS[name];
+  const extra = configured[name];
+  if (!base && !extra) {
+    const names = [...new Set([...Object.keys(BUILT_IN_TARGETS), ...Object.keys(configured)])];
+    throw new UsageError(`unknown target '${name}'`, `use one of: ${names.join(', ')} (see \`tsuite targets\`)`);
+  }
+  const merged = { ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
+  if (!merged.runner || !merged.arch || !merged.kernel) {
+    throw new UsageError(`target '${name}' needs runner, arch and kernel`, `set them in tsuite.config.ts under targets.${name}`);
+  }
+  return merged;
+}

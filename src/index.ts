@@ -1,0 +1,9 @@
+/** The public API: what tsuite.config.ts and suites import. */
+export { defineConfig, type TsuiteConfig } from './config/define-config.js';
+export { defineSuite, type SuiteDef, type TestDef, type TestContext, type Requirement } from './core/suite.js';
+export type { Session, ChannelKind, ExitInfo, MachineSpec } from './core/session.js';
+export type { RunResult, TestResult, Metric, TestStatus } from './core/result.js';
+export type { TargetDef } from './core/target.js';
+export type { BootReport } from './parsers/boot-report.js';
+export { scanKernelEvents, LINUX_EVENT_PATTERNS, type KernelEvent } from './parsers/kernel-events.js';
+export type { Reporter } from './reporters/reporter.js';

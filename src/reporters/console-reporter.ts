@@ -1,0 +1,156 @@
+import { TEST_STATUSES, type Metric, type RunInfo, type RunResult, type TestResult, type TestStatus } from '../core/result.js';
+import type { Reporter, ReporterFactory, TestStart } from './reporter.js';
+
+/** Enough of the console to see a panic and its call trace; the full log is on disk. */
+const EXCERPT_LINES = 15;
+
+const ANSI = { bold: 1, dim: 2, red: 31, green: 32, yellow: 33, magenta: 35 } as const;
+type Style = keyof typeof ANSI;
+
+const MARKS: Record<TestStatus, { mark: string; style: Style }> = {
+  passed: { mark: '✓', style: 'green' },
+  failed: { mark: '✗', style: 'red' },
+  skipped: { mark: '-', style: 'yellow' },
+  timedOut: { mark: '✗', style: 'red' },
+  crashed: { mark: '✗', style: 'red' },
+  parseError: { mark: '✗', style: 'red' },
+  // Not the kernel's fault: a different mark so it does not read as a kernel failure.
+  infraError: { mark: '!', style: 'magenta' },
+  noTests: { mark: '?', style: 'yellow' },
+};
+
+export function formatDuration(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+function median(samples: readonly number[]): number | undefined {
+  if (samples.length === 0) return undefined;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** A metric's reading, e.g. `2310 ms`, or `41.2 ns (p50 of 100)` for raw samples. */
+export function formatMetricValue(metric: Metric): string {
+  const value = metric.value ?? median(metric.samples ?? []);
+  if (value === undefined) return '(no data)';
+  const shown = Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+  const unit = metric.unit ? ` ${metric.unit}` : '';
+  return metric.value === undefined ? `${shown}${unit} (p50 of ${metric.samples?.length})` : `${shown}${unit}`;
+}
+
+export const formatMetric = (metric: Metric) => `${metric.name} ${formatMetricValue(metric)}`;
+
+/**
+ * Console text as plain text: guests emit colour codes and `\r`, which would repaint the
+ * user's terminal, litter CI logs, and are not allowed in YAML or XML 1.0.
+ */
+export function plainText(text: string): string {
+  return text
+    .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
+    .replace(/\r\n?/g, '\n')
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+}
+
+function describeKernel(run: RunInfo): string {
+  const { path, source, package: pkg, version } = run.kernel;
+  return `${path} (${[source, pkg, version].filter(Boolean).join(' ')})`;
+}
+
+/**
+ * Human output. On a TTY the running test is a status line rewritten in place; elsewhere (CI logs)
+ * only plain lines, one per finished test, with no escape codes.
+ */
+export const consoleReporter: ReporterFactory = (options) => {
+  const stream = options.stream ?? process.stdout;
+  const tty = stream.isTTY === true;
+  const colors = tty && !process.env.NO_COLOR;
+  let liveShown = false;
+
+  const paint = (style: Style, text: string) => (colors ? `\x1b[${ANSI[style]}m${text}\x1b[0m` : text);
+
+  const clearLive = () => {
+    if (liveShown) stream.write('\r\x1b[2K');
+    liveShown = false;
+  };
+  const live = (text: string) => {
+    if (!tty) return;
+    // Longer than the terminal, the line would wrap and `\r` could no longer erase it.
+    const width = (stream.columns ?? 80) - 1;
+    stream.write(`\r\x1b[2K${paint('dim', text.length > width ? `${text.slice(0, width - 1)}…` : text)}`);
+    liveShown = true;
+  };
+  const print = (...lines: string[]) => {
+    clearLive();
+    for (const line of lines) stream.write(`${line}\n`);
+  };
+  const indent = (text: string, prefix: string) => text.split('\n').map((l) => `${prefix}${l}`);
+
+  function testLines(t: TestResult): string[] {
+    const { mark, style } = MARKS[t.status];
+    const head = `  ${paint(style, mark)} ${t.id}`;
+    const time = paint('dim', `(${formatDuration(t.durationMs)})`);
+    if (t.status === 'skipped') return [`${head} ${paint('dim', `(skipped: ${t.reason ?? 'no reason given'})`)}`];
+    if (t.status === 'passed') {
+      const retry = t.retries ? ` ${paint('yellow', `[passed on retry ${t.retries}]`)}` : '';
+      const metrics = t.metrics.length ? [paint('dim', `      ${t.metrics.map(formatMetric).join(' · ')}`)] : [];
+      return [`${head} ${time}${retry}`, ...metrics];
+    }
+    const label = t.status === 'failed' ? '' : ` ${paint(style, `[${t.status}]`)}`;
+    const lines = [`${head}${label} ${time}`];
+    if (t.error) {
+      lines.push(...indent(plainText(t.error.message), '      '));
+      const excerpt = t.error.consoleExcerpt && plainText(t.error.consoleExcerpt).replace(/\n+$/, '');
+      if (excerpt) {
+        const tail = excerpt.split('\n').slice(-EXCERPT_LINES);
+        lines.push(paint('dim', `      console (last ${tail.length} lines):`));
+        lines.push(...tail.map((l) => paint('dim', `      | ${l}`)));
+      }
+    }
+    return lines;
+  }
+
+  function summaryLines(result: RunResult): string[] {
+    const { summary, run } = result;
+    const counts = TEST_STATUSES.filter((s) => summary[s] > 0).map((s) => paint(MARKS[s].style, `${summary[s]} ${s}`));
+    const bad = summary.failed + summary.timedOut + summary.crashed + summary.parseError + summary.infraError > 0;
+    const verdict = bad || run.infraError ? paint('red', 'FAIL') : run.interrupted ? paint('yellow', 'PARTIAL') : paint('green', 'PASS');
+    const total = `${summary.total} test${summary.total === 1 ? '' : 's'}`;
+    const lines = [
+      '',
+      `${verdict} ${counts.length ? `${counts.join(', ')} (${total})` : total} in ${formatDuration(summary.durationMs)}`,
+      `  output: ${options.outputDir}`,
+    ];
+    if (run.interrupted) lines.push(paint('yellow', `  run interrupted by ${run.interrupted.signal}: results are partial`));
+    if (run.infraError) {
+      lines.push(paint('magenta', `  infra error: ${run.infraError.message}`));
+      if (run.infraError.fix) lines.push(`    fix: ${run.infraError.fix}`);
+    }
+    return lines;
+  }
+
+  return {
+    name: 'console',
+    onRunStart(run) {
+      print(paint('bold', `tsuite run ${run.id}: target ${run.target}, kernel ${describeKernel(run)}, accel ${run.accel}`));
+    },
+    onSessionStart(session) {
+      live(`  … booting ${session.id} on ${session.target} (${session.accel})`);
+    },
+    onTestStart(test: TestStart) {
+      live(`  … ${test.id}`);
+    },
+    onTestEnd(result) {
+      print(...testLines(result));
+    },
+    onError(message) {
+      const [first, ...rest] = plainText(message).split('\n');
+      print(`  ${paint('magenta', '!')} ${first}`, ...rest.map((l) => `    ${l}`));
+    },
+    onRunEnd(result) {
+      print(...summaryLines(result));
+    },
+  };
+};

@@ -1,0 +1,27 @@
+import { UsageError } from '../core/errors.js';
+import { consoleReporter } from './console-reporter.js';
+import { jsonReporter } from './json-reporter.js';
+import { junitReporter } from './junit-reporter.js';
+import type { Reporter, ReporterFactory, ReporterOptions } from './reporter.js';
+import { tapReporter } from './tap-reporter.js';
+
+export type { Reporter, ReporterFactory, ReporterOptions, TestStart } from './reporter.js';
+
+export const reporters: Record<string, ReporterFactory> = {
+  console: consoleReporter,
+  json: jsonReporter,
+  tap: tapReporter,
+  junit: junitReporter,
+};
+
+/** Builds the named reporters, failing on an unknown name with the list of valid ones. */
+export function createReporters(names: string[], options: ReporterOptions): Reporter[] {
+  const valid = Object.keys(reporters);
+  return [...new Set(names.map((n) => n.trim()).filter(Boolean))].map((name) => {
+    const factory = Object.hasOwn(reporters, name) ? reporters[name] : undefined;
+    if (!factory) {
+      throw new UsageError(`unknown reporter "${name}"; valid reporters: ${valid.join(', ')}`, `--reporter ${valid.join(',')}`);
+    }
+    return factory(options);
+  });
+}

@@ -1,0 +1,5 @@
+import type { SuiteDef } from '../src/core/suite.js';
+import boot from './boot/index.js';
+
+/** Built-in suites, in the order `tsuite list` shows them. */
+export const builtInSuites: readonly SuiteDef[] = [boot];
