@@ -33,12 +33,12 @@ for port in /sys/class/virtio-ports/*; do
 done
 hostname tsuite-guest
 
+# RAM the firmware handed to the kernel: the sum of the "System RAM" ranges.
 ram_kb=0
-while IFS=' :' read -r range _ kind rest; do
-  if [ "$kind $rest" = "System RAM" ]; then
-    lo=${range%-*}; hi=${range#*-}
-    ram_kb=$(( ram_kb + ((0x$hi - 0x$lo + 1) / 1024) ))
-  fi
+while read -r line; do
+  case "$line" in
+    *": System RAM") range=${line%% *}; ram_kb=$(( ram_kb + (0x${range#*-} - 0x${range%-*} + 1) / 1024 )) ;;
+  esac
 done < /proc/iomem
 read -r _ mem_total_kb _ < /proc/meminfo
 

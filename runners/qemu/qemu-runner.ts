@@ -11,7 +11,7 @@ import { freePort } from '../../src/core/ports.js';
 import type { ProvisionRequest, Runner } from '../../src/core/runner.js';
 import { isPanicLine } from '../../src/parsers/kernel-events.js';
 import type { ArchProfile } from './arch-profile.js';
-import { chooseAccel, KVM_FAILURE, recordKvmVerdict } from './accel.js';
+import { chooseAccel, KVM_FAILURE, probeKvm, recordKvmVerdict } from './accel.js';
 import { profileFor } from './profiles/index.js';
 import { qemuArgs } from './qemu-args.js';
 import { QemuSession } from './qemu-session.js';
@@ -30,22 +30,28 @@ export const qemuRunner: Runner = {
       if (path && !existsSync(path)) throw new UsageError(`${what} file not found: ${path}`, `pass an existing file to --${what}`);
     }
     await mkdir(req.dir, { recursive: true });
-    const choice = await chooseAccel(req.accel, profile);
+    let choice = await chooseAccel(req.accel, profile);
+    if (choice.tentative) {
+      // First KVM use on this host: prove it with a short probe boot rather than risk a boot
+      // that stalls until its timeout. The verdict is cached for later runs.
+      const verdict = await probeKvm(profile, req.boot.kernel);
+      await recordKvmVerdict(profile, verdict.usable, verdict.reason);
+      choice = await chooseAccel(req.accel, profile);
+    }
     try {
-      const session = await boot(req, profile, choice.accel, signal);
-      if (choice.tentative) await recordKvmVerdict(profile, true, 'KVM booted a guest on this host');
-      return session;
+      return await boot(req, profile, choice.accel, signal, choice.reason);
     } catch (err) {
       if (!(err instanceof KvmUnusable)) throw err;
+      if (req.accel === 'kvm') throw new InfraError(`KVM was requested but fails on this host: ${err.message}`, 'use --accel auto or --accel tcg');
       await recordKvmVerdict(profile, false, `KVM fails here (${err.message}); TCG used`);
       // Keep the failed attempt as evidence; the TCG boot writes a fresh console.log.
       await rename(join(req.dir, 'console.log'), join(req.dir, 'console.kvm-attempt.log')).catch(() => undefined);
-      return boot(req, profile, 'tcg', signal);
+      return boot(req, profile, 'tcg', signal, `KVM failed on this host (${err.message}); fell back to TCG`);
     }
   },
 };
 
-async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 'tcg', signal: AbortSignal): Promise<QemuSession> {
+async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 'tcg', signal: AbortSignal, accelReason: string): Promise<QemuSession> {
   signal.throwIfAborted();
   const tmp = await mkdtemp(join(tmpdir(), 'tsuite-qemu-'));
   const paths = { consoleLog: join(req.dir, 'console.log'), qmpSocket: join(tmp, 'qmp.sock') };
@@ -61,6 +67,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
   const spec = { arch: profile.arch, cpus: req.cpus, memoryMb: req.memoryMb, cmdline: req.boot.cmdline };
   const session = new QemuSession(req.sessionId, req.dir, console, accel, spec, req.eventPatterns, child, tmp,
     req.powerOffCommand, Boolean(profile.exitDevice));
+  session.accelReason = accelReason;
 
   let stderr = '';
   let spawnError: Error | undefined;

@@ -15,6 +15,7 @@ export class QemuSession implements Session {
   readonly channels: ReadonlySet<ChannelKind>;
   readonly canPowerOff: boolean;
   bootMs?: number;
+  accelReason?: string;
   landmarkLine?: number;
   exit?: ExitInfo;
   /** Resolves once the process has exited and its QMP stream is drained. */

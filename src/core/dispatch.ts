@@ -75,7 +75,9 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     }
 
     info.accel = session.accel;
+    info.accelReason = session.accelReason;
     req.run.accel = session.accel;
+    req.run.accelReason = session.accelReason;
     info.bootMs = session.bootMs;
     const upTo = session.landmarkLine === undefined ? undefined : session.landmarkLine + 1;
     const report = parseBootReport(session.console.lines.slice(0, upTo).map((l) => l.text));

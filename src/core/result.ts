@@ -68,6 +68,7 @@ export interface SessionResult {
   id: string;
   target: string;
   accel: 'kvm' | 'tcg' | 'none';
+  accelReason?: string;
   /** Relative to the output dir. */
   consoleLog: string;
   /** How the machine ended. */
@@ -81,7 +82,9 @@ export interface RunInfo {
   startedAt: string;
   finishedAt?: string;
   kernel: KernelInfo;
+  /** The accelerator the (last) session ran under, and why: KVM only where it really works. */
   accel: 'kvm' | 'tcg' | 'none';
+  accelReason?: string;
   qemuVersion?: string;
   host: { hostname: string; platform: string; arch: string; cpuModel: string; cpus: number; memoryMb: number };
   tsuiteVersion: string;

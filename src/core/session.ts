@@ -29,6 +29,8 @@ export interface Session extends AsyncDisposable {
   readonly console: ConsoleChannel;
   readonly channels: ReadonlySet<ChannelKind>;
   readonly accel: Accel;
+  /** Why this accelerator (e.g. "KVM fails here: ...; TCG used"). */
+  readonly accelReason?: string;
   /** Undefined for a replayed console log: there is no machine to compare with. */
   readonly spec?: MachineSpec;
   /** Host milliseconds from machine start to the boot landmark. */
