@@ -91,6 +91,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
       throw new InfraError(`${profile.qemuBinary} is not installed`, 'run `npx tsuite setup`');
     }
     if (KVM_FAILURE.test(stderr)) throw new KvmUnusable(KVM_FAILURE.exec(stderr)![0]);
+    if (err instanceof BootFailure) throw new BootFailure(err.kind, err.message, err.consoleTail, accel);
     throw err;
   }
 }

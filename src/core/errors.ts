@@ -64,6 +64,8 @@ export class BootFailure extends Error {
     message: string,
     /** Last lines of the console, for the error shown with each affected test. */
     readonly consoleTail: string,
+    /** The accelerator the failed boot ran under, for the report. */
+    readonly accel?: 'kvm' | 'tcg',
   ) {
     super(message);
     this.name = 'BootFailure';

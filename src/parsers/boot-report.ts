@@ -27,7 +27,8 @@ const num = (v: string | undefined) => (v !== undefined && /^\d+(\.\d+)?$/.test(
 export function parseBootReport(lines: readonly string[]): BootReport | undefined {
   const fields = new Map<string, string>();
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
+    // Serial consoles end lines with \r\n; a saved log keeps the \r.
+    const line = lines[i]!.replace(/\r/g, '');
     if (BOOT_REPORT_READY.test(line)) {
       if (!fields.has('version')) return undefined;
       return {

@@ -103,7 +103,11 @@ export const consoleReporter: ReporterFactory = (options) => {
     if (t.error) {
       lines.push(...indent(plainText(t.error.message), '      '));
       const excerpt = t.error.consoleExcerpt && plainText(t.error.consoleExcerpt).replace(/\n+$/, '');
-      if (excerpt) {
+      // A boot failure gives every test of the session the same excerpt: show it once.
+      if (excerpt && excerpt === lastExcerpt) {
+        lines.push(paint('dim', '      console: same excerpt as above'));
+      } else if (excerpt) {
+        lastExcerpt = excerpt;
         const tail = excerpt.split('\n').slice(-EXCERPT_LINES);
         lines.push(paint('dim', `      console (last ${tail.length} lines):`));
         lines.push(...tail.map((l) => paint('dim', `      | ${l}`)));
@@ -111,6 +115,8 @@ export const consoleReporter: ReporterFactory = (options) => {
     }
     return lines;
   }
+
+  let lastExcerpt: string | undefined;
 
   function summaryLines(result: RunResult): string[] {
     const { summary, run } = result;
@@ -121,6 +127,7 @@ export const consoleReporter: ReporterFactory = (options) => {
     const lines = [
       '',
       `${verdict} ${counts.length ? `${counts.join(', ')} (${total})` : total} in ${formatDuration(summary.durationMs)}`,
+      `  accel: ${run.accel}${run.accelReason ? ` (${run.accelReason})` : ''}`,
       `  output: ${options.outputDir}`,
     ];
     if (run.interrupted) lines.push(paint('yellow', `  run interrupted by ${run.interrupted.signal}: results are partial`));
@@ -134,10 +141,10 @@ export const consoleReporter: ReporterFactory = (options) => {
   return {
     name: 'console',
     onRunStart(run) {
-      print(paint('bold', `tsuite run ${run.id}: target ${run.target}, kernel ${describeKernel(run)}, accel ${run.accel}`));
+      print(paint('bold', `tsuite run ${run.id}: target ${run.target}, kernel ${describeKernel(run)}`));
     },
     onSessionStart(session) {
-      live(`  … booting ${session.id} on ${session.target} (${session.accel})`);
+      live(`  … booting ${session.id} on ${session.target}`);
     },
     onTestStart(test: TestStart) {
       live(`  … ${test.id}`);

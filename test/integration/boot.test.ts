@@ -1,0 +1,150 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunResult } from '../../src/core/result.js';
+import { packCpio } from '../../kernel/initramfs/build-initramfs.js';
+import { startCli, tempDir, tsuite } from './cli.js';
+
+/** These boot the real reference guest (Debian's cloud kernel + the tsuite initramfs) in QEMU. */
+
+const results = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResult;
+
+/** QEMU processes whose command line mentions `dir` (their console log lives there). */
+const qemuUnder = (dir: string) => {
+  try {
+    return execFileSync('pgrep', ['-f', `qemu-system.*${dir}`], { encoding: 'utf8' }).trim();
+  } catch {
+    return ''; // pgrep exits 1 when nothing matches
+  }
+};
+
+/** An initramfs whose init never reaches any landmark: a kernel that hangs, as a user would bring one. */
+async function hangingInitrd(): Promise<string> {
+  const dir = tempDir('hang');
+  const stage = join(dir, 'stage');
+  mkdirSync(join(stage, 'bin'), { recursive: true });
+  copyFileSync('/bin/busybox', join(stage, 'bin', 'busybox'));
+  writeFileSync(join(stage, 'init'), '#!/bin/busybox sh\necho "hanging init started"\nwhile :; do /bin/busybox sleep 3600; done\n');
+  chmodSync(join(stage, 'init'), 0o755);
+  const out = join(dir, 'hang.cpio.gz');
+  writeFileSync(out, gzipSync(await packCpio(stage)));
+  return out;
+}
+
+describe('tsuite run --target qemu-x86 (reference guest)', () => {
+  let out: string;
+  let run: Awaited<ReturnType<typeof tsuite>>;
+
+  beforeAll(async () => {
+    out = tempDir('ok');
+    run = await tsuite('run', '--target', 'qemu-x86', '--suite', 'boot', '--output-dir', out);
+  }, 300_000);
+
+  it('passes every boot test and exits 0', () => {
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const r = results(out);
+    expect(r.summary.total).toBeGreaterThanOrEqual(6);
+    expect(r.summary.passed).toBe(r.summary.total);
+    expect(r.tests.map((t) => t.status)).not.toContain('skipped');
+  });
+
+  it('writes results.json, junit.xml, the TAP file and the console log', () => {
+    for (const f of ['results.json', 'junit.xml', 'results.tap', 'qemu-x86-1/console.log']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readFileSync(join(out, 'results.tap'), 'utf8')).toMatch(/^TAP version 14\n1\.\.\d+/);
+    expect(readFileSync(join(out, 'qemu-x86-1', 'console.log'), 'utf8')).toContain('tsuite-boot: ready');
+  });
+
+  it('records the accelerator, the kernel package and both boot-time metrics', () => {
+    const r = results(out);
+    expect(['kvm', 'tcg']).toContain(r.run.accel);
+    expect(r.run.accelReason).toBeTruthy();
+    expect(r.run.kernel).toMatchObject({ source: 'debian-package', package: expect.stringMatching(/^linux-image-/) });
+    const metrics = r.tests.flatMap((t) => t.metrics.map((m) => m.name));
+    expect(metrics).toEqual(expect.arrayContaining(['boot-time-host', 'boot-time-guest']));
+    expect(r.sessions[0]?.exit?.kind).toBe('clean');
+  });
+
+  it('`tsuite parse` reproduces the boot report offline from the saved console log', async () => {
+    const offline = tempDir('parse');
+    const p = await tsuite('parse', join(out, 'qemu-x86-1', 'console.log'), '--output-dir', offline, '--reporter', 'json');
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stderr).toMatch(/release: 6\.\d+\.\d+-\S+-cloud-amd64/);
+    const r = results(offline);
+    expect(r.tests.find((t) => t.id === 'boot/no-kernel-errors')?.status).toBe('passed');
+    expect(r.tests.find((t) => t.id === 'boot/boot-time')?.metrics[0]?.name).toBe('boot-time-guest');
+    const live = r.tests.find((t) => t.id === 'boot/cmdline');
+    expect(live).toMatchObject({ status: 'skipped', reason: expect.stringContaining('replayed console log') });
+  });
+});
+
+describe('failures are reported as the kernel failing, never as passes', () => {
+  it('a panic at boot (init=/nonexistent) is crashed, with the panic in the error and the log', async () => {
+    const out = tempDir('panic');
+    const run = await tsuite('run', '--target', 'qemu-x86', '--suite', 'boot', '--append', 'init=/nonexistent', '--output-dir', out);
+    expect(run.code).toBe(1);
+    const r = results(out);
+    expect(r.summary.passed).toBe(0);
+    expect(new Set(r.tests.map((t) => t.status))).toEqual(new Set(['crashed']));
+    expect(r.tests[0]?.error?.message).toContain('Kernel panic - not syncing');
+    expect(readFileSync(join(out, 'qemu-x86-1', 'console.log'), 'utf8')).toContain('Kernel panic - not syncing');
+    expect(qemuUnder(out)).toBe('');
+  }, 120_000);
+
+  it('a kernel that hangs is timedOut within the boot timeout, with no QEMU left behind', async () => {
+    const out = tempDir('hang');
+    const initrd = await hangingInitrd();
+    const started = Date.now();
+    const run = await tsuite('run', '--target', 'qemu-x86', '--suite', 'boot', '--initrd', initrd,
+      '--landmark', 'tsuite-boot: ready', '--boot-timeout', '8000', '--output-dir', out);
+    expect(run.code).toBe(1);
+    const r = results(out);
+    expect(new Set(r.tests.map((t) => t.status))).toEqual(new Set(['timedOut']));
+    expect(r.tests[0]?.error?.consoleExcerpt).toContain('hanging init started');
+    // Behaviour, not speed: the run ended because of the 8 s timeout, not the 60 s default.
+    expect(Date.now() - started).toBeLessThan(50_000);
+    expect(qemuUnder(out)).toBe('');
+  }, 120_000);
+
+  it('SIGINT mid-run stops QEMU, writes partial results and the console log, and says so', async () => {
+    const out = tempDir('sigint');
+    const initrd = await hangingInitrd();
+    const { child, done } = startCli(['run', '--target', 'qemu-x86', '--suite', 'boot', '--initrd', initrd,
+      '--landmark', 'tsuite-boot: ready', '--boot-timeout', '120000', '--output-dir', out]);
+    const log = join(out, 'qemu-x86-1', 'console.log');
+    for (let i = 0; i < 600 && !(existsSync(log) && readFileSync(log, 'utf8').includes('hanging init started')); i++) await sleep(100);
+    expect(qemuUnder(out)).not.toBe('');
+    child.kill('SIGINT');
+    const run = await done;
+    expect(run.code).toBe(130);
+    expect(run.stdout + run.stderr).toMatch(/interrupted by SIGINT/);
+    const r = results(out);
+    expect(r.run.interrupted).toEqual({ signal: 'SIGINT' });
+    expect(r.summary.passed).toBe(0);
+    expect(readFileSync(log, 'utf8')).toContain('hanging init started');
+    expect(qemuUnder(out)).toBe('');
+  }, 120_000);
+});
+
+describe('usage errors exit 2 and say how to fix them', () => {
+  it('an unknown target lists the valid ones', async () => {
+    const run = await tsuite('run', '--target', 'qemu-nope');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("unknown target 'qemu-nope'");
+    expect(run.stderr).toContain('qemu-x86');
+  });
+
+  it('an unknown flag is a usage error', async () => {
+    const run = await tsuite('run', '--no-such-flag');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/unknown option/);
+  });
+
+  it('a missing kernel file is named', async () => {
+    const run = await tsuite('run', '--kernel', '/nonexistent/vmlinuz', '--landmark', 'x');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('/nonexistent/vmlinuz');
+  });
+});
