@@ -108,7 +108,7 @@ async function waitForLandmark(req: ProvisionRequest, session: QemuSession, stde
       panicLine = line.text.trim();
       session.markPanicked();
       // Let the trace finish (panic=-1 usually ends QEMU by itself), then report the panic line.
-      void Promise.race([session.ended, sleep(PANIC_TRACE_MS)]).then(() => reject(panicFailure()));
+      void Promise.race([session.ended, sleep(PANIC_TRACE_MS, undefined, { ref: false })]).then(() => reject(panicFailure()));
     });
   });
   panic.catch(() => undefined);

@@ -6,7 +6,10 @@ import type { EventPatterns } from '../../src/parsers/kernel-events.js';
 import type { Accel, ChannelKind, ExitInfo, MachineSpec, Session } from '../../src/core/session.js';
 import type { QmpClient, QmpEvent } from './qmp.js';
 
-/** Seconds a guest gets to power itself off before QMP `quit`, and `quit` before SIGKILL. */
+/**
+ * How long a guest gets to power itself off before QMP `quit`, and `quit` before SIGKILL. These
+ * waits are unref'd: a machine that is already gone must not keep tsuite alive.
+ */
 const POWEROFF_GRACE_MS = 10_000;
 const QUIT_GRACE_MS = 3_000;
 
@@ -44,7 +47,7 @@ export class QemuSession implements Session {
     );
     this.ended = exited.then(async ({ code, signal }) => {
       // QEMU sends SHUTDOWN before it exits; let the QMP socket drain before classifying.
-      await Promise.race([new Promise((r) => (this.qmp ? this.qmp.once('close', () => r(undefined)) : r(undefined))), sleep(500)]);
+      await Promise.race([new Promise((r) => (this.qmp ? this.qmp.once('close', () => r(undefined)) : r(undefined))), sleep(500, undefined, { ref: false })]);
       this.console.end();
       this.exit = this.classify(code, signal);
       return this.exit;
@@ -71,7 +74,7 @@ export class QemuSession implements Session {
   async shutdown(reason = 'shutdown requested'): Promise<ExitInfo> {
     if (this.alive && this.powerOffCommand && !this.console.isClosed) {
       this.console.write(`${this.powerOffCommand}\n`);
-      await Promise.race([this.ended, sleep(POWEROFF_GRACE_MS)]);
+      await Promise.race([this.ended, sleep(POWEROFF_GRACE_MS, undefined, { ref: false })]);
     }
     if (this.alive) await this.kill(reason);
     return this.ended;
@@ -82,7 +85,7 @@ export class QemuSession implements Session {
     if (this.alive) {
       this.stopReason = reason;
       await this.qmp?.command('quit').catch(() => undefined);
-      await Promise.race([this.ended, sleep(QUIT_GRACE_MS)]);
+      await Promise.race([this.ended, sleep(QUIT_GRACE_MS, undefined, { ref: false })]);
       if (this.alive && this.child.pid) {
         try {
           process.kill(-this.child.pid, 'SIGKILL');
