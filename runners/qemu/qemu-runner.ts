@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsoleChannel, ConsoleClosed, ExpectTimeout } from '../../src/channels/console.js';
@@ -15,6 +14,7 @@ import { chooseAccel, KVM_FAILURE, probeKvm, recordKvmVerdict } from './accel.js
 import { profileFor } from './profiles/index.js';
 import { qemuArgs } from './qemu-args.js';
 import { QemuSession } from './qemu-session.js';
+import { ownedTmpPrefix, sweepOrphanQemus } from './orphans.js';
 import { QmpClient } from './qmp.js';
 
 /** After a panic line, how long the kernel gets to finish printing its trace before QEMU is stopped. */
@@ -24,6 +24,9 @@ class KvmUnusable extends Error {}
 
 export const qemuRunner: Runner = {
   name: 'qemu',
+  async sweepOrphans() {
+    return sweepOrphanQemus();
+  },
   async provision(req, signal) {
     const profile = profileFor(req.arch);
     for (const [what, path] of [['kernel', req.boot.kernel], ['initrd', req.boot.initrd]] as const) {
@@ -53,7 +56,7 @@ export const qemuRunner: Runner = {
 
 async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 'tcg', signal: AbortSignal, accelReason: string): Promise<QemuSession> {
   signal.throwIfAborted();
-  const tmp = await mkdtemp(join(tmpdir(), 'tsuite-qemu-'));
+  const tmp = await mkdtemp(ownedTmpPrefix());
   const paths = { consoleLog: join(req.dir, 'console.log'), qmpSocket: join(tmp, 'qmp.sock') };
   const ports = new Map<number, number>();
   for (const guest of req.forwardPorts ?? []) ports.set(guest, await freePort());
@@ -85,13 +88,14 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     session.landmarkLine = landmark.index;
     return session;
   } catch (err) {
-    await session.kill(err instanceof BootFailure && err.kind === 'timedOut' ? 'boot timed out' : 'boot failed');
+    const hung = err instanceof BootFailure && err.kind === 'timedOut';
+    const exit = await session.kill(hung ? 'boot timed out' : 'boot failed', hung ? 'hang' : 'killed');
     await session[Symbol.asyncDispose]();
     if (spawnError && (spawnError as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new InfraError(`${profile.qemuBinary} is not installed`, 'run `npx tsuite setup`');
     }
     if (KVM_FAILURE.test(stderr)) throw new KvmUnusable(KVM_FAILURE.exec(stderr)![0]);
-    if (err instanceof BootFailure) throw new BootFailure(err.kind, err.message, err.consoleTail, accel);
+    if (err instanceof BootFailure) throw new BootFailure(err.kind, err.message, err.consoleTail, accel, exit);
     throw err;
   }
 }
@@ -101,11 +105,14 @@ async function waitForLandmark(req: ProvisionRequest, session: QemuSession, stde
   const { console } = session;
   let offPanic = () => {};
   let panicLine: string | undefined;
-  const panicFailure = () => new BootFailure('crashed', `kernel panic during boot: ${panicLine}`, console.tail(40));
+  let panicIndex = 0;
+  // The excerpt starts just before the panic line, so it shows the reason and the trace.
+  const panicFailure = () => new BootFailure('crashed', `kernel panic during boot: ${panicLine}`, console.tail(45, panicIndex + 40));
   const panic = new Promise<never>((_, reject) => {
-    offPanic = console.onLine((line) => {
+    offPanic = console.onLine((line, index) => {
       if (panicLine || !isPanicLine(line.text, req.eventPatterns)) return;
       panicLine = line.text.trim();
+      panicIndex = index;
       session.markPanicked();
       // Let the trace finish (panic=-1 usually ends QEMU by itself), then report the panic line.
       void Promise.race([session.ended, sleep(PANIC_TRACE_MS, undefined, { ref: false })]).then(() => reject(panicFailure()));

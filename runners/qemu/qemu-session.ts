@@ -25,7 +25,7 @@ export class QemuSession implements Session {
   readonly ended: Promise<ExitInfo>;
   private shutdownEvent?: QmpEvent;
   private panicked = false;
-  private stopReason?: string;
+  private stopped?: { reason: string; kind: 'killed' | 'hang' };
 
   constructor(
     readonly id: string,
@@ -47,7 +47,7 @@ export class QemuSession implements Session {
     );
     this.ended = exited.then(async ({ code, signal }) => {
       // QEMU sends SHUTDOWN before it exits; let the QMP socket drain before classifying.
-      await Promise.race([new Promise((r) => (this.qmp ? this.qmp.once('close', () => r(undefined)) : r(undefined))), sleep(500, undefined, { ref: false })]);
+      await Promise.race([this.qmp?.closed, sleep(500)]);
       this.console.end();
       this.exit = this.classify(code, signal);
       return this.exit;
@@ -81,9 +81,9 @@ export class QemuSession implements Session {
   }
 
   /** Stops the machine from the host side: QMP quit, then SIGKILL of its process group. */
-  async kill(reason: string): Promise<ExitInfo> {
+  async kill(reason: string, kind: 'killed' | 'hang' = 'killed'): Promise<ExitInfo> {
     if (this.alive) {
-      this.stopReason = reason;
+      this.stopped = { reason, kind };
       await this.qmp?.command('quit').catch(() => undefined);
       await Promise.race([this.ended, sleep(QUIT_GRACE_MS, undefined, { ref: false })]);
       if (this.alive && this.child.pid) {
@@ -106,7 +106,7 @@ export class QemuSession implements Session {
   private classify(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
     const reason = this.shutdownEvent?.data?.reason as string | undefined;
     if (this.panicked || reason === 'guest-panic') return { kind: 'panic', code: code ?? undefined, detail: 'kernel panic' };
-    if (this.stopReason) return { kind: 'killed', detail: this.stopReason };
+    if (this.stopped) return { kind: this.stopped.kind, detail: this.stopped.reason };
     if (signal) return { kind: 'killed', detail: `QEMU killed by ${signal}` };
     if (reason === 'guest-shutdown') return { kind: 'clean', code: code ?? 0, detail: 'guest powered off' };
     if (reason === 'guest-reset') return { kind: 'reset', code: code ?? 0, detail: 'guest reset (reboot or triple fault)' };

@@ -17,9 +17,12 @@ export interface QmpEvent {
 export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   private buffer = '';
   private pending: { resolve: (v: unknown) => void; reject: (e: Error) => void }[] = [];
+  /** Resolves once the socket has closed (QEMU exited or we closed it): every event is in by then. */
+  readonly closed: Promise<void>;
 
   private constructor(private readonly socket: Socket) {
     super();
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => this.onData(d));
     socket.on('close', () => {

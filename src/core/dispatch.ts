@@ -62,6 +62,7 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
       if (err instanceof UsageError) throw err;
       if (err instanceof BootFailure) {
         if (err.accel) req.run.accel = info.accel = err.accel;
+        info.exit = err.exit;
         await recordAll(plan.tests, plan.id, () => ({ status: err.kind, error: { message: err.message, consoleExcerpt: err.consoleTail } }));
       } else if (req.signal.aborted) {
         await recordAll(plan.tests, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));

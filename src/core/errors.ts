@@ -3,6 +3,8 @@
  * so the CLI can print "what went wrong" and "what to do" without guessing.
  */
 
+import type { ExitInfo } from './result.js';
+
 /** Process exit codes, documented in the README. */
 export const ExitCode = {
   ok: 0,
@@ -66,6 +68,8 @@ export class BootFailure extends Error {
     readonly consoleTail: string,
     /** The accelerator the failed boot ran under, for the report. */
     readonly accel?: 'kvm' | 'tcg',
+    /** How the machine ended, when there was one. */
+    readonly exit?: ExitInfo,
   ) {
     super(message);
     this.name = 'BootFailure';

@@ -37,5 +37,5 @@ export interface Runner {
   /** Boots a machine up to its landmark. Boot failures reject with BootFailure, host ones with InfraError. */
   provision(request: ProvisionRequest, signal: AbortSignal): Promise<Session>;
   /** Removes what an earlier, killed run with this prefix left behind. */
-  sweepOrphans?(runPrefix: string): Promise<void>;
+  sweepOrphans?(): Promise<readonly number[]>;
 }

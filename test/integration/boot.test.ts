@@ -103,6 +103,7 @@ describe('failures are reported as the kernel failing, never as passes', () => {
     const r = results(out);
     expect(new Set(r.tests.map((t) => t.status))).toEqual(new Set(['timedOut']));
     expect(r.tests[0]?.error?.consoleExcerpt).toContain('hanging init started');
+    expect(r.sessions[0]?.exit).toMatchObject({ kind: 'hang', detail: 'boot timed out' });
     // Behaviour, not speed: the run ended because of the 8 s timeout, not the 60 s default.
     expect(Date.now() - started).toBeLessThan(50_000);
     expect(qemuUnder(out)).toBe('');
@@ -147,4 +148,23 @@ describe('usage errors exit 2 and say how to fix them', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('/nonexistent/vmlinuz');
   });
+});
+
+describe('a tsuite killed outright leaves no QEMU behind for long', () => {
+  it('the next run stops the orphaned QEMU of a SIGKILLed tsuite', async () => {
+    const out = tempDir('orphan');
+    const initrd = await hangingInitrd();
+    const { child, done } = startCli(['run', '--target', 'qemu-x86', '--suite', 'boot', '--initrd', initrd,
+      '--landmark', 'tsuite-boot: ready', '--boot-timeout', '120000', '--output-dir', out]);
+    const log = join(out, 'qemu-x86-1', 'console.log');
+    for (let i = 0; i < 600 && !(existsSync(log) && readFileSync(log, 'utf8').includes('hanging init started')); i++) await sleep(100);
+    child.kill('SIGKILL');
+    await done;
+    expect(qemuUnder(out), 'SIGKILL leaves QEMU running: this is what the sweep is for').not.toBe('');
+
+    const next = await tsuite('run', '--target', 'qemu-x86', '--suite', 'boot', '--test', 'boot/cpus', '--reporter', 'json', '--output-dir', tempDir('after'));
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/stopped 1 QEMU process\(es\) left by an earlier tsuite/);
+    expect(qemuUnder(out)).toBe('');
+  }, 120_000);
 });

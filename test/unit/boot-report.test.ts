@@ -40,7 +40,8 @@ describe('parseBootReport on the reference x86_64 console logs', () => {
     expect(log.findIndex((l) => BOOT_REPORT_READY.test(l))).toBe(report!.readyLine);
   });
 
-  it('keeps no carriage return when the log is split on \\n only', () => {
+  // Serial consoles end lines with \r\n; `tsuite parse` splits a saved log on \n alone.
+  it('reads a CRLF log split on \\n only (trailing \\r tolerated)', () => {
     const report = parseBootReport(fixture('reference-x86_64-ok.log').split('\n'));
     expect(report?.cmdline).toBe('console=ttyS0 panic=-1');
     expect(report?.release).toBe('6.1.0-56-cloud-amd64');

@@ -62,6 +62,10 @@ async function run(flags: RunFlags): Promise<number> {
 
   const signals = abortOnSignals();
   try {
+    const swept = (await runner.sweepOrphans?.()) ?? [];
+    if (swept.length > 0) {
+      process.stderr.write(`tsuite: stopped ${swept.length} QEMU process(es) left by an earlier tsuite that was killed (pids ${swept.join(', ')})\n`);
+    }
     const progress = createProgress(process.stderr, !process.stderr.isTTY && process.env.CI === 'true');
     // A host that cannot provide the kernel still gets a report: every test is then infraError.
     let resolved: ResolvedBoot | undefined;

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/core/errors.js';
+import { buildPlan, type PlanRequest, type SessionPlan } from '../../src/core/plan.js';
+import { defineSuite, type TestDef } from '../../src/core/suite.js';
+
+const test = (name: string, extra: Partial<TestDef> = {}): TestDef => ({ name, title: name, run: () => undefined, ...extra });
+
+const boot = defineSuite({
+  name: 'boot',
+  description: 'boot checks',
+  tests: [test('landmark'), test('power-off', { endsSession: true }), test('report')],
+});
+const isolation = defineSuite({
+  name: 'isolation',
+  description: 'isolation checks',
+  tests: [test('pid-ns'), test('mount-ns')],
+});
+const suites = [boot, isolation];
+
+const plan = (req: Partial<PlanRequest> = {}) => buildPlan({ suites, sessionKey: 'qemu-x86|reference|console=ttyS0', target: 'qemu-x86', ...req });
+const ids = (sessions: SessionPlan[]) => sessions.map((s) => s.tests.map((t) => t.id));
+const usageError = (req: Partial<PlanRequest>): UsageError => {
+  try {
+    plan(req);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return err as UsageError;
+  }
+  throw new Error('expected a UsageError');
+};
+
+describe('buildPlan sessions', () => {
+  it('puts every test in one session when none ends it, in suite order', () => {
+    const sessions = plan({ suites: [isolation, defineSuite({ name: 'more', description: '', tests: [test('a'), test('b')] })] });
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.id).toBe('qemu-x86-1');
+    expect(sessions[0]!.key).toBe('qemu-x86|reference|console=ttyS0');
+    expect(ids(sessions)).toEqual([['isolation/pid-ns', 'isolation/mount-ns', 'more/a', 'more/b']]);
+  });
+
+  it('runs a test that ends the machine last in its session', () => {
+    const sessions = plan();
+    expect(ids(sessions)).toEqual([['boot/landmark', 'boot/report', 'isolation/pid-ns', 'isolation/mount-ns', 'boot/power-off']]);
+    expect(sessions[0]!.tests.at(-1)!.test.endsSession).toBe(true);
+  });
+
+  it('gives a second session-ending test a fresh session', () => {
+    const twoEnders = defineSuite({
+      name: 'shutdown',
+      description: '',
+      tests: [test('halt', { endsSession: true }), test('echo'), test('reboot', { endsSession: true })],
+    });
+    const sessions = plan({ suites: [twoEnders], target: 'qemu-arm64' });
+    expect(sessions.map((s) => s.id)).toEqual(['qemu-arm64-1', 'qemu-arm64-2']);
+    expect(ids(sessions)).toEqual([['shutdown/echo', 'shutdown/halt'], ['shutdown/reboot']]);
+    expect(sessions.every((s) => s.key === 'qemu-x86|reference|console=ttyS0')).toBe(true);
+  });
+
+  it('keeps the suite and test definitions on each planned test', () => {
+    const [session] = plan({ only: ['isolation'] });
+    expect(session!.tests[0]!.suite).toBe(isolation);
+    expect(session!.tests[0]!.test).toBe(isolation.tests[0]);
+  });
+});
+
+describe('buildPlan selection', () => {
+  it('runs only the named suites, in the order named', () => {
+    expect(ids(plan({ only: ['isolation'] }))).toEqual([['isolation/pid-ns', 'isolation/mount-ns']]);
+    expect(ids(plan({ only: ['isolation', 'boot'] }))[0]!.slice(0, 3)).toEqual(['isolation/pid-ns', 'isolation/mount-ns', 'boot/landmark']);
+  });
+
+  it('runs every suite when only is empty', () => {
+    expect(plan({ only: [] })[0]!.tests).toHaveLength(5);
+  });
+
+  it('fails on an unknown suite, naming it and listing the valid ones', () => {
+    const err = usageError({ only: ['boot', 'nope'] });
+    expect(err.message).toContain('nope');
+    expect(err.message).not.toContain('boot');
+    expect(err.fix).toContain('boot');
+    expect(err.fix).toContain('isolation');
+  });
+
+  it('keeps tests whose id contains a grep substring', () => {
+    expect(ids(plan({ grep: ['-ns'] }))).toEqual([['isolation/pid-ns', 'isolation/mount-ns']]);
+    expect(ids(plan({ grep: ['boot/report', 'mount'] }))).toEqual([['boot/report', 'isolation/mount-ns']]);
+  });
+
+  it('treats a grep with * as a glob', () => {
+    expect(ids(plan({ grep: ['isolation/*-ns'] }))).toEqual([['isolation/pid-ns', 'isolation/mount-ns']]);
+    expect(ids(plan({ grep: ['boot/*'] }))).toEqual([['boot/landmark', 'boot/report', 'boot/power-off']]);
+    expect(ids(plan({ grep: ['*power*'] }))).toEqual([['boot/power-off']]);
+  });
+
+  it('treats other regex characters in a glob literally', () => {
+    const dotted = defineSuite({ name: 'v', description: '', tests: [test('a.b'), test('axb')] });
+    expect(ids(plan({ suites: [dotted], grep: ['v/a.*'] }))).toEqual([['v/a.b']]);
+  });
+
+  it('combines only and grep', () => {
+    expect(ids(plan({ only: ['boot'], grep: ['-ns', 'report'] }))).toEqual([['boot/report']]);
+  });
+
+  it('fails when no test matches', () => {
+    const err = usageError({ grep: ['no-such-test'] });
+    expect(err.message).toMatch(/no tests match/);
+    expect(err.fix).toBeDefined();
+    expect(usageError({ only: ['isolation'], grep: ['boot/*'] })).toBeInstanceOf(UsageError);
+  });
+});
