@@ -7,6 +7,9 @@ export interface QemuPaths {
   qmpSocket: string;
 }
 
+/** QEMU splits option values on ',' and reads ',,' as a literal comma. */
+const optionValue = (path: string) => path.replace(/,/g, ',,');
+
 /** Guest port → host port, for user-mode networking. */
 export type PortMap = ReadonlyMap<number, number>;
 
@@ -31,9 +34,9 @@ export function qemuArgs(
     '-smp', String(req.cpus),
     '-m', String(req.memoryMb),
     // The console log is written by QEMU itself, so it holds every byte even if tsuite dies.
-    '-chardev', `stdio,id=console0,signal=off,logfile=${paths.consoleLog}`,
+    '-chardev', `stdio,id=console0,signal=off,logfile=${optionValue(paths.consoleLog)}`,
     '-serial', 'chardev:console0',
-    '-qmp', `unix:${paths.qmpSocket},server=on,wait=off`,
+    '-qmp', `unix:${optionValue(paths.qmpSocket)},server=on,wait=off`,
   ];
   if (profile.exitDevice) args.push('-device', profile.exitDevice);
   if (profile.firmware && existsSync(profile.firmware)) args.push('-bios', profile.firmware);

@@ -90,6 +90,7 @@ export class ConsoleChannel {
   /** The first line at or after `fromLine` matching `pattern`, waiting for it if need be. */
   expect(pattern: RegExp, options: ExpectOptions): Promise<ConsoleMatch> {
     const from = options.fromLine ?? 0;
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     for (let i = from; i < this.lines.length; i++) {
       const found = this.test(pattern, i);
       if (found) return Promise.resolve(found);

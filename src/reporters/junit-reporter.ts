@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { create } from 'xmlbuilder2';
 import type { RunResult, TestResult } from '../core/result.js';
 import { writeFileAtomic } from '../core/write-file-atomic.js';
-import { formatMetricValue, plainText } from './console-reporter.js';
+import { formatMetricValue, plainText } from './format.js';
 import type { ReporterFactory } from './reporter.js';
 
 /** Statuses JUnit calls failures; `infraError` is an `<error>`, the harness's fault, not the kernel's. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { RunResult, TestResult } from '../core/result.js';
 import { writeFileAtomic } from '../core/write-file-atomic.js';
-import { plainText } from './console-reporter.js';
+import { plainText } from './format.js';
 import type { ReporterFactory } from './reporter.js';
 
 // TAP version 14: https://testanything.org/tap-version-14-specification.html

@@ -170,10 +170,7 @@ describe('ConsoleChannel.expect', () => {
     expect(await rejection(p)).toBe(reason);
   });
 
-  // KNOWN BUG (src/channels/console.ts, expect): an already-aborted signal never fires 'abort',
-  // so the wait runs to its timeout and rejects with ExpectTimeout instead of the abort reason.
-  // `it.fails` keeps the run green until it is fixed; then make this a plain `it`.
-  it.fails('rejects with the abort reason when the signal was aborted before the call', async () => {
+  it('rejects with the abort reason when the signal was aborted before the call', async () => {
     const c = new ConsoleChannel();
     const reason = new Error('interrupted earlier');
     expect(await rejection(c.expect(/never/, { timeoutMs: 100, signal: AbortSignal.abort(reason) }))).toBe(reason);

@@ -107,11 +107,8 @@ describe('qemuArgs for x86_64', () => {
 });
 
 describe('qemuArgs option escaping', () => {
-  // KNOWN BUG (runners/qemu/qemu-args.ts, -chardev and -qmp): QEMU splits option values on ','
-  // and reads ',,' as a literal comma, but the paths are interpolated unescaped, so an output dir
-  // such as /tmp/a,b makes QEMU reject the chardev option ("Invalid parameter 'b/...'").
-  // `it.fails` keeps the run green until it is fixed; then make this a plain `it`.
-  it.fails('doubles commas in the console log and QMP socket paths', () => {
+  // QEMU splits option values on ',' and reads ',,' as a literal comma.
+  it('doubles commas in the console log and QMP socket paths', () => {
     const args = qemuArgs(request(), x86_64, 'tcg', { consoleLog: '/tmp/a,b/console.log', qmpSocket: '/tmp/c,d/qmp.sock' });
     expect(after(args, '-chardev')).toContain('logfile=/tmp/a,,b/console.log');
     expect(after(args, '-qmp')).toBe('unix:/tmp/c,,d/qmp.sock,server=on,wait=off');

@@ -217,7 +217,7 @@ describe('console reporter', () => {
     for (const t of tests) expect(out).toContain(t.id);
     expect(out).toContain('qemu-x86');
     expect(out).toContain('/cache/vmlinuz-6.1.0-18-cloud-amd64 (debian-package');
-    expect(out).toContain('accel kvm');
+    expect(out).toContain('accel: kvm');
     expect(out).toContain('  ✓ boot/reaches-landmark (2.1s)');
     expect(out).toContain('boot-time-host 2310 ms');
     expect(out).toContain('[passed on retry 1]');
