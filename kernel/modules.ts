@@ -23,7 +23,8 @@ export function parseDepends(ko: Buffer): string[] {
   const at = ko.indexOf('\0depends=');
   if (at < 0) return [];
   const start = at + '\0depends='.length;
-  const value = ko.subarray(start, ko.indexOf(0, start)).toString('latin1');
+  const end = ko.indexOf(0, start);
+  const value = ko.subarray(start, end < 0 ? ko.length : end).toString('latin1');
   return value ? value.split(',').map(norm) : [];
 }
 

@@ -66,6 +66,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
     if (flags.initrd !== 'tsuite') def.powerOffCommand = undefined;
   } else if (flags.initrd) {
     def.initrd = flags.initrd;
+    if (flags.initrd !== 'tsuite') def.powerOffCommand = undefined;
   }
   if (flags.append !== undefined) def.append = [def.append, flags.append].filter(Boolean).join(' ');
   if (flags.landmark) def.landmark = flags.landmark;

@@ -26,7 +26,8 @@ export interface PlanRequest {
   target: string;
 }
 
-const globToRegex = (g: string) => new RegExp(g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*'));
+/** A `*` glob matches the whole id, as globs do; a plain string matches any part of it. */
+const globToRegex = (g: string) => new RegExp(`^${g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 
 /**
  * Picks the tests to run and groups them into sessions so one boot serves many tests. Tests that

@@ -27,6 +27,9 @@ export interface TargetDef {
   description?: string;
 }
 
+/** What a configured target gets for the fields it leaves out. */
+export const TARGET_DEFAULTS = Object.freeze({ cpus: 2, memoryMb: 512, accel: 'auto', bootTimeoutMs: 60_000 } as const);
+
 export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = Object.freeze({
   'qemu-x86': Object.freeze({
     runner: 'qemu',
@@ -50,7 +53,7 @@ export function findTarget(name: string, configured: Readonly<Record<string, Par
     const names = [...new Set([...Object.keys(BUILT_IN_TARGETS), ...Object.keys(configured)])];
     throw new UsageError(`unknown target '${name}'`, `use one of: ${names.join(', ')} (see \`tsuite targets\`)`);
   }
-  const merged = { ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
+  const merged = { ...TARGET_DEFAULTS, ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
   if (!merged.runner || !merged.arch || !merged.kernel) {
     throw new UsageError(`target '${name}' needs runner, arch and kernel`, `set them in tsuite.config.ts under targets.${name}`);
   }

@@ -33,6 +33,10 @@ describe('parseDepends', () => {
     expect(parseDepends(ko('failover'))).toEqual(['failover']);
   });
 
+  it('reads a depends= value that ends the buffer without a NUL', () => {
+    expect(parseDepends(Buffer.from('\0depends=a,b'))).toEqual(['a', 'b']);
+  });
+
   it('ignores depends= that is not the start of a modinfo string', () => {
     expect(parseDepends(Buffer.from('\0description=no depends=here\0name=x\0'))).toEqual([]);
   });

@@ -90,6 +90,8 @@ describe('buildPlan selection', () => {
     expect(ids(plan({ grep: ['isolation/*-ns'] }))).toEqual([['isolation/pid-ns', 'isolation/mount-ns']]);
     expect(ids(plan({ grep: ['boot/*'] }))).toEqual([['boot/landmark', 'boot/report', 'boot/power-off']]);
     expect(ids(plan({ grep: ['*power*'] }))).toEqual([['boot/power-off']]);
+    // A glob matches the whole id: `oot/*` is not `boot/...`.
+    expect(() => plan({ grep: ['oot/*'] })).toThrow(UsageError);
   });
 
   it('treats other regex characters in a glob literally', () => {

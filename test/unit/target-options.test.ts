@@ -127,3 +127,16 @@ describe('resolveTarget overrides', () => {
     expect(t.landmark.test('ready')).toBe(false);
   });
 });
+
+describe('resolveTarget gaps a config leaves', () => {
+  it('fills cpus, memory, accel and boot timeout of a configured target that omits them', () => {
+    const t = resolveTarget(config({ mine: { runner: 'qemu', arch: 'x86_64', kernel: '/k.elf', landmark: 'up' } }), { target: 'mine' });
+    expect(t.def).toMatchObject({ cpus: 2, memoryMb: 512, accel: 'auto', bootTimeoutMs: 60_000 });
+  });
+
+  it("drops the tsuite power-off command when --initrd replaces the tsuite initramfs", () => {
+    const t = resolveTarget(config(), { initrd: '/my.img', landmark: 'up' });
+    expect(t.def.kernel).toBe('reference');
+    expect(t.def.powerOffCommand).toBeUndefined();
+  });
+});
