@@ -24,9 +24,12 @@ export type AptOptions = readonly string[];
 
 /** `linux-image-cloud-amd64` → the concrete package it depends on today, and that package's version. */
 export async function resolveKernelPackage(meta: string, apt: AptOptions = []): Promise<{ name: string; version: string }> {
-  const deps = await execOk('apt-cache', [...apt, 'depends', '--important', meta], { fix: APT_FIX });
-  const name = /Depends:\s+(linux-image-\S+)/.exec(deps)?.[1];
+  const metaInfo = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', meta], { fix: APT_FIX }).catch(() => '');
+  // Debian's metapackage pins the exact version (`Depends: linux-image-X (= V)`): one lookup suffices.
+  const dep = /^Depends:.*?\b(linux-image-[^\s,(]+)(?:\s*\(=\s*([^)\s]+)\))?/m.exec(metaInfo);
+  const name = dep?.[1];
   if (!name) throw new InfraError(`apt knows no package behind ${meta}`, APT_FIX);
+  if (dep[2]) return { name, version: dep[2] };
   const show = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', name], { fix: APT_FIX });
   const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
   if (!version) throw new InfraError(`apt shows no version for ${name}`, APT_FIX);
