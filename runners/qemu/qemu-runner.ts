@@ -10,7 +10,7 @@ import { freePort } from '../../src/core/ports.js';
 import type { ProvisionRequest, Runner } from '../../src/core/runner.js';
 import { isPanicLine } from '../../src/parsers/kernel-events.js';
 import type { ArchProfile } from './arch-profile.js';
-import { chooseAccel, KVM_FAILURE, probeKvm, recordKvmVerdict } from './accel.js';
+import { chooseAccel, KVM_FAILURE, probeKvm, qemuVersion, recordKvmVerdict } from './accel.js';
 import { profileFor } from './profiles/index.js';
 import { qemuArgs } from './qemu-args.js';
 import { QemuSession } from './qemu-session.js';
@@ -29,6 +29,9 @@ export const qemuRunner: Runner = {
   },
   async provision(req, signal) {
     const profile = profileFor(req.arch);
+    if (!(await qemuVersion(profile.qemuBinary))) {
+      throw new InfraError(`${profile.qemuBinary} is not installed`, 'run `npx tsuite setup` (as root it installs QEMU)');
+    }
     for (const [what, path] of [['kernel', req.boot.kernel], ['initrd', req.boot.initrd]] as const) {
       if (path && !existsSync(path)) throw new UsageError(`${what} file not found: ${path}`, `pass an existing file to --${what}`);
     }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
@@ -32,6 +32,17 @@ async function hangingInitrd(): Promise<string> {
   const out = join(dir, 'hang.cpio.gz');
   writeFileSync(out, gzipSync(await packCpio(stage)));
   return out;
+}
+
+/** Starts a run whose kernel hangs with a long boot timeout; resolves once its init is running. */
+async function startHangingRun(name: string) {
+  const out = tempDir(name);
+  const initrd = await hangingInitrd();
+  const { child, done } = startCli(['run', '--target', 'qemu-x86', '--suite', 'boot', '--initrd', initrd,
+    '--landmark', 'tsuite-boot: ready', '--boot-timeout', '120000', '--output-dir', out]);
+  const log = join(out, 'qemu-x86-1', 'console.log');
+  for (let i = 0; i < 600 && !(existsSync(log) && readFileSync(log, 'utf8').includes('hanging init started')); i++) await sleep(100);
+  return { out, log, child, done };
 }
 
 describe('tsuite run --target qemu-x86 (reference guest)', () => {
@@ -110,12 +121,7 @@ describe('failures are reported as the kernel failing, never as passes', () => {
   }, 120_000);
 
   it('SIGINT mid-run stops QEMU, writes partial results and the console log, and says so', async () => {
-    const out = tempDir('sigint');
-    const initrd = await hangingInitrd();
-    const { child, done } = startCli(['run', '--target', 'qemu-x86', '--suite', 'boot', '--initrd', initrd,
-      '--landmark', 'tsuite-boot: ready', '--boot-timeout', '120000', '--output-dir', out]);
-    const log = join(out, 'qemu-x86-1', 'console.log');
-    for (let i = 0; i < 600 && !(existsSync(log) && readFileSync(log, 'utf8').includes('hanging init started')); i++) await sleep(100);
+    const { out, log, child, done } = await startHangingRun('sigint');
     expect(qemuUnder(out)).not.toBe('');
     child.kill('SIGINT');
     const run = await done;
@@ -127,6 +133,41 @@ describe('failures are reported as the kernel failing, never as passes', () => {
     expect(readFileSync(log, 'utf8')).toContain('hanging init started');
     expect(qemuUnder(out)).toBe('');
   }, 120_000);
+});
+
+describe('kernels that are not the reference guest', () => {
+  it('a kernel that prints only a banner passes the landmark tests and skips the report tests, with reasons', async () => {
+    const out = tempDir('banner');
+    const initrd = await hangingInitrd();
+    const run = await tsuite('run', '--target', 'qemu-x86', '--suite', 'boot', '--initrd', initrd,
+      '--landmark', 'hanging init started', '--output-dir', out);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const byId = new Map(results(out).tests.map((t) => [t.id, t]));
+    expect(byId.get('boot/reaches-landmark')?.status).toBe('passed');
+    expect(byId.get('boot/no-kernel-errors')?.status).toBe('passed');
+    expect(byId.get('boot/cmdline')).toMatchObject({ status: 'skipped', reason: expect.stringContaining('no tsuite boot report') });
+    expect(byId.get('boot/clean-shutdown')).toMatchObject({ status: 'skipped', reason: expect.stringContaining('no power-off command') });
+    expect(results(out).sessions[0]?.exit?.kind).toBe('killed');
+    expect(qemuUnder(out)).toBe('');
+  }, 120_000);
+
+  it('a host without QEMU is an infraError naming the fix, never a kernel failure', async () => {
+    // A PATH with everything the host has except QEMU.
+    const bin = tempDir('noqemu');
+    for (const dir of ['/usr/local/bin', '/usr/bin', '/bin']) {
+      for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+        if (!name.startsWith('qemu-system') && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
+      }
+    }
+    const out = tempDir('noqemu-out');
+    const { done } = startCli(['run', '--target', 'qemu-x86', '--suite', 'boot', '--output-dir', out], { PATH: bin });
+    const run = await done;
+    expect(run.code, run.stdout + run.stderr).toBe(3);
+    const r = results(out);
+    expect(new Set(r.tests.map((t) => t.status))).toEqual(new Set(['infraError']));
+    expect(r.run.infraError?.message).toContain('qemu-system-x86_64 is not installed');
+    expect(r.run.infraError?.fix).toContain('tsuite setup');
+  }, 60_000);
 });
 
 describe('usage errors exit 2 and say how to fix them', () => {
@@ -152,12 +193,7 @@ describe('usage errors exit 2 and say how to fix them', () => {
 
 describe('a tsuite killed outright leaves no QEMU behind for long', () => {
   it('the next run stops the orphaned QEMU of a SIGKILLed tsuite', async () => {
-    const out = tempDir('orphan');
-    const initrd = await hangingInitrd();
-    const { child, done } = startCli(['run', '--target', 'qemu-x86', '--suite', 'boot', '--initrd', initrd,
-      '--landmark', 'tsuite-boot: ready', '--boot-timeout', '120000', '--output-dir', out]);
-    const log = join(out, 'qemu-x86-1', 'console.log');
-    for (let i = 0; i < 600 && !(existsSync(log) && readFileSync(log, 'utf8').includes('hanging init started')); i++) await sleep(100);
+    const { out, child, done } = await startHangingRun('orphan');
     child.kill('SIGKILL');
     await done;
     expect(qemuUnder(out), 'SIGKILL leaves QEMU running: this is what the sweep is for').not.toBe('');

@@ -14,8 +14,9 @@ export function doctorCommand(): Command {
     .option('-t, --target <name>', 'target to check for', 'qemu-x86')
     .action(async (flags: { target: string }) => {
       const profile = profileFor(findTarget(flags.target).arch);
-      const line = (ok: boolean, what: string, fix?: string) =>
-        process.stdout.write(`${ok ? '✓' : '✗'} ${what}${!ok && fix ? `\n    fix: ${fix}` : ''}\n`);
+      // `!` marks what works but could be better (TCG instead of KVM); `✗` what must be fixed.
+      const line = (ok: boolean, what: string, fix?: string, mark = '✗') =>
+        process.stdout.write(`${ok ? '✓' : mark} ${what}${!ok && fix ? `\n    fix: ${fix}` : ''}\n`);
       let problems = 0;
       for (const req of hostRequirements(profile)) {
         const ok = await req.present();
@@ -35,9 +36,9 @@ export function doctorCommand(): Command {
         const kernel = join(kernelsDir, cached[0]!, 'root', 'boot');
         const image = (await readdir(kernel)).find((f) => f.startsWith('vmlinuz-'));
         const verdict = image ? await probeKvm(profile, join(kernel, image)) : { usable: false, reason: 'no kernel to probe with' };
-        line(verdict.usable, `KVM: ${verdict.reason}`, 'none needed: tsuite falls back to TCG (slower)');
+        line(verdict.usable, `KVM: ${verdict.reason}`, 'none needed: tsuite falls back to TCG (slower)', '!');
       } else {
-        line(choice.accel === 'kvm', `accelerator: ${choice.accel} (${choice.reason})`, 'none needed: tsuite uses TCG (slower)');
+        line(choice.accel === 'kvm', `accelerator: ${choice.accel} (${choice.reason})`, 'none needed: tsuite uses TCG (slower)', '!');
       }
       process.stdout.write(problems ? `\n${problems} problem(s): run \`npx tsuite setup\` to fix them.\n` : '\nThe host is ready.\n');
       process.exitCode = problems ? 3 : 0;
