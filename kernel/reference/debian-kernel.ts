@@ -36,6 +36,18 @@ export async function resolveKernelPackage(meta: string, apt: AptOptions = []): 
   return { name, version };
 }
 
+/** The kernels already unpacked in the cache, newest download first. */
+export async function cachedDebianKernels(root = cacheDir()): Promise<DebianKernel[]> {
+  const dir = join(root, 'kernels');
+  const entries = existsSync(dir) ? (await readdir(dir)).filter((d) => !d.startsWith('.')) : [];
+  const kernels: DebianKernel[] = [];
+  for (const entry of entries.sort().reverse()) {
+    const manifest = await readFile(join(dir, entry, 'kernel.json'), 'utf8').catch(() => undefined);
+    if (manifest) kernels.push(JSON.parse(manifest) as DebianKernel);
+  }
+  return kernels;
+}
+
 /**
  * Fetches the kernel package with `apt-get download` (apt's own mirrors, nothing hard-coded) and
  * unpacks it into `<cache>/kernels/<package>_<version>/`. A second call with the same version is a

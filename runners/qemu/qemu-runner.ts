@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsoleChannel, ConsoleClosed, ExpectTimeout } from '../../src/channels/console.js';
 import { trackChild } from '../../src/core/child-processes.js';
-import { BootFailure, InfraError, UsageError } from '../../src/core/errors.js';
+import { BootFailure, InfraError } from '../../src/core/errors.js';
 import { freePort } from '../../src/core/ports.js';
 import type { ProvisionRequest, Runner } from '../../src/core/runner.js';
 import { isPanicLine } from '../../src/parsers/kernel-events.js';
@@ -31,9 +30,6 @@ export const qemuRunner: Runner = {
     const profile = profileFor(req.arch);
     if (!(await qemuVersion(profile.qemuBinary))) {
       throw new InfraError(`${profile.qemuBinary} is not installed`, 'run `npx tsuite setup` (as root it installs QEMU)');
-    }
-    for (const [what, path] of [['kernel', req.boot.kernel], ['initrd', req.boot.initrd]] as const) {
-      if (path && !existsSync(path)) throw new UsageError(`${what} file not found: ${path}`, `pass an existing file to --${what}`);
     }
     await mkdir(req.dir, { recursive: true });
     let choice = await chooseAccel(req.accel, profile);

@@ -1,12 +1,11 @@
 import { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheDir } from '../../core/paths.js';
 import { findTarget } from '../../core/target.js';
 import { hostRequirements, installCommand } from '../host-check.js';
 import { profileFor } from '../../../runners/qemu/profiles/index.js';
 import { chooseAccel, probeKvm, qemuVersion } from '../../../runners/qemu/accel.js';
+import { cachedDebianKernels } from '../../../kernel/reference/debian-kernel.js';
 
 export function doctorCommand(): Command {
   return new Command('doctor')
@@ -26,16 +25,14 @@ export function doctorCommand(): Command {
       const version = await qemuVersion(profile.qemuBinary);
       if (version) line(true, `QEMU version ${version}`);
 
-      const kernelsDir = join(cacheDir(), 'kernels');
-      const cached = existsSync(kernelsDir) ? (await readdir(kernelsDir)).filter((d) => !d.startsWith('.')) : [];
-      line(cached.length > 0, `reference kernel cache in ${kernelsDir}${cached.length ? `: ${cached.join(', ')}` : ''}`, 'npx tsuite setup');
+      const cached = await cachedDebianKernels();
+      const names = cached.map((k) => `${k.package} ${k.version}`).join(', ');
+      line(cached.length > 0, `reference kernel cache in ${join(cacheDir(), 'kernels')}${names ? `: ${names}` : ''}`, 'npx tsuite setup');
       if (cached.length === 0) problems++;
 
       const choice = await chooseAccel('auto', profile);
-      if (choice.tentative && version && cached.length > 0) {
-        const kernel = join(kernelsDir, cached[0]!, 'root', 'boot');
-        const image = (await readdir(kernel)).find((f) => f.startsWith('vmlinuz-'));
-        const verdict = image ? await probeKvm(profile, join(kernel, image)) : { usable: false, reason: 'no kernel to probe with' };
+      if (choice.tentative && version && cached[0]) {
+        const verdict = await probeKvm(profile, cached[0].vmlinuz);
         line(verdict.usable, `KVM: ${verdict.reason}`, 'none needed: tsuite falls back to TCG (slower)', '!');
       } else {
         line(choice.accel === 'kvm', `accelerator: ${choice.accel} (${choice.reason})`, 'none needed: tsuite uses TCG (slower)', '!');

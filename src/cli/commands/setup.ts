@@ -34,16 +34,14 @@ export function setupCommand(): Command {
         await apt(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
       }
       // `apt-get download` needs package lists; a fresh container may have none yet.
-      try {
-        await resolveBoot(findTarget(flags.target), profile, progress);
-      } catch (err) {
+      const target = findTarget(flags.target);
+      const boot = await resolveBoot(target, profile, progress).catch(async (err: unknown) => {
         if (!(err instanceof InfraError) || process.getuid?.() !== 0 || !/apt/.test(err.message)) throw err;
         await apt(['update', '-qq']);
-        await resolveBoot(findTarget(flags.target), profile, progress);
-      }
+        return resolveBoot(target, profile, progress);
+      });
       const choice = await chooseAccel('auto', profile);
       if (choice.tentative) {
-        const boot = await resolveBoot(findTarget(flags.target), profile, progress);
         const verdict = await progress.step('Checking whether KVM really runs a guest here', () => probeKvm(profile, boot.kernel.path));
         await recordKvmVerdict(profile, verdict.usable, verdict.reason);
         process.stderr.write(`Accelerator: ${verdict.usable ? 'kvm' : 'tcg'} (${verdict.reason})\n`);
