@@ -1,6 +1,6 @@
 /** The public API: what tsuite.config.ts and suites import. */
 export { defineConfig, type TsuiteConfig } from './config/define-config.js';
-export { defineSuite, type SuiteDef, type TestDef, type TestContext, type Requirement } from './core/suite.js';
+export { defineSuite, TestOutcome, type SuiteDef, type TestDef, type TestContext, type Requirement, type ChildResult, type TargetFacts } from './core/suite.js';
 export type { Session, ChannelKind, ExitInfo, MachineSpec } from './core/session.js';
 export type { RunResult, TestResult, Metric, TestStatus } from './core/result.js';
 export type { TargetDef } from './core/target.js';

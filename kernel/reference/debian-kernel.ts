@@ -5,6 +5,9 @@ import { InfraError } from '../../src/core/errors.js';
 import { execOk } from '../../src/core/exec.js';
 import { cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
+import { aptFix, downloadAndUnpack, packageVersion, type AptOptions } from './debian-package.js';
+
+export type { AptOptions } from './debian-package.js';
 
 /** A Debian kernel package unpacked in the cache: the reference kernel every suite is judged on. */
 export interface DebianKernel {
@@ -17,23 +20,14 @@ export interface DebianKernel {
   modulesDir: string;
 }
 
-const APT_FIX = 'run `npx tsuite setup` (it runs `apt-get update` when root), or `sudo apt-get update`';
-
-/** Extra apt options for a foreign architecture, so the host's dpkg architectures stay untouched. */
-export type AptOptions = readonly string[];
-
 /** `linux-image-cloud-amd64` → the concrete package it depends on today, and that package's version. */
 export async function resolveKernelPackage(meta: string, apt: AptOptions = []): Promise<{ name: string; version: string }> {
-  const metaInfo = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', meta], { fix: APT_FIX }).catch(() => '');
+  const metaInfo = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', meta], { fix: aptFix(apt) }).catch(() => '');
   // Debian's metapackage pins the exact version (`Depends: linux-image-X (= V)`): one lookup suffices.
   const dep = /^Depends:.*?\b(linux-image-[^\s,(]+)(?:\s*\(=\s*([^)\s]+)\))?/m.exec(metaInfo);
   const name = dep?.[1];
-  if (!name) throw new InfraError(`apt knows no package behind ${meta}`, APT_FIX);
-  if (dep[2]) return { name, version: dep[2] };
-  const show = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', name], { fix: APT_FIX });
-  const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
-  if (!version) throw new InfraError(`apt shows no version for ${name}`, APT_FIX);
-  return { name, version };
+  if (!name) throw new InfraError(`apt knows no package behind ${meta}`, aptFix(apt));
+  return { name, version: dep[2] ?? (await packageVersion(name, apt)) };
 }
 
 /** The kernels already unpacked in the cache, newest download first. */
@@ -67,17 +61,10 @@ export async function fetchDebianKernel(
   await mkdir(join(root, 'kernels'), { recursive: true });
   const tmp = await mkdtemp(join(root, 'kernels', '.fetch-'));
   try {
-    await progress.step(`Downloading ${pkg.name} ${pkg.version}`, () =>
-      execOk('apt-get', [...apt, 'download', `${pkg.name}=${pkg.version}`], { cwd: tmp, fix: APT_FIX }),
-    );
-    const deb = (await readdir(tmp)).find((f) => f.endsWith('.deb'));
-    if (!deb) throw new InfraError(`apt-get download of ${pkg.name} produced no .deb`, APT_FIX);
-    await progress.step(`Unpacking ${deb}`, () => execOk('dpkg-deb', ['-x', join(tmp, deb), join(tmp, 'root')]));
-    await rm(join(tmp, deb));
-
-    const release = (await readdir(join(tmp, 'root', 'lib', 'modules')))[0];
-    const image = (await readdir(join(tmp, 'root', 'boot'))).find((f) => f.startsWith('vmlinuz-'));
-    if (!release || !image) throw new InfraError(`${deb} holds no vmlinuz or modules: is ${meta} a kernel package?`);
+    const unpacked = await downloadAndUnpack(pkg.name, pkg.version, apt, tmp, progress);
+    const release = (await readdir(join(unpacked, 'lib', 'modules')).catch(() => []))[0];
+    const image = (await readdir(join(unpacked, 'boot')).catch(() => [])).find((f) => f.startsWith('vmlinuz-'));
+    if (!release || !image) throw new InfraError(`${pkg.name} holds no vmlinuz or modules: is ${meta} a kernel package?`);
     const kernel: DebianKernel = {
       package: pkg.name,
       version: pkg.version,

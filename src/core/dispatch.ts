@@ -6,10 +6,11 @@ import { BootFailure, InfraError, InterruptedError, UsageError, describeError } 
 import type { PlannedTest, SessionPlan } from './plan.js';
 import { RESULT_VERSION, summarize, type Metric, type RunInfo, type RunResult, type SessionResult, type TestResult } from './result.js';
 import type { Session } from './session.js';
-import { SkipTest, unmetRequirement, type TestContext } from './suite.js';
+import { SkipTest, TestOutcome, unmetRequirement, type ChildResult, type TargetFacts, type TestContext } from './suite.js';
 
 export interface DispatchRequest {
   sessions: readonly SessionPlan[];
+  target: TargetFacts;
   /** Boots the machine for one session plan. */
   provision(plan: SessionPlan, dir: string, signal: AbortSignal): Promise<Session>;
   reporters: readonly Reporter[];
@@ -48,7 +49,8 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     for (const t of list) await record({ ...base(t, session), status: 'skipped', durationMs: 0, ...make(t) } as TestResult);
   };
 
-  for (const plan of req.sessions) {
+  for (let p = 0; p < req.sessions.length; p++) {
+    const plan = req.sessions[p]!;
     const info: SessionResult = { id: plan.id, target: req.run.target, accel: req.run.accel, consoleLog: join(plan.id, 'console.log') };
     if (req.signal.aborted) {
       await recordAll(plan.tests, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
@@ -83,13 +85,20 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     info.bootMs = session.bootMs;
     const upTo = session.landmarkLine === undefined ? undefined : session.landmarkLine + 1;
     const report = parseBootReport(session.console.lines.slice(0, upTo).map((l) => l.text));
+    const queue = [...plan.tests];
     try {
-      for (let i = 0; i < plan.tests.length; i++) {
-        const t = plan.tests[i]!;
+      for (let i = 0; i < queue.length; i++) {
+        const t = queue[i]!;
         await notify(req.reporters, 'onTestStart', { id: t.id, suite: t.suite.name, title: t.test.title, session: plan.id });
-        const result = await runTest(t, session, report, plan.id, req.testTimeoutMs, req.signal);
-        await record(result);
-        const rest = plan.tests.slice(i + 1);
+        for (const result of await runTest(t, session, report, plan.id, req)) await record(result);
+        // A session-ending test that was skipped left the machine up: the next session's tests
+        // (same key, by construction of the plan) reuse it instead of booting again.
+        const next = req.sessions[p + 1];
+        if (i === queue.length - 1 && !session.exit && next?.key === plan.key && !req.signal.aborted) {
+          queue.push(...next.tests);
+          p++;
+        }
+        const rest = queue.slice(i + 1);
         if (req.signal.aborted) {
           await recordAll(rest, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
           break;
@@ -124,23 +133,36 @@ async function runTest(
   session: Session,
   report: BootReport | undefined,
   sessionId: string,
-  defaultTimeoutMs: number,
-  runSignal: AbortSignal,
-): Promise<TestResult> {
+  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'signal'>,
+): Promise<TestResult[]> {
+  const runSignal = req.signal;
   const result = { ...base(t, sessionId), durationMs: 0 };
-  for (const req of t.test.requires ?? []) {
-    const reason = unmetRequirement(req, session, report);
-    if (reason) return { ...result, status: 'skipped', reason };
+  for (const need of t.test.requires ?? []) {
+    const reason = unmetRequirement(need, session, report, req.target);
+    if (reason) return [{ ...result, status: 'skipped', reason }];
   }
-  const timeoutMs = t.test.timeoutMs ?? defaultTimeoutMs;
+  const timeoutMs = t.test.timeoutMs ?? req.testTimeoutMs;
   const fromLine = session.console.lines.length;
   const timeout = new AbortController();
-  const signal = AbortSignal.any([runSignal, timeout.signal]);
+  const children: TestResult[] = [];
   const ctx: TestContext = {
     session,
     bootReport: report,
-    signal,
+    target: req.target,
+    signal: AbortSignal.any([runSignal, timeout.signal]),
     metric: (m) => result.metrics.push(m),
+    emit: (c: ChildResult) =>
+      children.push({
+        id: `${t.suite.name}/${c.name}`,
+        suite: t.suite.name,
+        title: c.title ?? c.name,
+        session: sessionId,
+        status: c.status,
+        durationMs: c.durationMs ?? 0,
+        metrics: c.metrics ?? [],
+        ...(c.reason !== undefined && { reason: c.reason }),
+        ...(c.error !== undefined && { error: c.error }),
+      }),
     skip: (reason) => {
       throw new SkipTest(reason);
     },
@@ -148,6 +170,8 @@ async function runTest(
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   const excerpt = () => session.console.tail(40) || undefined;
+  // A test that reported children stands for them when it succeeds; a failure of its own joins them.
+  const done = (own: TestResult): TestResult[] => (children.length > 0 && own.status === 'passed' ? children : [...children, own]);
   try {
     await Promise.race([
       Promise.resolve().then(() => t.test.run(ctx)),
@@ -159,21 +183,22 @@ async function runTest(
         runSignal.addEventListener('abort', () => reject(runSignal.reason), { once: true });
       }),
     ]);
-    return { ...result, status: 'passed', durationMs: Date.now() - started };
+    return done({ ...result, status: 'passed', durationMs: Date.now() - started });
   } catch (err) {
     const durationMs = Date.now() - started;
-    if (err instanceof SkipTest) return { ...result, status: 'skipped', reason: err.reason, durationMs };
-    if (runSignal.aborted) return { ...result, status: 'skipped', reason: `not finished: ${interruptReason(runSignal)}`, durationMs };
-    if (err instanceof TestTimeout) return { ...result, status: 'timedOut', durationMs, error: { message: err.message, consoleExcerpt: excerpt() } };
-    if (err instanceof InfraError) return { ...result, status: 'infraError', durationMs, error: { message: describeError(err) } };
+    if (err instanceof SkipTest) return done({ ...result, status: 'skipped', reason: err.reason, durationMs });
+    if (runSignal.aborted) return done({ ...result, status: 'skipped', reason: `not finished: ${interruptReason(runSignal)}`, durationMs });
+    if (err instanceof TestTimeout) return done({ ...result, status: 'timedOut', durationMs, error: { message: err.message, consoleExcerpt: excerpt() } });
+    if (err instanceof InfraError) return done({ ...result, status: 'infraError', durationMs, error: { message: describeError(err) } });
+    if (err instanceof TestOutcome) return done({ ...result, status: err.status, durationMs, error: { message: err.message, consoleExcerpt: excerpt() } });
     // A panic on the console since the test began means the kernel died, not that the check failed.
     const texts = session.console.lines.map((l) => l.text);
     const panic = scanKernelEvents(texts, session.eventPatterns, fromLine).find((e) => e.kind === 'panic');
     if (panic || (session.exit?.kind === 'panic' && !t.test.endsSession)) {
       const message = `kernel died during the test: ${panic?.text ?? session.exit?.detail}`;
-      return { ...result, status: 'crashed', durationMs, error: { message, consoleExcerpt: excerpt() } };
+      return done({ ...result, status: 'crashed', durationMs, error: { message, consoleExcerpt: excerpt() } });
     }
-    return { ...result, status: 'failed', durationMs, error: { message: describeError(err), consoleExcerpt: excerpt() } };
+    return done({ ...result, status: 'failed', durationMs, error: { message: describeError(err), consoleExcerpt: excerpt() } });
   } finally {
     clearTimeout(timer);
   }

@@ -1,5 +1,5 @@
 import type { BootReport } from '../parsers/boot-report.js';
-import type { Metric } from './result.js';
+import type { Metric, TestStatus } from './result.js';
 import type { ChannelKind, Session } from './session.js';
 
 /**
@@ -8,16 +8,44 @@ import type { ChannelKind, Session } from './session.js';
  *  - a channel kind: the target must offer that channel;
  *  - `boot-report`: the kernel printed the tsuite boot report;
  *  - `live`: a running machine (not a replayed console log);
- *  - `power-off`: the guest powers off when asked.
+ *  - `power-off`: the guest powers off when asked;
+ *  - `ktap`: the target declares that its kernel prints KTAP on the console.
  */
-export type Requirement = ChannelKind | 'boot-report' | 'live' | 'power-off';
+export type Requirement = ChannelKind | 'boot-report' | 'live' | 'power-off' | 'ktap';
+
+/** What a test may know of its target beyond the session: facts from the target's config. */
+export interface TargetFacts {
+  name: string;
+  /** The kernel prints its in-kernel test results as KTAP on the console. */
+  ktap: boolean;
+  /** The isa-debug-exit value that means success (QEMU status `(value << 1) | 1`), if the kernel uses it. */
+  exitSuccessValue?: number;
+}
+
+/** A result a test reports for one of its children (e.g. each in-kernel KTAP test). */
+export interface ChildResult {
+  /** Path below the suite: the id becomes `<suite>/<name>`. */
+  name: string;
+  title?: string;
+  status: TestStatus;
+  reason?: string;
+  error?: { message: string; consoleExcerpt?: string };
+  durationMs?: number;
+  metrics?: Metric[];
+}
 
 export interface TestContext {
   readonly session: Session;
   /** Present whenever the test requires `boot-report`. */
   readonly bootReport: BootReport | undefined;
+  readonly target: TargetFacts;
   readonly signal: AbortSignal;
   metric(metric: Metric): void;
+  /**
+   * Reports a child result. A test that reports children and does not throw is represented by its
+   * children only; if it throws, its own failure is recorded beside them.
+   */
+  emit(child: ChildResult): void;
   /** Ends the test as skipped. Only for conditions found at run time; static ones belong in `requires`. */
   skip(reason: string): never;
 }
@@ -52,8 +80,10 @@ export class SkipTest extends Error {
 }
 
 /** Why a requirement is not met, or undefined when it is. */
-export function unmetRequirement(req: Requirement, session: Session, report: BootReport | undefined): string | undefined {
+export function unmetRequirement(req: Requirement, session: Session, report: BootReport | undefined, target: TargetFacts): string | undefined {
   switch (req) {
+    case 'ktap':
+      return target.ktap ? undefined : `target '${target.name}' does not declare KTAP output (ktap: true in its config, or --ktap)`;
     case 'live':
       return session.spec ? undefined : 'needs a running machine; this is a replayed console log';
     case 'power-off':
@@ -64,5 +94,16 @@ export function unmetRequirement(req: Requirement, session: Session, report: Boo
         : 'the kernel printed no tsuite boot report (`tsuite-boot:` lines); boot it with the tsuite initramfs (--initrd tsuite) to run this test';
     default:
       return session.channels.has(req) ? undefined : `target offers no '${req}' channel`;
+  }
+}
+
+/** Thrown by a test to end with a specific non-passing status, e.g. `noTests` when a kernel printed no KTAP. */
+export class TestOutcome extends Error {
+  constructor(
+    readonly status: Exclude<TestStatus, 'passed' | 'skipped'>,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TestOutcome';
   }
 }

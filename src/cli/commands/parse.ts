@@ -12,6 +12,7 @@ import { parseBootReport } from '../../parsers/boot-report.js';
 import { createReporters } from '../../reporters/index.js';
 import { builtInSuites } from '../../../suites/index.js';
 import { exitCodeFor } from '../exit-code.js';
+import { targetFacts } from '../target-facts.js';
 import { loadContext, splitList } from '../load-context.js';
 import { resolveTarget } from '../target-options.js';
 import { tsuiteVersion } from './run.js';
@@ -53,6 +54,7 @@ export function parseCommand(): Command {
       const sessionId = basename(dirname(path)) || 'replay';
       const result = await dispatch({
         sessions: buildPlan({ suites: builtInSuites, only: flags.suite ?? ['boot'], target: target.name, sessionKey: path }).map((s) => ({ ...s, id: sessionId })),
+        target: targetFacts(target),
         provision: async () => replaySession(sessionId, dirname(path), text, target.landmark, target.eventPatterns),
         reporters: createReporters(flags.reporter ?? config.reporters, { outputDir }),
         run: {

@@ -16,6 +16,7 @@ import { runnerFor } from '../../../runners/index.js';
 import { profileFor } from '../../../runners/qemu/profiles/index.js';
 import { qemuVersion } from '../../../runners/qemu/accel.js';
 import { exitCodeFor } from '../exit-code.js';
+import { targetFacts } from '../target-facts.js';
 import { abortOnSignals } from '../signals.js';
 import { loadContext, splitList } from '../load-context.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from '../target-options.js';
@@ -88,6 +89,7 @@ async function run(flags: RunFlags): Promise<number> {
     };
     const result = await dispatch({
       sessions: plan,
+      target: targetFacts(target),
       run: info,
       reporters,
       outputDir,
