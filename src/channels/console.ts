@@ -87,6 +87,16 @@ export class ConsoleChannel {
     return () => this.listeners.delete(listener);
   }
 
+  /** Called once when the console closes (the machine ended); at once if it already has. */
+  onClose(listener: () => void): () => void {
+    if (this.closed) {
+      listener();
+      return () => undefined;
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
   /** The first line at or after `fromLine` matching `pattern`, waiting for it if need be. */
   expect(pattern: RegExp, options: ExpectOptions): Promise<ConsoleMatch> {
     const from = options.fromLine ?? 0;

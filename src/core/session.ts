@@ -42,6 +42,8 @@ export interface Session extends AsyncDisposable {
   readonly canPowerOff: boolean;
   /** Set once the machine has ended. */
   readonly exit?: ExitInfo;
+  /** Resolves when the machine ends by itself or is stopped; undefined for a replayed log. */
+  readonly ended?: Promise<ExitInfo>;
   /** Asks the guest to power off, escalating to a hard stop; resolves with how it ended. */
   shutdown(reason?: string): Promise<ExitInfo>;
 }
