@@ -57,7 +57,7 @@ export function foreignAptOptions(debArch: string, dir: string): AptOptions {
 
 /** When the lists were last refreshed, or undefined if they never were. */
 export async function foreignListsAge(dir: string, now = Date.now()): Promise<number | undefined> {
-  const updated = Date.parse(await readFile(join(dir, STAMP), 'utf8').catch(() => ''));
+  const updated = Date.parse((await readFile(join(dir, STAMP), 'utf8').catch(() => '')).trim());
   if (Number.isNaN(updated)) return undefined;
   const lists = existsSync(join(dir, 'lists')) ? await readdir(join(dir, 'lists')) : [];
   if (!lists.some((f) => f.includes('_Packages'))) return undefined;
@@ -81,7 +81,7 @@ export async function foreignApt(debArch: string, progress: Progress, req: Forei
   const age = await foreignListsAge(dir, req.now);
   if (age !== undefined && age <= (req.maxAgeMs ?? Infinity)) return apt;
 
-  // apt expects these to exist; it creates nothing above `partial/` itself.
+  // `apt-get update` refuses to run without lists/partial; it creates no directories itself.
   await mkdir(join(dir, 'lists', 'partial'), { recursive: true });
   await mkdir(join(dir, 'cache', 'archives', 'partial'), { recursive: true });
   await progress.step(`Fetching Debian ${debArch} package lists`, () =>

@@ -5,7 +5,7 @@ import { qemuRequirements } from '../../runners/qemu/requirements.js';
 
 /** Everything the host needs to run a target of this arch with the reference guest. */
 export function hostRequirements(profile: ArchProfile): HostRequirement[] {
-  return [...qemuRequirements(profile), ...referenceGuestRequirements()];
+  return [...qemuRequirements(profile), ...referenceGuestRequirements(profile.arch)];
 }
 
 export async function missingPackages(profile: ArchProfile): Promise<{ missing: HostRequirement[]; packages: string[] }> {

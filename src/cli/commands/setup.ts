@@ -4,6 +4,7 @@ import { InfraError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { findTarget } from '../../core/target.js';
 import { resolveBoot } from '../../../kernel/resolve-boot.js';
+import { refreshReferenceLists } from '../../../kernel/reference/reference-guest.js';
 import { profileFor } from '../../../runners/qemu/profiles/index.js';
 import { chooseAccel, probeKvm, recordKvmVerdict } from '../../../runners/qemu/accel.js';
 import { installCommand, missingPackages } from '../host-check.js';
@@ -35,6 +36,8 @@ export function setupCommand(): Command {
       }
       // `apt-get download` needs package lists; a fresh container may have none yet.
       const target = findTarget(flags.target);
+      // A foreign-arch reference guest has its own package lists in the cache; keep them fresh.
+      if (target.kernel === 'reference') await refreshReferenceLists(profile, progress);
       const boot = await resolveBoot(target, profile, progress).catch(async (err: unknown) => {
         if (!(err instanceof InfraError) || process.getuid?.() !== 0 || !/apt/.test(err.message)) throw err;
         await apt(['update', '-qq']);
