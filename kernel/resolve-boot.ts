@@ -1,13 +1,17 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { UsageError } from '../src/core/errors.js';
+import { InfraError, UsageError } from '../src/core/errors.js';
 import type { Progress } from '../src/core/progress.js';
 import type { KernelInfo } from '../src/core/result.js';
-import type { BootSpec } from '../src/core/runner.js';
+import { defaultFirmware, type BootSpec } from '../src/core/runner.js';
 import type { TargetDef } from '../src/core/target.js';
 import type { ArchProfile } from '../runners/qemu/arch-profile.js';
+import { detectImageKind } from './images/image-kind.js';
 import { buildInitramfs } from './initramfs/build-initramfs.js';
-import { fetchDebianKernel, type DebianKernel } from './reference/debian-kernel.js';
+import { fetchReferenceGuest, type ReferenceGuest } from './reference/reference-guest.js';
+import { buildFromSource } from './source-build.js';
+import { buildFixtureKernel } from './fixture/build-fixture-kernel.js';
 
 export interface ResolvedBoot {
   kernel: KernelInfo;
@@ -16,11 +20,13 @@ export interface ResolvedBoot {
 
 /**
  * Turns a target's kernel and initrd settings into files on disk: the reference kernel is fetched
- * and the tsuite initramfs built (both cached), the user's files are checked to exist.
+ * and the tsuite initramfs built (both cached), the user's files are checked to exist. An image
+ * needs neither: its own bootloader loads what it holds.
  */
 export async function resolveBoot(target: TargetDef, profile: ArchProfile, progress: Progress, cwd = process.cwd()): Promise<ResolvedBoot> {
-  let reference: DebianKernel | undefined;
-  const referenceKernel = async () => (reference ??= await fetchDebianKernel(profile.referenceKernelPackage, progress));
+  if (target.image) return resolveImage(target, target.image, profile, cwd);
+  let reference: ReferenceGuest | undefined;
+  const referenceGuest = async () => (reference ??= await fetchReferenceGuest(profile, progress));
   const userFile = (flag: string, path: string) => {
     const full = resolve(cwd, path);
     if (!existsSync(full)) throw new UsageError(`${flag} file not found: ${full}`, `pass an existing file to ${flag}`);
@@ -29,8 +35,14 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
 
   const cmdline = [profile.defaultCmdline, target.append].filter(Boolean).join(' ');
   let kernel: KernelInfo;
-  if (target.kernel === 'reference') {
-    const k = await referenceKernel();
+  if (target.kernelSrc) {
+    const build = target.build ?? `make -j${availableParallelism()}`;
+    const built = await buildFromSource({ srcDir: resolve(cwd, target.kernelSrc), build, artifact: target.kernelArtifact ?? '' }, progress);
+    kernel = { path: built.path, source: 'source', revision: built.revision, buildLog: built.log, cmdline };
+  } else if (target.kernel === 'fixture') {
+    kernel = { path: await buildFixtureKernel(progress), source: 'fixture', cmdline };
+  } else if (target.kernel === 'reference') {
+    const { kernel: k } = await referenceGuest();
     kernel = { path: k.vmlinuz, source: 'debian-package', package: k.package, version: k.version, cmdline };
   } else {
     kernel = { path: userFile('--kernel', target.kernel), source: 'file', cmdline };
@@ -38,11 +50,32 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
 
   let initrd: string | undefined;
   if (target.initrd === 'tsuite') {
-    const k = await referenceKernel();
-    initrd = await buildInitramfs({ modulesDir: k.modulesDir, release: k.release, busybox: profile.busybox }, progress);
+    const { kernel: k, busybox } = await referenceGuest();
+    initrd = await buildInitramfs({ modulesDir: k.modulesDir, release: k.release, busybox }, progress);
   } else if (target.initrd) {
     initrd = userFile('--initrd', target.initrd);
   }
   kernel.initrd = initrd;
   return { kernel, boot: { kernel: kernel.path, initrd, cmdline } };
+}
+
+/**
+ * An image boot: what the image is (by content), the firmware for it, and the command line the
+ * target states the image passes ('' when not stated: tsuite cannot know what a bootloader passes).
+ */
+async function resolveImage(target: TargetDef, image: string, profile: ArchProfile, cwd: string): Promise<ResolvedBoot> {
+  const path = resolve(cwd, image);
+  if (!existsSync(path)) throw new UsageError(`--image file not found: ${path}`, 'pass an existing ISO or raw disk image to --image');
+  const imageKind = await detectImageKind(path);
+  const firmware = target.firmware ?? defaultFirmware(imageKind);
+  if (firmware === 'uefi') {
+    if (!profile.uefi) throw new UsageError(`no UEFI firmware is known for ${profile.arch}`, 'use --firmware bios');
+    const missing = [profile.uefi.code, profile.uefi.vars].filter((f) => !existsSync(f));
+    if (missing.length > 0) throw new InfraError(`UEFI firmware not found: ${missing.join(', ')}`, 'run `npx tsuite setup` as root (installs the UEFI firmware), or use --firmware bios');
+  }
+  const cmdline = target.imageCmdline ?? '';
+  return {
+    kernel: { path, source: 'image', cmdline },
+    boot: { kernel: '', cmdline, image: path, imageKind, firmware },
+  };
 }

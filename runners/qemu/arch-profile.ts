@@ -13,6 +13,11 @@ export interface ArchProfile {
   consoleDevice: string;
   /** Firmware for direct -kernel boots (qboot is faster than SeaBIOS); undefined for QEMU's default. */
   firmware?: string;
+  /**
+   * UEFI firmware for `--firmware uefi` image boots, as two pflash files: the read-only code and
+   * the template of the variable store (each machine gets its own writable store, never this file).
+   */
+  uefi?: { code: string; vars: string };
   /** The exit device, if the machine has one: on x86 isa-debug-exit, status `(value << 1) | 1`. */
   exitDevice?: string;
   /** Appended to every Linux cmdline: console and panic behaviour. */

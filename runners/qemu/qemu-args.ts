@@ -1,10 +1,18 @@
 import { existsSync } from 'node:fs';
-import type { ProvisionRequest } from '../../src/core/runner.js';
+import { chmod, copyFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { UsageError } from '../../src/core/errors.js';
+import { defaultFirmware, type BootSpec, type Firmware, type ImageKind, type ProvisionRequest } from '../../src/core/runner.js';
 import type { ArchProfile } from './arch-profile.js';
 
 export interface QemuPaths {
   consoleLog: string;
   qmpSocket: string;
+  /**
+   * This machine's own writable copy of the UEFI variable store (see `sessionUefiVars`). Without
+   * one, the profile's template is used under `snapshot=on`: writes go to a throwaway overlay.
+   */
+  uefiVars?: string;
 }
 
 /** QEMU splits option values on ',' and reads ',,' as a literal comma. */
@@ -39,13 +47,65 @@ export function qemuArgs(
     '-qmp', `unix:${optionValue(paths.qmpSocket)},server=on,wait=off`,
   ];
   if (profile.exitDevice) args.push('-device', profile.exitDevice);
-  if (profile.firmware && existsSync(profile.firmware)) args.push('-bios', profile.firmware);
-  args.push('-kernel', req.boot.kernel);
-  if (req.boot.initrd) args.push('-initrd', req.boot.initrd);
-  args.push('-append', req.boot.cmdline);
+  if (req.boot.image) {
+    args.push(...imageArgs(req.boot, req.boot.image, profile, paths));
+  } else {
+    if (profile.firmware && existsSync(profile.firmware)) args.push('-bios', profile.firmware);
+    args.push('-kernel', req.boot.kernel);
+    if (req.boot.initrd) args.push('-initrd', req.boot.initrd);
+    args.push('-append', req.boot.cmdline);
+  }
   if (ports.size > 0) {
     const fwd = [...ports].map(([guest, host]) => `,hostfwd=tcp:127.0.0.1:${host}-:${guest}`).join('');
     args.push('-netdev', `user,id=net0${fwd}`, '-device', 'virtio-net-pci,netdev=net0');
   }
   return args;
+}
+
+/**
+ * Firmware and drive for an image boot. The image's bootloader chooses kernel, initrd and command
+ * line, so there is no -kernel/-append; and no -bios either: qboot boots only -kernel, so `bios`
+ * is QEMU's own SeaBIOS.
+ */
+function imageArgs(boot: BootSpec, image: string, profile: ArchProfile, paths: QemuPaths): string[] {
+  const { kind, firmware } = imageBoot(boot, image);
+  const args: string[] = [];
+  if (firmware === 'uefi') {
+    if (!profile.uefi) throw new UsageError(`no UEFI firmware is known for ${profile.arch}`, 'use --firmware bios');
+    args.push('-drive', `if=pflash,format=raw,readonly=on,file=${optionValue(profile.uefi.code)}`);
+    // The firmware writes its variables (BootOrder) at every boot: never into the system's template.
+    args.push('-drive', paths.uefiVars
+      ? `if=pflash,format=raw,file=${optionValue(paths.uefiVars)}`
+      : `if=pflash,format=raw,file=${optionValue(profile.uefi.vars)},snapshot=on`);
+  }
+  const file = optionValue(image);
+  if (kind === 'iso') {
+    // virtio-scsi: SeaBIOS, OVMF and AAVMF all boot a CD from it, and it needs only PCI (aarch64 virt has no IDE).
+    args.push('-device', 'virtio-scsi-pci,id=scsi0',
+      '-drive', `file=${file},format=raw,if=none,id=cd0,media=cdrom,readonly=on`,
+      '-device', 'scsi-cd,drive=cd0,bus=scsi0.0');
+  } else {
+    // snapshot=on: the guest writes to a throwaway overlay, so the user's image is never modified.
+    args.push('-drive', `file=${file},format=raw,if=none,id=disk0,snapshot=on`, '-device', 'virtio-blk-pci,drive=disk0');
+  }
+  return args;
+}
+
+/** Resolution normally sets kind and firmware; a bare request falls back on the file name. */
+function imageBoot(boot: BootSpec, image: string): { kind: ImageKind; firmware: Firmware } {
+  const kind = boot.imageKind ?? (extname(image).toLowerCase() === '.iso' ? 'iso' : 'raw');
+  return { kind, firmware: boot.firmware ?? defaultFirmware(kind) };
+}
+
+/**
+ * Gives one machine its own writable UEFI variable store, a copy of the profile's template in the
+ * session folder, so machines never share one and the system file is never written. Undefined when
+ * the boot does not use UEFI.
+ */
+export async function sessionUefiVars(req: ProvisionRequest, profile: ArchProfile): Promise<string | undefined> {
+  if (!req.boot.image || !profile.uefi || imageBoot(req.boot, req.boot.image).firmware !== 'uefi') return undefined;
+  const vars = join(req.dir, 'uefi-vars.fd');
+  await copyFile(profile.uefi.vars, vars);
+  await chmod(vars, 0o644); // QEMU opens it read-write; the template may be read-only
+  return vars;
 }

@@ -11,7 +11,7 @@ import { isPanicLine } from '../../src/parsers/kernel-events.js';
 import type { ArchProfile } from './arch-profile.js';
 import { chooseAccel, KVM_FAILURE, probeKvm, qemuVersion, recordKvmVerdict } from './accel.js';
 import { profileFor } from './profiles/index.js';
-import { qemuArgs } from './qemu-args.js';
+import { qemuArgs, sessionUefiVars } from './qemu-args.js';
 import { QemuSession } from './qemu-session.js';
 import { ownedTmpPrefix, sweepOrphanQemus } from './orphans.js';
 import { QmpClient } from './qmp.js';
@@ -33,6 +33,8 @@ export const qemuRunner: Runner = {
     }
     await mkdir(req.dir, { recursive: true });
     let choice = await chooseAccel(req.accel, profile);
+    // An image boot has no kernel file to probe with; it runs under TCG until a kernel boot proves KVM.
+    if (choice.tentative && req.boot.image) choice = { accel: 'tcg', reason: 'KVM not yet proven on this host (an image boot does not probe it)', tentative: false };
     if (choice.tentative) {
       // First KVM use on this host: prove it with a short probe boot rather than risk a boot
       // that stalls until its timeout. The verdict is cached for later runs.
@@ -56,7 +58,7 @@ export const qemuRunner: Runner = {
 async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 'tcg', signal: AbortSignal, accelReason: string): Promise<QemuSession> {
   signal.throwIfAborted();
   const tmp = await mkdtemp(ownedTmpPrefix());
-  const paths = { consoleLog: join(req.dir, 'console.log'), qmpSocket: join(tmp, 'qmp.sock') };
+  const paths = { consoleLog: join(req.dir, 'console.log'), qmpSocket: join(tmp, 'qmp.sock'), uefiVars: await sessionUefiVars(req, profile) };
   const ports = new Map<number, number>();
   for (const guest of req.forwardPorts ?? []) ports.set(guest, await freePort());
   const args = qemuArgs(req, profile, accel, paths, ports);
@@ -66,7 +68,8 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
   const child = spawn(profile.qemuBinary, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   trackChild(child);
   const console = new ConsoleChannel(started, (text) => child.stdin!.write(text));
-  const spec = { arch: profile.arch, cpus: req.cpus, memoryMb: req.memoryMb, cmdline: req.boot.cmdline };
+  const firmware = req.boot.image ? req.boot.firmware ?? 'bios' : profile.firmware ? 'qboot' : 'default';
+  const spec = { arch: profile.arch, cpus: req.cpus, memoryMb: req.memoryMb, cmdline: req.boot.cmdline, firmware } as const;
   const session = new QemuSession(req.sessionId, req.dir, console, accel, spec, req.eventPatterns, child, tmp,
     req.powerOffCommand, Boolean(profile.exitDevice));
   session.accelReason = accelReason;

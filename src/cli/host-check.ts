@@ -1,11 +1,13 @@
 import { missingRequirements, type HostRequirement } from '../core/host-requirement.js';
 import { referenceGuestRequirements } from '../../kernel/requirements.js';
+import { imageBuildRequirements } from '../../kernel/images/requirements.js';
+import { fixtureKernelRequirements } from '../../kernel/fixture/requirements.js';
 import type { ArchProfile } from '../../runners/qemu/arch-profile.js';
 import { qemuRequirements } from '../../runners/qemu/requirements.js';
 
 /** Everything the host needs to run a target of this arch with the reference guest. */
 export function hostRequirements(profile: ArchProfile): HostRequirement[] {
-  return [...qemuRequirements(profile), ...referenceGuestRequirements(profile.arch)];
+  return [...qemuRequirements(profile), ...referenceGuestRequirements(profile.arch), ...imageBuildRequirements(), ...fixtureKernelRequirements()];
 }
 
 export async function missingPackages(profile: ArchProfile): Promise<{ missing: HostRequirement[]; packages: string[] }> {

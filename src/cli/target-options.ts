@@ -4,6 +4,7 @@ import { findTarget, type TargetDef } from '../core/target.js';
 import type { ResolvedConfig } from '../config/define-config.js';
 import { BOOT_REPORT_READY } from '../parsers/boot-report.js';
 import { LINUX_EVENT_PATTERNS, type EventPatterns } from '../parsers/kernel-events.js';
+import { FIXTURE_LANDMARK, FIXTURE_PANIC_PATTERN } from '../../kernel/fixture/fixture-protocol.js';
 
 /** Flags shared by `run` and `parse` that shape a target. */
 export interface TargetFlags {
@@ -16,6 +17,14 @@ export interface TargetFlags {
   accel?: 'auto' | 'kvm' | 'tcg';
   cpus?: number;
   memory?: number;
+  image?: string;
+  firmware?: 'bios' | 'uefi';
+  imageCmdline?: string;
+  kernelSrc?: string;
+  build?: string;
+  kernelArtifact?: string;
+  ktap?: boolean;
+  exitSuccess?: number;
 }
 
 const int = (flag: string, min: number, max: number) => (v: string) => {
@@ -27,14 +36,22 @@ const int = (flag: string, min: number, max: number) => (v: string) => {
 export function addTargetOptions(cmd: Command): Command {
   return cmd
     .option('-t, --target <name>', 'target to run on (see `tsuite targets`)')
-    .option('--kernel <file>', "boot this kernel instead of the target's (ELF/multiboot, bzImage)")
+    .option('--kernel <file>', "boot this kernel instead of the target's (ELF/multiboot, bzImage); 'fixture' for tsuite's own test kernel")
     .option('--initrd <file|tsuite>', "initrd for --kernel; 'tsuite' for the tsuite initramfs")
     .option('--append <args>', 'extra kernel command line, after the console and panic settings')
     .option('--landmark <regex>', 'console line that means the kernel is up (default: the tsuite boot report)')
     .option('--boot-timeout <ms>', 'time allowed to reach the landmark', int('--boot-timeout', 1000, 3_600_000))
     .option('--accel <auto|kvm|tcg>', 'accelerator; auto uses KVM only where it really works')
     .option('--cpus <n>', 'virtual CPUs', int('--cpus', 1, 64))
-    .option('--memory <MiB>', 'guest memory in MiB', int('--memory', 64, 65536));
+    .option('--memory <MiB>', 'guest memory in MiB', int('--memory', 64, 65536))
+    .option('--image <file>', "boot this ISO or raw disk image with its own bootloader, instead of --kernel (the file is never modified)")
+    .option('--firmware <bios|uefi>', 'firmware for --image: bios (SeaBIOS) or uefi (OVMF); default bios for an ISO, uefi for a raw disk')
+    .option('--image-cmdline <args>', "the kernel command line the image's bootloader passes, for boot/cmdline to check")
+    .option('--kernel-src <dir>', 'build the kernel from this source tree (cached by commit and dirty-tree hash), then boot it')
+    .option('--build <command>', 'shell command that builds the kernel in --kernel-src (default: make -j<cpus>)')
+    .option('--kernel-artifact <path>', 'the file the build produces, relative to --kernel-src (e.g. arch/x86/boot/bzImage)')
+    .option('--ktap', 'the kernel prints in-kernel test results as KTAP on the console (read by the kernel suite)')
+    .option('--exit-success <value>', 'isa-debug-exit value the kernel writes on success; QEMU exits with (value << 1) | 1', int('--exit-success', 0, 255));
 }
 
 export interface ResolvedTarget {
@@ -59,15 +76,36 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
   if (flags.accel && !['auto', 'kvm', 'tcg'].includes(flags.accel)) {
     throw new UsageError(`--accel must be auto, kvm or tcg, not '${flags.accel}'`);
   }
-  if (flags.kernel) {
+  if (flags.firmware && !['bios', 'uefi'].includes(flags.firmware)) {
+    throw new UsageError(`--firmware must be bios or uefi, not '${flags.firmware}'`);
+  }
+  applyImage(name, config, flags, def);
+  if (flags.kernel && flags.kernelSrc) {
+    throw new UsageError('--kernel and --kernel-src both name the kernel', 'give one: a built file with --kernel, or a source tree with --kernel-src');
+  }
+  if (flags.kernelSrc) {
+    def.kernelSrc = flags.kernelSrc;
+    if (flags.build) def.build = flags.build;
+    if (flags.kernelArtifact) def.kernelArtifact = flags.kernelArtifact;
+  } else if (flags.kernel) {
+    def.kernelSrc = undefined;
+  }
+  if (def.kernelSrc && !def.kernelArtifact) {
+    throw new UsageError(`target '${name}' builds ${def.kernelSrc} but does not say which file the build produces`,
+      'give --kernel-artifact <path in the tree>, e.g. arch/x86/boot/bzImage for Linux');
+  }
+  if (flags.ktap) def.ktap = true;
+  if (flags.exitSuccess !== undefined) def.exitSuccessValue = flags.exitSuccess;
+  if (flags.kernel || flags.kernelSrc) {
     // The user's own kernel gets the tsuite initramfs (and its power-off command) only if asked for.
-    def.kernel = flags.kernel;
+    if (flags.kernel) def.kernel = flags.kernel;
     def.initrd = flags.initrd;
     if (flags.initrd !== 'tsuite') def.powerOffCommand = undefined;
   } else if (flags.initrd) {
     def.initrd = flags.initrd;
     if (flags.initrd !== 'tsuite') def.powerOffCommand = undefined;
   }
+  if (def.kernel === 'fixture' && !def.kernelSrc && !def.image) applyFixtureDefaults(def);
   if (flags.append !== undefined) def.append = [def.append, flags.append].filter(Boolean).join(' ');
   if (flags.landmark) def.landmark = flags.landmark;
   if (flags.bootTimeout) def.bootTimeoutMs = flags.bootTimeout;
@@ -75,7 +113,11 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
   if (flags.cpus) def.cpus = flags.cpus;
   if (flags.memory) def.memoryMb = flags.memory;
 
-  if (!def.landmark && def.initrd !== 'tsuite') {
+  if (def.image && def.landmark && config.targets[name]?.powerOffCommand === undefined) {
+    // A landmark of its own says the image does not run the tsuite init, which alone knows the power-off command.
+    def.powerOffCommand = undefined;
+  }
+  if (!def.image && !def.landmark && def.initrd !== 'tsuite') {
     throw new UsageError(
       `target '${name}' boots a kernel without the tsuite initramfs, so tsuite cannot know when it is up`,
       "give --landmark '<regex of a console line your kernel prints when ready>', or --initrd tsuite for a Linux kernel",
@@ -85,4 +127,58 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
   const extraPanics = (def.panicPatterns ?? []).map((p) => regex(p, `panic pattern '${p}'`));
   const eventPatterns = { ...LINUX_EVENT_PATTERNS, panic: [...LINUX_EVENT_PATTERNS.panic, ...extraPanics] };
   return { name, def, landmark, eventPatterns };
+}
+
+/**
+ * The fixture kernel says how it behaves (kernel/fixture/fixture-protocol.ts): its landmark, its
+ * panic line, KTAP on the console, isa-debug-exit value 0 for success, no initrd, no power-off.
+ */
+function applyFixtureDefaults(def: TargetDef): void {
+  def.landmark ??= FIXTURE_LANDMARK;
+  def.panicPatterns = [...new Set([...(def.panicPatterns ?? []), FIXTURE_PANIC_PATTERN])];
+  def.ktap ??= true;
+  def.exitSuccessValue ??= 0;
+  def.initrd = undefined;
+  def.powerOffCommand = undefined;
+}
+
+/**
+ * Image settings from config and flags. An image's bootloader chooses kernel, initrd and command
+ * line, so giving those too is a conflict; `--kernel` on a target configured with an image boots
+ * that kernel instead. Without an image, the image-only settings are a mistake.
+ */
+function applyImage(name: string, config: ResolvedConfig, flags: TargetFlags, def: TargetDef): void {
+  const configured = config.targets[name] ?? {};
+  const inConfig = (['kernel', 'initrd', 'append'] as const).filter((f) => configured[f] !== undefined);
+  if (configured.image && inConfig.length > 0) {
+    throw new UsageError(`target '${name}' sets both image and ${inConfig.join(', ')}`,
+      `remove ${inConfig.join(', ')} from targets.${name}: the image's bootloader chooses them`);
+  }
+  const kernelFlags = (['kernel', 'initrd', 'append', 'kernelSrc'] as const).filter((f) => flags[f] !== undefined)
+    .map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  if (flags.image && kernelFlags.length > 0) {
+    throw new UsageError(`--image cannot be combined with ${kernelFlags.join(', ')}: the image's bootloader chooses the kernel, initrd and command line`,
+      `drop ${kernelFlags.join(', ')} to boot the image, or drop --image to boot a kernel; state the image's command line with --image-cmdline`);
+  }
+  if (flags.image) def.image = flags.image;
+  else if (flags.kernel || flags.kernelSrc) def.image = def.firmware = def.imageCmdline = undefined;
+  else if (def.image && kernelFlags.length > 0) {
+    throw new UsageError(`target '${name}' boots an image, whose command line and initrd ${kernelFlags.join(', ')} cannot change`,
+      'drop them, or give --kernel to boot a kernel instead of the image');
+  }
+  if (flags.firmware) def.firmware = flags.firmware;
+  if (flags.imageCmdline !== undefined) def.imageCmdline = flags.imageCmdline;
+
+  if (def.image) {
+    def.initrd = def.append = undefined; // the base target's kernel settings do not apply to an image
+    return;
+  }
+  if (def.firmware) {
+    throw new UsageError('firmware (--firmware) applies only to image boots',
+      "give --image <ISO or raw disk>, or drop --firmware: a kernel boot uses the profile's firmware");
+  }
+  if (def.imageCmdline !== undefined) {
+    throw new UsageError('imageCmdline (--image-cmdline) applies only to image boots',
+      "give --image <ISO or raw disk>, or use --append to add to a kernel's command line");
+  }
 }

@@ -109,7 +109,8 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
   const configured = isRecord(raw.targets) ? raw.targets : {};
   for (const [name, target] of Object.entries(configured)) {
     if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target)) continue;
-    const missing = (['runner', 'arch', 'kernel'] as const).filter((key) => target[key] === undefined);
+    const missing: string[] = (['runner', 'arch'] as const).filter((key) => target[key] === undefined);
+    if (target.kernel === undefined && target.image === undefined && target.kernelSrc === undefined) missing.push('kernel (or image, or kernelSrc)');
     if (missing.length === 0) continue;
     const near = closest(name, Object.keys(BUILT_IN_TARGETS));
     const overrides = near ? `; or, to override the built-in target, rename it to '${near}'` : '';
@@ -177,6 +178,8 @@ function resolveConfig(config: ConfigInput, options: LoadConfigOptions, file: st
     const t: Partial<TargetDef> = { ...target };
     if (t.kernel !== undefined && t.kernel !== 'reference' && !isAbsolute(t.kernel)) t.kernel = resolve(base, t.kernel);
     if (t.initrd !== undefined && t.initrd !== 'tsuite' && !isAbsolute(t.initrd)) t.initrd = resolve(base, t.initrd);
+    if (t.image !== undefined && !isAbsolute(t.image)) t.image = resolve(base, t.image);
+    if (t.kernelSrc !== undefined && !isAbsolute(t.kernelSrc)) t.kernelSrc = resolve(base, t.kernelSrc);
     targets[name] = t;
   }
   return {

@@ -50,6 +50,14 @@ export const targetSchema = z.strictObject({
   panicPatterns: z.array(regexSource, { error: 'must be an array of regular expression sources' }).optional(),
   powerOffCommand: z.string({ error: 'must be a string' }).optional(),
   description: z.string({ error: 'must be a string' }).optional(),
+  image: nonEmpty('a path to an ISO or raw disk image'),
+  firmware: z.enum(['bios', 'uefi'], { error: "must be 'bios' or 'uefi'" }),
+  imageCmdline: z.string({ error: 'must be a string' }),
+  kernelSrc: nonEmpty('a path to a kernel source tree'),
+  build: nonEmpty('a shell command'),
+  kernelArtifact: nonEmpty('a path relative to kernelSrc'),
+  ktap: z.boolean({ error: 'must be true or false' }),
+  exitSuccessValue: intIn(0, 255),
 }).partial();
 
 const nameList = (what: string) =>
@@ -93,4 +101,12 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   panicPatterns: "an array of JavaScript regex sources, e.g. panicPatterns: ['PANIC: .*']",
   powerOffCommand: "the console input that powers the guest off, e.g. powerOffCommand: 'tsuite-poweroff'",
   description: 'a short description string',
+  image: "a path to a bootable ISO or raw disk, e.g. image: './out/os.iso'",
+  firmware: "firmware: 'bios' (SeaBIOS) or 'uefi' (OVMF), for image boots only",
+  imageCmdline: "the command line the image's bootloader passes, e.g. imageCmdline: 'console=ttyS0'",
+  kernelSrc: "a kernel source tree, e.g. kernelSrc: '../linux'",
+  build: "the build command run in kernelSrc, e.g. build: 'make -j8 bzImage'",
+  kernelArtifact: "the built file relative to kernelSrc, e.g. kernelArtifact: 'arch/x86/boot/bzImage'",
+  ktap: 'ktap: true when the kernel prints its in-kernel tests as KTAP on the console',
+  exitSuccessValue: 'the isa-debug-exit value meaning success, a whole number from 0 to 255, e.g. exitSuccessValue: 0',
 });

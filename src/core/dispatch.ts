@@ -16,7 +16,10 @@ export interface DispatchRequest {
   reporters: readonly Reporter[];
   run: RunInfo;
   outputDir: string;
+  /** For tests that set no time limit of their own. */
   testTimeoutMs: number;
+  /** The user's explicit limit (--test-timeout): it wins over the tests' own. */
+  testTimeoutOverrideMs?: number;
   signal: AbortSignal;
 }
 
@@ -133,7 +136,7 @@ async function runTest(
   session: Session,
   report: BootReport | undefined,
   sessionId: string,
-  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'signal'>,
+  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'testTimeoutOverrideMs' | 'signal'>,
 ): Promise<TestResult[]> {
   const runSignal = req.signal;
   const result = { ...base(t, sessionId), durationMs: 0 };
@@ -141,7 +144,7 @@ async function runTest(
     const reason = unmetRequirement(need, session, report, req.target);
     if (reason) return [{ ...result, status: 'skipped', reason }];
   }
-  const timeoutMs = t.test.timeoutMs ?? req.testTimeoutMs;
+  const timeoutMs = req.testTimeoutOverrideMs ?? t.test.timeoutMs ?? req.testTimeoutMs;
   const fromLine = session.console.lines.length;
   const timeout = new AbortController();
   const children: TestResult[] = [];

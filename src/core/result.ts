@@ -48,10 +48,18 @@ export interface TestResult {
 export interface KernelInfo {
   /** What was booted: a path on the host. */
   path: string;
-  /** Where it came from: `debian-package` for the reference kernel, `file` for the user's own. */
-  source: 'debian-package' | 'file';
+  /**
+   * Where it came from: `debian-package` for the reference kernel, `file` for the user's own,
+   * `source` for one built from a source tree, `image` for an ISO or disk image, `fixture` for
+   * tsuite's own test kernel.
+   */
+  source: 'debian-package' | 'file' | 'source' | 'image' | 'fixture';
   package?: string;
   version?: string;
+  /** For `source`: the tree's commit, with `+dirty.<hash>` for uncommitted changes. */
+  revision?: string;
+  /** For `source`: the build's log. */
+  buildLog?: string;
   initrd?: string;
   cmdline: string;
 }

@@ -1,13 +1,31 @@
 import type { EventPatterns } from '../parsers/kernel-events.js';
 import type { Accel, Session } from './session.js';
 
+/** How a boot image is attached: an ISO 9660 CD-ROM, or a raw disk (MBR/GPT). */
+export type ImageKind = 'iso' | 'raw';
+/** The firmware that boots an image: SeaBIOS (QEMU's default) or UEFI (OVMF/AAVMF). */
+export type Firmware = 'bios' | 'uefi';
+
+/**
+ * The firmware an image boots under unless told: an ISO under SeaBIOS, which nearly every bootable
+ * ISO supports (El Torito) and which boots faster than OVMF; a raw disk under UEFI, since a GPT disk
+ * with an EFI system partition is what cloud instances boot.
+ */
+export const defaultFirmware = (kind: ImageKind): Firmware => (kind === 'iso' ? 'bios' : 'uefi');
+
 export interface BootSpec {
+  /** The kernel for a direct -kernel boot; '' when an image is booted. */
   kernel: string;
   initrd?: string;
-  /** The full kernel command line, console and panic settings included. */
+  /**
+   * The full kernel command line, console and panic settings included. For an image, whose
+   * bootloader owns the command line, it is what the target states the image passes ('' if unknown).
+   */
   cmdline: string;
-  /** A bootable ISO or raw disk image instead of -kernel. */
+  /** A bootable ISO or raw disk image instead of -kernel; `imageKind` and `firmware` come with it. */
   image?: string;
+  imageKind?: ImageKind;
+  firmware?: Firmware;
 }
 
 /** Everything a runner needs to bring up one machine. */

@@ -15,7 +15,10 @@ export interface MachineSpec {
   arch: string;
   cpus: number;
   memoryMb: number;
+  /** The command line the kernel was given; '' when an image's bootloader chose it and the target does not say. */
   cmdline: string;
+  /** What ran before the kernel: it decides how much RAM is the firmware's, not the kernel's. */
+  firmware?: 'qboot' | 'bios' | 'uefi' | 'default';
 }
 
 /**

@@ -1,4 +1,5 @@
 import { UsageError } from './errors.js';
+import type { Firmware } from './runner.js';
 
 /**
  * A target: runner + arch profile + kernel artifact + the channels it offers. Built-in targets are
@@ -8,8 +9,29 @@ export interface TargetDef {
   runner: 'qemu';
   /** Guest arch, naming the QEMU profile (`x86_64`). */
   arch: string;
-  /** `reference` for the distro kernel tsuite fetches, else a path to the user's kernel. */
-  kernel: 'reference' | (string & {});
+  /**
+   * `reference` for the distro kernel tsuite fetches, `fixture` for tsuite's own non-Linux test
+   * kernel (built here), else a path to the user's kernel. Unused with `image`.
+   */
+  kernel: 'reference' | 'fixture' | (string & {});
+  /**
+   * A bootable ISO or raw disk image, booted by its own bootloader instead of kernel, initrd and
+   * append (which it replaces). A raw disk is never written: the guest writes to a throwaway overlay.
+   */
+  image?: string;
+  /** Firmware for `image`: `bios` (SeaBIOS) or `uefi` (OVMF); default `bios` for an ISO, `uefi` for a raw disk. */
+  firmware?: Firmware;
+  /**
+   * The whole kernel command line the image's bootloader passes, as the image's builder states it
+   * (the builders in kernel/images/ return it): `boot/cmdline` checks the guest saw exactly this.
+   */
+  imageCmdline?: string;
+  /** Build the kernel from this source tree (cached by commit) instead of `kernel`. */
+  kernelSrc?: string;
+  /** Shell command that builds it in kernelSrc; default `make -j<cpus>`. */
+  build?: string;
+  /** The file the build produces, relative to kernelSrc, e.g. `arch/x86/boot/bzImage`. */
+  kernelArtifact?: string;
   /** `tsuite` for the initramfs tsuite builds, a path, or none. */
   initrd?: 'tsuite' | (string & {});
   /** Added to the profile's default cmdline (console, panic=-1). */
@@ -24,6 +46,10 @@ export interface TargetDef {
   panicPatterns?: string[];
   /** Console input that makes the guest power off; the tsuite init understands `tsuite-poweroff`. */
   powerOffCommand?: string;
+  /** The kernel prints in-kernel test results as KTAP on the console: the `kernel` suite reads them. */
+  ktap?: boolean;
+  /** The isa-debug-exit value the kernel writes on success (QEMU then exits with `(value << 1) | 1`). */
+  exitSuccessValue?: number;
   description?: string;
 }
 
@@ -43,6 +69,18 @@ export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = O
     powerOffCommand: 'tsuite-poweroff',
     description: "x86_64 under QEMU; default kernel: Debian's cloud kernel with the tsuite initramfs",
   } satisfies TargetDef),
+  'qemu-arm64': Object.freeze({
+    runner: 'qemu',
+    arch: 'aarch64',
+    kernel: 'reference',
+    initrd: 'tsuite',
+    cpus: 2,
+    memoryMb: 512,
+    accel: 'auto',
+    bootTimeoutMs: 60_000,
+    powerOffCommand: 'tsuite-poweroff',
+    description: "aarch64 under QEMU (virt); default kernel: Debian's arm64 cloud kernel with the tsuite initramfs",
+  } satisfies TargetDef),
 });
 
 /** Looks a target up among the built-in and configured ones, failing with the list of valid names. */
@@ -54,8 +92,8 @@ export function findTarget(name: string, configured: Readonly<Record<string, Par
     throw new UsageError(`unknown target '${name}'`, `use one of: ${names.join(', ')} (see \`tsuite targets\`)`);
   }
   const merged = { ...TARGET_DEFAULTS, ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
-  if (!merged.runner || !merged.arch || !merged.kernel) {
-    throw new UsageError(`target '${name}' needs runner, arch and kernel`, `set them in tsuite.config.ts under targets.${name}`);
+  if (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc)) {
+    throw new UsageError(`target '${name}' needs runner, arch and kernel (or image, or kernelSrc)`, `set them in tsuite.config.ts under targets.${name}`);
   }
   return merged;
 }

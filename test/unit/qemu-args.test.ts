@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { qemuArgs, type QemuPaths } from '../../runners/qemu/qemu-args.js';
+import { qemuArgs, sessionUefiVars, type QemuPaths } from '../../runners/qemu/qemu-args.js';
 import x86_64 from '../../runners/qemu/profiles/x86_64.js';
 import type { ProvisionRequest } from '../../src/core/runner.js';
 import { BOOT_REPORT_READY } from '../../src/parsers/boot-report.js';
@@ -132,5 +132,98 @@ describe('qemuArgs firmware', () => {
   it('adds no exit device for a profile without one', () => {
     const args = qemuArgs(request(), { ...x86_64, exitDevice: undefined }, 'tcg', paths);
     expect(allAfter(args, '-device').some((d) => d.startsWith('isa-debug-exit'))).toBe(false);
+  });
+});
+
+describe('qemuArgs for an image', () => {
+  const OVMF = x86_64.uefi!;
+  const image = (boot: Partial<ProvisionRequest['boot']>) => request({ boot: { kernel: '', cmdline: '', ...boot } });
+  const pflash = (args: string[]) => allAfter(args, '-drive').filter((d) => d.startsWith('if=pflash'));
+  const iso = qemuArgs(image({ image: '/imgs/tsuite.iso', imageKind: 'iso', firmware: 'uefi' }), x86_64, 'tcg', paths);
+  const isoBios = qemuArgs(image({ image: '/imgs/tsuite.iso', imageKind: 'iso', firmware: 'bios' }), x86_64, 'tcg', paths);
+  const raw = qemuArgs(image({ image: '/imgs/disk.raw', imageKind: 'raw', firmware: 'uefi' }), x86_64, 'tcg', paths);
+
+  it('boots no -kernel, -initrd or -append, and no qboot: the image brings its own bootloader', () => {
+    for (const args of [iso, isoBios, raw]) {
+      for (const flag of ['-kernel', '-initrd', '-append', '-bios']) expect(args).not.toContain(flag);
+    }
+  });
+
+  it('attaches an ISO as a read-only CD-ROM on virtio-scsi', () => {
+    for (const args of [iso, isoBios]) {
+      expect(allAfter(args, '-drive')).toContain('file=/imgs/tsuite.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on');
+      expect(allAfter(args, '-device')).toEqual(expect.arrayContaining(['virtio-scsi-pci,id=scsi0', 'scsi-cd,drive=cd0,bus=scsi0.0']));
+    }
+  });
+
+  it('boots UEFI from read-only OVMF code plus a variable store that is never the system file', () => {
+    expect(pflash(iso)).toEqual([
+      `if=pflash,format=raw,readonly=on,file=${OVMF.code}`,
+      `if=pflash,format=raw,file=${OVMF.vars},snapshot=on`,
+    ]);
+    expect(pflash(raw)).toEqual(pflash(iso));
+  });
+
+  it("uses the machine's own writable copy of the variable store when it has one", () => {
+    const args = qemuArgs(image({ image: '/imgs/disk.raw', imageKind: 'raw', firmware: 'uefi' }), x86_64, 'tcg', { ...paths, uefiVars: '/run/s1/uefi-vars.fd' });
+    expect(pflash(args)).toEqual([`if=pflash,format=raw,readonly=on,file=${OVMF.code}`, 'if=pflash,format=raw,file=/run/s1/uefi-vars.fd']);
+  });
+
+  it("boots BIOS with QEMU's own SeaBIOS: no pflash, no -bios", () => {
+    expect(pflash(isoBios)).toEqual([]);
+    expect(isoBios).not.toContain('-bios');
+  });
+
+  it("boots a raw disk on virtio-blk under snapshot=on, so the user's file is never written", () => {
+    expect(allAfter(raw, '-drive')).toContain('file=/imgs/disk.raw,format=raw,if=none,id=disk0,snapshot=on');
+    expect(allAfter(raw, '-device')).toContain('virtio-blk-pci,drive=disk0');
+    expect(allAfter(raw, '-device')).not.toContain('virtio-scsi-pci,id=scsi0');
+  });
+
+  it('defaults from the file name when kind and firmware are not resolved: ISO under SeaBIOS, disk under UEFI', () => {
+    const bareIso = qemuArgs(image({ image: '/imgs/X.ISO' }), x86_64, 'tcg', paths);
+    expect(pflash(bareIso)).toEqual([]);
+    expect(allAfter(bareIso, '-drive')[0]).toContain('media=cdrom');
+    const bareDisk = qemuArgs(image({ image: '/imgs/disk.img' }), x86_64, 'tcg', paths);
+    expect(pflash(bareDisk)).toHaveLength(2);
+    expect(allAfter(bareDisk, '-drive')).toContain('file=/imgs/disk.img,format=raw,if=none,id=disk0,snapshot=on');
+  });
+
+  it('doubles commas in the image and firmware paths', () => {
+    const args = qemuArgs(image({ image: '/my,imgs/a,b.raw', imageKind: 'raw', firmware: 'uefi' }),
+      { ...x86_64, uefi: { code: '/fw,1/CODE.fd', vars: '/fw,1/VARS.fd' } }, 'tcg', { ...paths, uefiVars: '/s,1/vars.fd' });
+    expect(allAfter(args, '-drive')).toEqual([
+      'if=pflash,format=raw,readonly=on,file=/fw,,1/CODE.fd',
+      'if=pflash,format=raw,file=/s,,1/vars.fd',
+      'file=/my,,imgs/a,,b.raw,format=raw,if=none,id=disk0,snapshot=on',
+    ]);
+  });
+
+  it('refuses UEFI on a profile that has no UEFI firmware', () => {
+    expect(() => qemuArgs(image({ image: '/imgs/disk.raw', imageKind: 'raw', firmware: 'uefi' }), { ...x86_64, uefi: undefined }, 'tcg', paths))
+      .toThrow(/no UEFI firmware/);
+  });
+});
+
+describe('sessionUefiVars', () => {
+  it('copies the template into the session folder as a writable file, leaving the template alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsuite-uefi-vars-'));
+    try {
+      const template = join(dir, 'VARS.fd');
+      writeFileSync(template, 'template-bytes');
+      chmodSync(template, 0o444);
+      const profile = { ...x86_64, uefi: { code: join(dir, 'CODE.fd'), vars: template } };
+      const req = request({ dir, boot: { kernel: '', cmdline: '', image: '/imgs/disk.raw', imageKind: 'raw', firmware: 'uefi' } });
+      const vars = await sessionUefiVars(req, profile);
+      expect(vars).toBe(join(dir, 'uefi-vars.fd'));
+      expect(readFileSync(vars!, 'utf8')).toBe('template-bytes');
+      expect(statSync(vars!).mode & 0o200).toBe(0o200);
+      writeFileSync(vars!, 'written by the guest');
+      expect(readFileSync(template, 'utf8')).toBe('template-bytes');
+      expect(await sessionUefiVars({ ...req, boot: { ...req.boot, firmware: 'bios' } }, profile)).toBeUndefined();
+      expect(await sessionUefiVars(request({ dir }), profile)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

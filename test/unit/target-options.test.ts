@@ -140,3 +140,56 @@ describe('resolveTarget gaps a config leaves', () => {
     expect(t.def.powerOffCommand).toBeUndefined();
   });
 });
+
+describe('resolveTarget with an image', () => {
+  it('boots the image instead of the reference kernel, keeping the boot report landmark and power-off', () => {
+    const t = resolveTarget(config(), { image: 'boot.iso' });
+    expect(t.def.image).toBe('boot.iso');
+    expect(t.def.initrd).toBeUndefined();
+    expect(t.def.append).toBeUndefined();
+    expect(t.def.firmware).toBeUndefined();
+    expect(t.landmark).toBe(BOOT_REPORT_READY);
+    expect(t.def.powerOffCommand).toBe('tsuite-poweroff');
+  });
+
+  it('takes the firmware and the command line the image states', () => {
+    const t = resolveTarget(config(), { image: 'disk.raw', firmware: 'bios', imageCmdline: 'BOOT_IMAGE=/vmlinuz console=ttyS0' });
+    expect(t.def).toMatchObject({ image: 'disk.raw', firmware: 'bios', imageCmdline: 'BOOT_IMAGE=/vmlinuz console=ttyS0' });
+  });
+
+  it('names each kernel flag that conflicts with --image', () => {
+    const err = usageError(config(), { image: 'boot.iso', kernel: 'bzImage', append: 'quiet' });
+    expect(err.message).toContain('--image cannot be combined with --kernel, --append');
+    expect(err.fix).toContain('--image-cmdline');
+    expect(usageError(config(), { image: 'boot.iso', initrd: 'tsuite' }).message).toContain('--initrd');
+  });
+
+  it('rejects --firmware and --image-cmdline without an image', () => {
+    expect(usageError(config(), { firmware: 'uefi' }).message).toMatch(/firmware.*only to image boots/);
+    expect(usageError(config(), { kernel: 'x', initrd: 'tsuite', imageCmdline: 'a' }).message).toMatch(/imageCmdline.*only to image boots/);
+    expect(usageError(config(), { image: 'boot.iso', firmware: 'coreboot' as TargetFlags['firmware'] }).message).toContain('coreboot');
+  });
+
+  it('drops the tsuite power-off command when the image has a landmark of its own', () => {
+    const t = resolveTarget(config(), { image: 'boot.iso', landmark: 'login:' });
+    expect(t.landmark).toEqual(/login:/);
+    expect(t.def.powerOffCommand).toBeUndefined();
+  });
+
+  it('boots a configured image target, and --kernel boots a kernel on it instead', () => {
+    const cfg = config({ img: { runner: 'qemu', arch: 'x86_64', image: '/i/disk.raw', firmware: 'uefi', imageCmdline: 'x=1', landmark: 'up' } });
+    const t = resolveTarget(cfg, { target: 'img' });
+    expect(t.def).toMatchObject({ image: '/i/disk.raw', firmware: 'uefi', imageCmdline: 'x=1' });
+    const k = resolveTarget(cfg, { target: 'img', kernel: '/k.elf' });
+    expect(k.def.kernel).toBe('/k.elf');
+    expect(k.def.image).toBeUndefined();
+    expect(k.def.firmware).toBeUndefined();
+    expect(usageError(cfg, { target: 'img', append: 'quiet' }).message).toContain("boots an image");
+  });
+
+  it('rejects a configured target that sets both an image and kernel settings', () => {
+    const err = usageError(config({ 'qemu-x86': { image: '/i/boot.iso', append: 'quiet' } }), {});
+    expect(err.message).toContain('sets both image and append');
+    expect(err.fix).toContain('targets.qemu-x86');
+  });
+});

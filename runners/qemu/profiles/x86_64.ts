@@ -7,6 +7,8 @@ export default defineProfile({
   cpu: { kvm: 'host', tcg: 'qemu64' },
   consoleDevice: 'ttyS0',
   firmware: '/usr/share/qemu/qboot.rom',
+  // Debian's ovmf package; the 4 MiB build is the one it recommends.
+  uefi: { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd' },
   exitDevice: 'isa-debug-exit,iobase=0xf4,iosize=0x04',
   // panic=-1: reboot at once on panic, which -no-reboot turns into QEMU exiting.
   defaultCmdline: 'console=ttyS0 panic=-1',

@@ -9,6 +9,7 @@ import { buildPlan } from '../../core/plan.js';
 import { replaySession } from '../../core/replay-session.js';
 import { newRunId } from '../../core/run-id.js';
 import { parseBootReport } from '../../parsers/boot-report.js';
+import { parseKtap } from '../../parsers/ktap.js';
 import { createReporters } from '../../reporters/index.js';
 import { builtInSuites } from '../../../suites/index.js';
 import { exitCodeFor } from '../exit-code.js';
@@ -32,7 +33,7 @@ export function parseCommand(): Command {
     .argument('<console.log>', 'a console log, e.g. reports/<run-id>/<session>/console.log')
     .option('-t, --target <name>', 'target whose landmark and panic patterns apply')
     .option('--landmark <regex>', 'console line that means the kernel was up')
-    .option('-s, --suite <names>', 'suites to evaluate (default: boot)', splitList)
+    .option('-s, --suite <names>', 'suites to evaluate (default: boot,kernel)', splitList)
     .option('-r, --reporter <names>', 'reporters, comma-separated: console, json, tap, junit', splitList)
     .option('-o, --output-dir <dir>', 'where reports go (default: reports/<run-id>/)')
     .option('-c, --config <file>', 'config file')
@@ -53,8 +54,9 @@ export function parseCommand(): Command {
       );
       const sessionId = basename(dirname(path)) || 'replay';
       const result = await dispatch({
-        sessions: buildPlan({ suites: builtInSuites, only: flags.suite ?? ['boot'], target: target.name, sessionKey: path }).map((s) => ({ ...s, id: sessionId })),
-        target: targetFacts(target),
+        sessions: buildPlan({ suites: builtInSuites, only: flags.suite ?? ['boot', 'kernel'], target: target.name, sessionKey: path }).map((s) => ({ ...s, id: sessionId })),
+        // Offline, the log itself says whether the kernel printed KTAP.
+        target: { ...targetFacts(target), ktap: targetFacts(target).ktap || parseKtap(text.split('\n')) !== undefined },
         provision: async () => replaySession(sessionId, dirname(path), text, target.landmark, target.eventPatterns),
         reporters: createReporters(flags.reporter ?? config.reporters, { outputDir }),
         run: {

@@ -1,12 +1,13 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { InfraError, describeError } from '../../core/errors.js';
+import { InfraError, UsageError, describeError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
 import { hostInfo } from '../../core/host-info.js';
 import { buildPlan } from '../../core/plan.js';
 import { createProgress } from '../../core/progress.js';
-import type { RunInfo } from '../../core/result.js';
+import type { KernelInfo, RunInfo } from '../../core/result.js';
+import type { TargetDef } from '../../core/target.js';
 import { newRunId } from '../../core/run-id.js';
 import { dispatch } from '../../core/dispatch.js';
 import { createReporters } from '../../reporters/index.js';
@@ -30,6 +31,15 @@ interface RunFlags extends TargetFlags {
   outputDir?: string;
   config?: string;
   runId?: string;
+  testTimeout?: number;
+}
+
+/** What the results say about a kernel that could not be fetched or built. */
+function unresolvedKernel(def: TargetDef): KernelInfo {
+  if (def.image) return { path: def.image, source: 'image', cmdline: '' };
+  if (def.kernelSrc) return { path: def.kernelSrc, source: 'source', cmdline: '' };
+  const source = def.kernel === 'reference' ? 'debian-package' : def.kernel === 'fixture' ? 'fixture' : 'file';
+  return { path: def.kernel, source, cmdline: '' };
 }
 
 export function runCommand(): Command {
@@ -40,6 +50,11 @@ export function runCommand(): Command {
     .option('-o, --output-dir <dir>', 'where reports go (default: reports/<run-id>/)')
     .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
     .option('--run-id <id>', 'run id (default: date, time and a random suffix)')
+    .option('--test-timeout <ms>', 'per-test time limit (default: the config\'s testTimeoutMs, 60000)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 100) throw new UsageError(`--test-timeout takes whole milliseconds (at least 100), not '${v}'`);
+      return n;
+    })
     .action(async (flags: RunFlags) => {
       process.exitCode = await run(flags);
     });
@@ -58,7 +73,7 @@ async function run(flags: RunFlags): Promise<number> {
     only: flags.suite ?? config.suites,
     grep: flags.test,
     target: target.name,
-    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.append ?? '']),
+    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '']),
   });
 
   const signals = abortOnSignals();
@@ -81,7 +96,7 @@ async function run(flags: RunFlags): Promise<number> {
       id: runId,
       target: target.name,
       startedAt: new Date().toISOString(),
-      kernel: resolved?.kernel ?? { path: target.def.kernel, source: target.def.kernel === 'reference' ? 'debian-package' : 'file', cmdline: '' },
+      kernel: resolved?.kernel ?? unresolvedKernel(target.def),
       accel: 'none',
       qemuVersion: await qemuVersion(profile.qemuBinary),
       host: hostInfo(),
@@ -94,6 +109,7 @@ async function run(flags: RunFlags): Promise<number> {
       reporters,
       outputDir,
       testTimeoutMs: config.testTimeoutMs,
+      testTimeoutOverrideMs: flags.testTimeout,
       signal: signals.signal,
       provision: async (session, dir, signal) => {
         if (!resolved) throw resolveError!;

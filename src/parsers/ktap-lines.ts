@@ -1,0 +1,150 @@
+/**
+ * One KTAP line at a time: finding where a document starts, the console prefix to strip from the
+ * lines after it, and what kind of line a stripped line is. Pure functions, no state.
+ */
+
+export type KtapDirective = 'SKIP' | 'TODO' | 'XFAIL' | 'TIMEOUT' | 'ERROR';
+
+export type KtapLine =
+  | { kind: 'version'; format: 'ktap' | 'tap'; version: number }
+  | { kind: 'subtest'; name: string }
+  | { kind: 'plan'; count: number; comment?: string }
+  | { kind: 'result'; ok: boolean; number: number; name: string; directive?: KtapDirective; reason?: string }
+  | { kind: 'bail'; reason: string }
+  | { kind: 'diagnostic'; text: string }
+  | { kind: 'other' };
+
+export interface KtapStart {
+  format: 'ktap' | 'tap';
+  version: number;
+  /** The console prefix seen before the marker, as printed (indentation excluded). */
+  prefix: string;
+  /** Matches the prefix on later lines; timestamps and counters vary from line to line. */
+  prefixPattern: RegExp;
+  /** Indentation of the version line itself: 4 when tests were loaded as modules. */
+  indent: number;
+}
+
+const VERSION = /(KTAP|TAP) version (\d+)\s*$/;
+const VERSION_LINE = /^(KTAP|TAP) version (\d+)\s*$/;
+const SUBTEST = /^#\s*Subtest(?::\s*(.*))?$/;
+const PLAN = /^1\.\.(\d+)(?:\s*#\s*(.*)|\s*)$/;
+const RESULT = /^(ok|not ok)\s+(\d+)\b(?:\s*-(?=\s|$))?\s*(.*)$/;
+const BAIL = /^Bail out!\s*(.*)$/;
+const DIRECTIVE = /^(?:(skip|todo)\S*|(xfail|timeout|error)\b)\s*:?\s*(.*)$/i;
+
+/** Linux console prefixes: `<6>` (raw dmesg level), `[    0.912345]`, `[  T1]`/`[  C0]` (PRINTK_CALLER). */
+const KERNEL_PREFIX = /^(?:<\d+>)?\[ *\d+\.\d+\](?:\[ *[TC]\d+\])?/;
+
+/**
+ * The first `KTAP version N` (any N) or `TAP version 13|14` at or after `from`, with the prefix
+ * to strip from the lines that follow (kunit_tool strips the same number of characters; a pattern
+ * survives a timestamp that grows a digit and a `[ T1]` caller field that becomes `[ C0]`).
+ */
+export function findKtapStart(lines: readonly string[], from = 0): { index: number; start: KtapStart } | undefined {
+  for (let i = from; i < lines.length; i++) {
+    const line = String(lines[i]).trimEnd();
+    const m = VERSION.exec(line);
+    if (!m) continue;
+    const format = m[1] === 'KTAP' ? 'ktap' : 'tap';
+    const version = Number(m[2]);
+    if (format === 'tap' && version !== 13 && version !== 14) continue;
+    return { index: i, start: { format, version, ...splitPrefix(line.slice(0, m.index)) } };
+  }
+  return undefined;
+}
+
+function splitPrefix(before: string): Pick<KtapStart, 'prefix' | 'prefixPattern' | 'indent'> {
+  const kernel = KERNEL_PREFIX.exec(before);
+  if (kernel && /^ *$/.test(before.slice(kernel[0].length))) {
+    // The kernel puts exactly one space after its prefix; the rest is KTAP indentation.
+    const rest = before.length - kernel[0].length;
+    const sep = rest > 0 ? ' ' : '';
+    return { prefix: kernel[0] + sep, prefixPattern: new RegExp(KERNEL_PREFIX.source + sep), indent: Math.max(0, rest - 1) };
+  }
+  // Any other prefix: trailing spaces in whole steps of 4 are indentation, the remainder is prefix.
+  const body = before.trimEnd();
+  const spaces = before.length - body.length;
+  const indent = spaces - (spaces % 4);
+  const prefix = before.slice(0, before.length - indent);
+  return { prefix, prefixPattern: new RegExp('^' + generalize(prefix)), indent };
+}
+
+/** Digit runs become `\d+` and inner space runs ` *`, so counters and padding may change. */
+function generalize(prefix: string): string {
+  const m = /^(.*?)( *)$/s.exec(prefix)!;
+  const body = m[1]!;
+  const tail = m[2]!;
+  let out = '';
+  for (const part of body.split(/(\d+| +)/)) {
+    if (part === '') continue;
+    if (/^\d+$/.test(part)) out += '\\d+';
+    else if (/^ +$/.test(part)) out += ' *';
+    else out += part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return out + tail;
+}
+
+/** The line without the document's prefix, or undefined when it lacks it (a foreign line). */
+export function stripPrefix(line: string, start: KtapStart): string | undefined {
+  if (start.prefix === '') return line;
+  const m = start.prefixPattern.exec(line);
+  return m ? line.slice(m[0].length) : undefined;
+}
+
+export function leadingSpaces(text: string): number {
+  let n = 0;
+  while (n < text.length && text.charCodeAt(n) === 32) n++;
+  return n;
+}
+
+/** Classifies one line whose prefix and indentation are already removed. */
+export function classifyKtapLine(body: string): KtapLine {
+  let m = VERSION_LINE.exec(body);
+  if (m) return { kind: 'version', format: m[1] === 'KTAP' ? 'ktap' : 'tap', version: Number(m[2]) };
+  m = SUBTEST.exec(body);
+  if (m) return { kind: 'subtest', name: (m[1] ?? '').trim() };
+  m = PLAN.exec(body);
+  if (m) return m[2] === undefined ? { kind: 'plan', count: Number(m[1]) } : { kind: 'plan', count: Number(m[1]), comment: m[2].trim() };
+  m = RESULT.exec(body);
+  if (m) return parseResult(m[1] === 'ok', Number(m[2]), m[3]!);
+  m = BAIL.exec(body);
+  if (m) return { kind: 'bail', reason: m[1]!.trim() };
+  if (body.startsWith('#')) return { kind: 'diagnostic', text: body.slice(1).replace(/^ /, '') };
+  return { kind: 'other' };
+}
+
+/** `<description>[ # [<directive>] [<diagnostic data>]]`; `\#` is a literal `#` (TAP14). */
+function parseResult(ok: boolean, number: number, rest: string): KtapLine {
+  let hash = -1;
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (c === '#' && (i === 0 || rest[i - 1] === ' ' || rest[i - 1] === '\t')) {
+      hash = i;
+      break;
+    }
+  }
+  const description = (hash < 0 ? rest : rest.slice(0, hash)).trim().replace(/\\([\\#])/g, '$1');
+  const result: KtapLine & { kind: 'result' } = { kind: 'result', ok, number, name: description };
+  if (hash < 0) return result;
+  const data = rest.slice(hash + 1).trim();
+  const d = DIRECTIVE.exec(data);
+  if (d) {
+    result.directive = (d[1] ?? d[2]!).toUpperCase() as KtapDirective;
+    if (d[3]) result.reason = d[3].trim();
+  } else if (data !== '') {
+    result.reason = data;
+  }
+  return result;
+}
+
+/** Lines after which kunit_tool stops reading: the kernel has finished with the tests. */
+const END_MARKERS = /(?:List of all partitions:|Kernel panic - not syncing: VFS:|reboot: System halted|reboot: Restarting system|reboot: Power down)/;
+
+export function isKtapEnd(line: string): boolean {
+  return END_MARKERS.test(line);
+}
