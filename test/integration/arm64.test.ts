@@ -13,6 +13,8 @@ import { createProgress } from '../../src/core/progress.js';
 import type { ProvisionRequest } from '../../src/core/runner.js';
 import { BOOT_REPORT_READY, parseBootReport } from '../../src/parsers/boot-report.js';
 import { LINUX_EVENT_PATTERNS, scanKernelEvents } from '../../src/parsers/kernel-events.js';
+import type { RunResult } from '../../src/core/result.js';
+import { tempDir, tsuite } from './cli.js';
 
 /**
  * The qemu-arm64 target's reference guest (Debian's arm64 cloud kernel, arm64 busybox, the tsuite
@@ -106,4 +108,17 @@ describe('qemu-arm64 reference guest', () => {
     expect(existsSync(join(req.dir, 'console.log'))).toBe(true);
     expect(qemuUnder(req.dir)).toBe('');
   }, 90_000);
+});
+
+describe('npx tsuite run --target qemu-arm64', () => {
+  it('passes the boot suite exactly as on x86', async () => {
+    const out = tempDir('arm64-cli');
+    const run = await tsuite('run', '--target', 'qemu-arm64', '--suite', 'boot', '--reporter', 'json', '--output-dir', out);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult;
+    expect(r.tests.map((t) => [t.id, t.status])).toEqual(r.tests.map((t) => [t.id, 'passed']));
+    expect(r.tests.length).toBeGreaterThanOrEqual(8);
+    expect(r.run.accel).toBe('tcg');
+    expect(r.sessions[0]?.exit?.kind).toBe('clean');
+  }, 120_000);
 });
