@@ -1,13 +1,15 @@
 import { Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { InfraError } from '../../core/errors.js';
-import { createProgress } from '../../core/progress.js';
-import { findTarget } from '../../core/target.js';
+import { createProgress, type Progress } from '../../core/progress.js';
+import { BUILT_IN_TARGETS, findTarget, type TargetDef } from '../../core/target.js';
 import { resolveBoot } from '../../../kernel/resolve-boot.js';
 import { refreshReferenceLists } from '../../../kernel/reference/reference-guest.js';
 import { profileFor } from '../../../runners/qemu/profiles/index.js';
 import { chooseAccel, probeKvm, recordKvmVerdict } from '../../../runners/qemu/accel.js';
 import { installCommand, missingPackages } from '../host-check.js';
+import { splitList } from '../load-context.js';
+import type { ArchProfile } from '../../../runners/qemu/arch-profile.js';
 
 /** Runs apt-get with its output shown: installs are long and their progress is the user's to see. */
 function apt(args: string[]): Promise<void> {
@@ -20,37 +22,46 @@ function apt(args: string[]): Promise<void> {
 
 export function setupCommand(): Command {
   return new Command('setup')
-    .description('install what the host lacks (as root), fetch the reference kernel and build the initramfs; a second run does nothing')
-    .option('-t, --target <name>', 'target to prepare', 'qemu-x86')
-    .action(async (flags: { target: string }) => {
-      const profile = profileFor(findTarget(flags.target).arch);
+    .description('install what the host lacks (as root), fetch the reference kernels and build the initramfs images; a second run does nothing')
+    .option('-t, --target <names>', 'targets to prepare, comma-separated (default: every built-in target)', splitList)
+    .action(async (flags: { target?: string[] }) => {
+      const names = flags.target ?? Object.keys(BUILT_IN_TARGETS);
+      const targets = names.map((name) => ({ name, def: findTarget(name) }));
       const progress = createProgress();
-      const { packages } = await missingPackages(profile);
-      if (packages.length > 0) {
-        if (process.getuid?.() !== 0) {
-          throw new InfraError(`the host lacks: ${packages.join(', ')}`, `run as root: ${installCommand(packages)}`);
-        }
-        process.stderr.write(`Installing ${packages.join(', ')}\n`);
-        await apt(['update', '-qq']);
-        await apt(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
-      }
-      // `apt-get download` needs package lists; a fresh container may have none yet.
-      const target = findTarget(flags.target);
-      // A foreign-arch reference guest has its own package lists in the cache; keep them fresh.
-      if (target.kernel === 'reference') await refreshReferenceLists(profile, progress);
-      const boot = await resolveBoot(target, profile, progress).catch(async (err: unknown) => {
-        if (!(err instanceof InfraError) || process.getuid?.() !== 0 || !/apt/.test(err.message)) throw err;
-        await apt(['update', '-qq']);
-        return resolveBoot(target, profile, progress);
-      });
-      const choice = await chooseAccel('auto', profile);
-      if (choice.tentative) {
-        const verdict = await progress.step('Checking whether KVM really runs a guest here', () => probeKvm(profile, boot.kernel.path));
-        await recordKvmVerdict(profile, verdict.usable, verdict.reason);
-        process.stderr.write(`Accelerator: ${verdict.usable ? 'kvm' : 'tcg'} (${verdict.reason})\n`);
-      } else {
-        process.stderr.write(`Accelerator: ${choice.accel} (${choice.reason})\n`);
-      }
-      process.stderr.write(`Ready: npx tsuite run --target ${flags.target}\n`);
+      await installMissing(targets.map((t) => profileFor(t.def.arch)));
+      for (const { name, def } of targets) await prepareTarget(name, def, progress);
     });
+}
+
+/** Installs every package the targets' hosts lack in one apt run, or names the command when not root. */
+async function installMissing(profiles: readonly ArchProfile[]): Promise<void> {
+  const packages = [...new Set((await Promise.all(profiles.map(missingPackages))).flatMap((m) => m.packages))];
+  if (packages.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new InfraError(`the host lacks: ${packages.join(', ')}`, `run as root: ${installCommand(packages)}`);
+  }
+  process.stderr.write(`Installing ${packages.join(', ')}\n`);
+  await apt(['update', '-qq']);
+  await apt(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
+}
+
+/** Fetches the target's kernel, builds its initramfs, and settles KVM or TCG once for this host. */
+async function prepareTarget(name: string, target: TargetDef, progress: Progress): Promise<void> {
+  const profile = profileFor(target.arch);
+  // A foreign-arch reference guest has its own package lists in the cache; keep them fresh.
+  if (target.kernel === 'reference') await refreshReferenceLists(profile, progress);
+  // `apt-get download` needs package lists; a fresh container may have none yet.
+  const boot = await resolveBoot(target, profile, progress).catch(async (err: unknown) => {
+    if (!(err instanceof InfraError) || process.getuid?.() !== 0 || !/apt/.test(err.message)) throw err;
+    await apt(['update', '-qq']);
+    return resolveBoot(target, profile, progress);
+  });
+  const choice = await chooseAccel('auto', profile);
+  let accel = `${choice.accel} (${choice.reason})`;
+  if (choice.tentative) {
+    const verdict = await progress.step('Checking whether KVM really runs a guest here', () => probeKvm(profile, boot.kernel.path));
+    await recordKvmVerdict(profile, verdict.usable, verdict.reason);
+    accel = `${verdict.usable ? 'kvm' : 'tcg'} (${verdict.reason})`;
+  }
+  process.stderr.write(`Ready: npx tsuite run --target ${name}  [accelerator: ${accel}]\n`);
 }

@@ -17,7 +17,13 @@ export function targetsCommand(): Command {
       }
       for (const t of targets) {
         process.stdout.write(`${t.name}${t.builtIn ? '' : ' (config)'} — ${t.description ?? ''}\n`);
-        process.stdout.write(`  runner ${t.runner}, arch ${t.arch}, kernel ${t.kernel}, initrd ${t.initrd ?? 'none'}, ${t.cpus} CPUs, ${t.memoryMb} MiB, accel ${t.accel}, boot timeout ${t.bootTimeoutMs} ms\n`);
+        const boots = t.image
+          ? `image ${t.image} (${t.firmware ?? 'default'} firmware)`
+          : t.kernelSrc
+            ? `kernel built from ${t.kernelSrc} (${t.kernelArtifact})`
+            : `kernel ${t.kernel}, initrd ${t.initrd ?? 'none'}`;
+        const extras = [t.ktap && 'KTAP on the console', t.exitSuccessValue !== undefined && `exit value ${t.exitSuccessValue} = success`].filter(Boolean);
+        process.stdout.write(`  runner ${t.runner}, arch ${t.arch}, ${boots}, ${t.cpus} CPUs, ${t.memoryMb} MiB, accel ${t.accel}, boot timeout ${t.bootTimeoutMs} ms${extras.length ? `, ${extras.join(', ')}` : ''}\n`);
       }
     });
 }
