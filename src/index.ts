@@ -7,3 +7,4 @@ export type { TargetDef } from './core/target.js';
 export type { BootReport } from './parsers/boot-report.js';
 export { scanKernelEvents, LINUX_EVENT_PATTERNS, type KernelEvent } from './parsers/kernel-events.js';
 export type { Reporter } from './reporters/reporter.js';
+export { parseKtap, parseKtapAll, flattenKtap, type KtapDocument, type KtapTest, type KtapStatus, type KtapFlatTest } from './parsers/ktap.js';

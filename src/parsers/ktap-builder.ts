@@ -5,8 +5,9 @@
  * whose header or result comes next (kunit_tool's rule), so kernel lines never move the stack.
  */
 
-import type { KtapDocument, KtapStatus, KtapTest } from './ktap.js';
+import type { KtapDocument, KtapTest } from './ktap.js';
 import { classifyKtapLine, isKtapEnd, leadingSpaces, stripPrefix, type KtapLine, type KtapStart } from './ktap-lines.js';
+import { addMissing, applyResult, newTest } from './ktap-tests.js';
 
 type Result = Extract<KtapLine, { kind: 'result' }>;
 type Header = Extract<KtapLine, { kind: 'version' | 'subtest' | 'plan' }>;
@@ -33,7 +34,6 @@ interface Frame {
 
 /** Plans above this are noise, not a promise of a million placeholder tests. */
 const MAX_PLAN = 1_000_000;
-const MAX_PLACEHOLDERS = 1000;
 
 export class KtapBuilder {
   private readonly stack: Frame[];
@@ -227,7 +227,7 @@ export class KtapBuilder {
     const placeholders = addMissing(test, index);
     this.attach(frame.pending, r ? test : (placeholders[0] ?? test));
     if (r) {
-      if (test.name !== '' && r.name !== '' && r.name !== test.name) test.warnings.push(`result line names "${r.name}" but its subtest header "${test.name}"`);
+      if (test.name !== '' && r.name !== '' && r.name !== test.name) test.warnings.push(`result line says "${r.name}" but its subtest header "${test.name}"`);
       test.name = r.name || test.name;
       applyResult(test, r, test.number ?? 1);
       test.line = index;
@@ -303,8 +303,9 @@ export class KtapBuilder {
 
   private attach(p: Pending, test: KtapTest): void {
     if (p.diagnostics.length + p.log.length > 0) this.lastUsed = Math.max(this.lastUsed, p.last);
-    test.diagnostics.push(...p.diagnostics);
-    test.log.push(...p.log);
+    // Not push(...lines): a log with a few hundred thousand lines would overflow the call stack.
+    test.diagnostics = test.diagnostics.length === 0 ? p.diagnostics : test.diagnostics.concat(p.diagnostics);
+    test.log = test.log.length === 0 ? p.log : test.log.concat(p.log);
     p.diagnostics = [];
     p.log = [];
     p.cont = undefined;
@@ -313,57 +314,4 @@ export class KtapBuilder {
 
 function emptyPending(): Pending {
   return { diagnostics: [], log: [], last: -1 };
-}
-
-function newTest(name: string, line: number): KtapTest {
-  return { name, status: 'crashed', diagnostics: [], log: [], subtests: [], warnings: [], line };
-}
-
-function applyResult(test: KtapTest, r: Result, expectedNumber: number): void {
-  test.number = r.number;
-  if (r.number !== expectedNumber) test.warnings.push(`expected test number ${expectedNumber} but found ${r.number}`);
-  test.status = statusOf(r);
-  if (r.directive) test.directive = r.directive;
-  if (r.reason !== undefined) test.reason = r.reason;
-}
-
-function statusOf(r: Result): KtapStatus {
-  switch (r.directive) {
-    case 'SKIP':
-      return 'skipped';
-    case 'TODO':
-      return 'todo';
-    case 'XFAIL':
-      return 'xfail';
-    case 'TIMEOUT':
-      return 'timedOut';
-    case 'ERROR':
-      return 'error';
-    default:
-      return r.ok ? 'passed' : 'failed';
-  }
-}
-
-/** Compares a test's subtests with its plan: placeholders (`crashed`) for those that never came. */
-function addMissing(test: KtapTest, line: number): KtapTest[] {
-  const expected = test.expectedCount;
-  const have = test.subtests.length;
-  if (expected === undefined || have === expected) return [];
-  if (have > expected) {
-    test.warnings.push(`planned ${expected} subtests but found ${have}`);
-    return [];
-  }
-  test.warnings.push(`missing expected subtests: ${have} of ${expected} reported`);
-  const seen = new Set(test.subtests.map((s) => s.number));
-  const want = Math.min(expected - have, MAX_PLACEHOLDERS);
-  const added: KtapTest[] = [];
-  for (let n = 1; added.length < want; n++) {
-    if (seen.has(n)) continue;
-    const t = newTest('', line);
-    Object.assign(t, { number: n, reason: 'missing expected subtest' });
-    added.push(t);
-  }
-  if (want < expected - have) test.warnings.push(`only the first ${want} missing subtests are listed`);
-  test.subtests.push(...added);
-  return added;
 }

@@ -70,19 +70,23 @@ function splitPrefix(before: string): Pick<KtapStart, 'prefix' | 'prefixPattern'
   return { prefix, prefixPattern: new RegExp('^' + generalize(prefix)), indent };
 }
 
-/** Digit runs become `\d+` and inner space runs ` *`, so counters and padding may change. */
+/**
+ * Digit runs become `\d+` and inner space runs ` *` (padding shrinks as a counter grows), but ` +`
+ * between two digit runs: `\d+ *\d+` would backtrack polynomially on a long line of digits.
+ */
 function generalize(prefix: string): string {
-  const m = /^(.*?)( *)$/s.exec(prefix)!;
-  const body = m[1]!;
-  const tail = m[2]!;
+  let end = prefix.length;
+  while (end > 0 && prefix[end - 1] === ' ') end--; // not / +$/: quadratic on a long run of spaces
+  const body = prefix.slice(0, end);
+  const parts = body.split(/(\d+| +)/).filter((p) => p !== '');
+  const isDigits = (p: string | undefined) => p !== undefined && /^\d/.test(p);
   let out = '';
-  for (const part of body.split(/(\d+| +)/)) {
-    if (part === '') continue;
+  parts.forEach((part, i) => {
     if (/^\d+$/.test(part)) out += '\\d+';
-    else if (/^ +$/.test(part)) out += ' *';
+    else if (/^ +$/.test(part)) out += isDigits(parts[i - 1]) && isDigits(parts[i + 1]) ? ' +' : ' *';
     else out += part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return out + tail;
+  });
+  return out + prefix.slice(body.length);
 }
 
 /** The line without the document's prefix, or undefined when it lacks it (a foreign line). */
@@ -110,7 +114,8 @@ export function classifyKtapLine(body: string): KtapLine {
   if (m) return parseResult(m[1] === 'ok', Number(m[2]), m[3]!);
   m = BAIL.exec(body);
   if (m) return { kind: 'bail', reason: m[1]!.trim() };
-  if (body.startsWith('#')) return { kind: 'diagnostic', text: body.slice(1).replace(/^ /, '') };
+  // KTAP's "# <text>": the kernel's own `#PF: error_code(...)` lines are not diagnostics.
+  if (/^#(?:\s|$)/.test(body)) return { kind: 'diagnostic', text: body.slice(1).replace(/^ /, '') };
   return { kind: 'other' };
 }
 
@@ -142,7 +147,7 @@ function parseResult(ok: boolean, number: number, rest: string): KtapLine {
   return result;
 }
 
-/** Lines after which kunit_tool stops reading: the kernel has finished with the tests. */
+/** kunit_tool's lines after which the kernel is done with the tests, plus the other `reboot:` ones. */
 const END_MARKERS = /(?:List of all partitions:|Kernel panic - not syncing: VFS:|reboot: System halted|reboot: Restarting system|reboot: Power down)/;
 
 export function isKtapEnd(line: string): boolean {

@@ -16,8 +16,10 @@
  * - Results are emitted one line late (it waits for a YAML block), so the console line of each
  *   result (what tsuite shows as evidence) has to be reconstructed from the event order.
  * Like kunit_tool, this parser is a small line-by-line state machine (ktap-builder.ts) over a line
- * classifier (ktap-lines.ts); unlike kunit_tool it uses indentation to find where a subtest ends,
- * so a kernel line that happens to look like a result cannot swallow the rest of a suite.
+ * classifier (ktap-lines.ts); unlike kunit_tool, which ignores indentation and matches names, it
+ * follows KTAP's indentation to find where a subtest ends (any width: ktap.rst shows 2 spaces,
+ * KUnit prints 4), and takes `# Subtest:` names both at the subtest's level (KUnit) and at the
+ * parent's (TAP 14).
  */
 
 import { KtapBuilder } from './ktap-builder.js';
@@ -53,7 +55,7 @@ export interface KtapDocument {
   /** The version line that started it, e.g. `KTAP version 1`. */
   version: string;
   format: 'ktap' | 'tap';
-  /** The console prefix stripped from each line (`[    0.912345] `), `''` when none. */
+  /** The console prefix as printed before the version marker (`[    0.912345] `); `''` when none. */
   prefix: string;
   /** Top-level tests: the suites, for KUnit. */
   tests: KtapTest[];
@@ -69,7 +71,22 @@ export interface KtapDocument {
 
 /** Parses the first KTAP document in a console log; undefined when it holds none. Never throws. */
 export function parseKtap(lines: readonly string[]): KtapDocument | undefined {
-  const found = findKtapStart(lines);
+  return parseFrom(lines, 0);
+}
+
+/**
+ * Every KTAP document in a console log, in order. A kernel with KUnit built in and its tests as
+ * modules prints two: the boot-time executor's empty `KTAP version 1` / `1..0`, then the modules'
+ * suites with no top-level header. Line numbers stay those of the whole log. Never throws.
+ */
+export function parseKtapAll(lines: readonly string[]): KtapDocument[] {
+  const docs: KtapDocument[] = [];
+  for (let doc = parseFrom(lines, 0); doc; doc = parseFrom(lines, doc.endLine + 1)) docs.push(doc);
+  return docs;
+}
+
+function parseFrom(lines: readonly string[], from: number): KtapDocument | undefined {
+  const found = findKtapStart(lines, from);
   if (!found) return undefined;
   const builder = new KtapBuilder(found.index, found.start);
   for (let i = found.index + 1; i < lines.length; i++) {

@@ -44,8 +44,15 @@ const anyFailing = (t: KtapTest): boolean => t.subtests.some((s) => failing(s) |
  * The tests that become results: every leaf (a KUnit case), and a parent (a suite) only when it
  * failed with no failing test below it (e.g. its init failed), so nothing is counted twice.
  */
-function reported(doc: KtapDocument) {
-  return flattenKtap(doc).filter(({ leaf, test }) => leaf || (failing(test) && !anyFailing(test)));
+function reported(docs: readonly KtapDocument[]) {
+  const seen = new Map<string, number>();
+  return docs.flatMap((doc) => flattenKtap(doc).filter(({ leaf, test }) => leaf || (failing(test) && !anyFailing(test))))
+    .map((t) => {
+      // Ids are unique within a document; a suite printed again in a later one gets `#2`.
+      const n = (seen.get(t.id) ?? 0) + 1;
+      seen.set(t.id, n);
+      return n === 1 ? t : { ...t, id: `${t.id}#${n}` };
+    });
 }
 
 /** The exit device's verdict, when the target says which isa-debug-exit value means success. */
@@ -75,13 +82,13 @@ export default defineSuite({
       timeoutMs: 300_000,
       async run(ctx) {
         const end = await waitForKtap(ctx.session.console, ctx.session.eventPatterns, ctx.signal);
-        for (const { id, test } of end.doc ? reported(end.doc) : []) ctx.emit(childOf(ctx, id, test));
+        for (const { id, test } of reported(end.docs)) ctx.emit(childOf(ctx, id, test));
         if (ctx.target.exitSuccessValue !== undefined && end.why !== 'panic') {
           ctx.emit(await exitStatus(ctx, ctx.target.exitSuccessValue));
         }
         if (end.why === 'panic') throw new TestOutcome('crashed', `the kernel panicked during its tests: ${end.panicLine}`);
         if (ctx.session.exit?.kind === 'reset') throw new TestOutcome('crashed', `the machine reset during the kernel's tests (${ctx.session.exit.detail ?? 'triple fault?'})`);
-        if (!end.doc) throw new TestOutcome('noTests', `the kernel printed no KTAP (no "KTAP version" or "TAP version" line) before the ${end.why === 'idle' ? 'output went idle' : 'console closed'}`);
+        if (end.docs.length === 0) throw new TestOutcome('noTests', `the kernel printed no KTAP (no "KTAP version" or "TAP version" line) before the ${end.why === 'idle' ? 'output went idle' : 'console closed'}`);
       },
     },
   ],

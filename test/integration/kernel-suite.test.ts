@@ -94,3 +94,50 @@ describe('the fixture kernel through `tsuite run --kernel fixture`', () => {
     expect(statuses['kernel/exit-status']).toBeUndefined(); // a log carries no exit status: not judged
   });
 });
+
+describe('`tsuite parse` on real KUnit console logs (fixtures/ktap/, captured from a KUnit kernel built from linux-source-6.1)', () => {
+  async function parseLog(name: string) {
+    const out = tempDir(`kunit-${name}`);
+    const p = await tsuite('parse', join('fixtures', 'ktap', name), '--landmark', 'Linux version', '--suite', 'kernel', '--reporter', 'json', '--output-dir', out);
+    const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult;
+    return { code: p.code, r, byId: new Map(r.tests.map((t) => [t.id, t])) };
+  }
+
+  it('built in: every KUnit case is a result, counted as KUnit counted them', async () => {
+    const { code, r, byId } = await parseLog('kunit-builtin-x86_64.log');
+    expect(code).toBe(0);
+    // The oracle: KUnit's own `# Totals:` line after each suite (suites of one case print none).
+    const log = readFileSync(join('fixtures', 'ktap', 'kunit-builtin-x86_64.log'), 'utf8');
+    const totals = new Map<string, { passed: number; failed: number; skipped: number }>();
+    let suite = '';
+    for (const line of log.split('\n')) {
+      const header = /\] {5}# Subtest: (\S+)/.exec(line);
+      if (header) suite = header[1]!;
+      const m = /\] # Totals: pass:(\d+) fail:(\d+) skip:(\d+)/.exec(line);
+      if (m) totals.set(suite, { passed: Number(m[1]), failed: Number(m[2]), skipped: Number(m[3]) });
+    }
+    expect(totals.size).toBeGreaterThan(20);
+    for (const [name, want] of totals) {
+      const ours = r.tests.filter((t) => t.id.startsWith(`kernel/${name}/`));
+      const got = { passed: 0, failed: 0, skipped: 0 };
+      for (const t of ours) if (t.status in got) got[t.status as keyof typeof got] += 1;
+      expect(got, name).toEqual(want);
+    }
+    expect(byId.get('kernel/hw_breakpoint/test_one_cpu')).toMatchObject({ status: 'skipped', reason: 'not enough cpus' });
+  });
+
+  it('as modules: the documents after the empty boot-time one are read too', async () => {
+    const { code, r, byId } = await parseLog('kunit-modules-x86_64.log');
+    expect(code).toBe(0);
+    expect(r.summary.passed).toBeGreaterThan(50);
+    expect(byId.get('kernel/example/example_skip_test')?.status).toBe('skipped');
+  });
+
+  it('a panic mid-suite: what ran keeps its status, the rest is crashed, the panic is the message', async () => {
+    const { code, byId } = await parseLog('kunit-builtin-oops-panic-x86_64.log');
+    expect(code).toBe(1);
+    expect(byId.get('kernel/tsuite_oops/tsuite_oops_before')?.status).toBe('passed');
+    expect(byId.get('kernel/tsuite_oops/#2')).toMatchObject({ status: 'crashed', error: { message: expect.stringContaining('missing expected subtest') } });
+    expect(byId.get('kernel/ktap')).toMatchObject({ status: 'crashed', error: { message: expect.stringContaining('Kernel panic - not syncing') } });
+  });
+});

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { flattenKtap, parseKtap, type KtapDocument, type KtapTest } from '../../src/parsers/ktap.js';
+import { flattenKtap, parseKtap, parseKtapAll, type KtapDocument, type KtapTest } from '../../src/parsers/ktap.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/ktap/${name}`, import.meta.url), 'utf8').split(/\r?\n/);
 
@@ -246,7 +246,7 @@ describe('parseKtap edge cases', () => {
   it('warns on a result whose name differs from its `# Subtest:` header, keeping the result name', () => {
     const doc = parse(lines('KTAP version 1\n    # Subtest: header_name\n    ok 1 a\nok 1 result_name'));
     expect(tree(doc)).toEqual(['result_name passed', 'result_name/a passed']);
-    expect(doc.tests[0]!.warnings).toEqual(['result line names "result_name" but its subtest header "header_name"']);
+    expect(doc.tests[0]!.warnings).toEqual(['result line says "result_name" but its subtest header "header_name"']);
   });
 
   it('ignores an implausible plan instead of inventing a million placeholders', () => {
@@ -265,26 +265,170 @@ describe('parseKtap edge cases', () => {
   });
 });
 
-/** What must hold for any document, whatever the input was. */
-function checkInvariants(lines: readonly string[], doc: KtapDocument | undefined): void {
+/** Leaves of a test by status: what KUnit's own `# Totals:` line counts (parameters included). */
+function leafCounts(test: KtapTest): Record<string, number> {
+  const counts: Record<string, number> = { pass: 0, fail: 0, skip: 0 };
+  const walk = (t: KtapTest): void => {
+    if (t.subtests.length === 0) {
+      const key = t.status === 'passed' ? 'pass' : t.status === 'skipped' ? 'skip' : 'fail';
+      counts[key] = counts[key]! + 1;
+    }
+    t.subtests.forEach(walk);
+  };
+  walk(test);
+  return counts;
+}
+
+/** Each suite's leaves agree with the `# Totals: pass:P fail:F skip:S total:T` KUnit printed for it. */
+function expectKunitTotals(suites: readonly KtapTest[]): number {
+  let checked = 0;
+  for (const suite of suites) {
+    const totals = suite.diagnostics.map((d) => /^Totals: pass:(\d+) fail:(\d+) skip:(\d+) total:(\d+)$/.exec(d)).find(Boolean);
+    if (!totals) continue;
+    const [pass, fail, skip] = totals.slice(1, 4).map(Number);
+    expect({ suite: suite.name, ...leafCounts(suite) }).toEqual({ suite: suite.name, pass, fail, skip });
+    checked++;
+  }
+  return checked;
+}
+
+const BUILTIN_SUITES = [
+  'time_test_cases', 'hw_breakpoint', 'resource', 'sysctl_test', 'binfmt_elf', 'fat_test', 'cpumask', 'hash', 'list_sort', 'lib_sort',
+  'kunit_executor_test', 'kunit-try-catch-test', 'kunit-resource-test', 'kunit-log-test', 'kunit_status', 'string-stream-test', 'example',
+  'bitfields', 'list-kunit-test', 'hlist', 'bits-test', 'cmdline', 'slub_test', 'memcpy', 'is_signed_type', 'overflow', 'stackinit',
+  'qos-kunit-test', 'property-entry',
+];
+
+describe('parseKtap on real KUnit console logs (linux-source-6.1, x86_64, QEMU)', () => {
+  it('built-in: one top-level document with plan 1..29 and the suites as indented subtests', () => {
+    const lines = fixture('kunit-builtin-x86_64.log');
+    const docs = parseKtapAll(lines);
+    expect(docs).toHaveLength(1);
+    const doc = docs[0]!;
+    expect(doc).toMatchObject({ version: 'KTAP version 1', expectedCount: 29, startLine: 123, endLine: 593, warnings: [] });
+    expect(doc.prefix).toMatch(/^\[ +0\.\d{6}\] $/);
+    expect(doc.tests.map((t) => t.name)).toEqual(BUILTIN_SUITES);
+    expect(doc.tests.map((t) => t.number)).toEqual(BUILTIN_SUITES.map((_, i) => i + 1));
+    expect(doc.tests.filter((t) => t.status !== 'passed').map((t) => `${t.name} ${t.status}`)).toEqual(['hw_breakpoint skipped']);
+    const flat = flattenKtap(doc);
+    expect(leafCounts({ ...doc.tests[0]!, subtests: doc.tests })).toEqual({ pass: 233, fail: 0, skip: 16 });
+    expect(expectKunitTotals(doc.tests)).toBe(23);
+    expect(allWarnings(doc)).toEqual([]);
+    // fat_test's parameterised cases are the real third level.
+    expect(flat.filter((f) => f.depth === 2).map((f) => f.id.split('/').slice(0, 2).join('/'))).toEqual([
+      ...Array<string>(11).fill('fat_test/fat_time_fat2unix_test'),
+      ...Array<string>(11).fill('fat_test/fat_time_unix2fat_test'),
+    ]);
+    const param = find(doc, 'fat_test/fat_time_fat2unix_test');
+    expect(param.expectedCount).toBeUndefined();
+    expect(param.subtests.every((t) => t.status === 'passed')).toBe(true);
+    // The result line really is where the parser says it is.
+    expect(lines[param.line]).toMatch(/^\[ *\d+\.\d+\]     ok 2 fat_time_fat2unix_test$/);
+    // SKIP with and without a reason; interleaved clocksource messages are log only.
+    expect(find(doc, 'hw_breakpoint')).toMatchObject({ status: 'skipped', directive: 'SKIP' });
+    expect(find(doc, 'hw_breakpoint').reason).toBeUndefined();
+    expect(find(doc, 'hw_breakpoint/test_one_cpu')).toMatchObject({ status: 'skipped', reason: 'not enough cpus' });
+    // The clocksource message went to the test whose result came next, and nowhere else.
+    const clock = lines.findIndex((l) => l.endsWith('clocksource: Switched to clocksource tsc'));
+    const owner = flat.filter((f) => f.test.line > clock).sort((a, b) => a.test.line - b.test.line)[0]!;
+    expect(owner.id).toMatch(/^hw_breakpoint\//);
+    const withClock = flat.filter((f) => f.test.log.includes('clocksource: Switched to clocksource tsc'));
+    expect(withClock.map((f) => `${f.id} ${f.test.status}`)).toEqual([`${owner.id} skipped`]);
+    expect(find(doc, 'example').diagnostics[0]).toBe('example: initializing suite');
+  });
+
+  it('built-in, killed by an oops mid-suite (oops=panic): the rest of the plan is crashed', () => {
+    const lines = fixture('kunit-builtin-oops-panic-x86_64.log');
+    const doc = parse(lines);
+    expect(doc).toMatchObject({ expectedCount: 30, startLine: 123, endLine: 366 });
+    expect(lines[doc.endLine]).toContain('Kernel Offset:');
+    expect(doc.warnings).toEqual(['the output ended inside test "tsuite_oops" before its result line', 'missing expected subtests: 18 of 30 reported']);
+    expect(doc.tests.slice(0, 17).map((t) => `${t.name} ${t.status}`)).toEqual(
+      BUILTIN_SUITES.slice(0, 17).map((n) => `${n} ${n === 'hw_breakpoint' ? 'skipped' : 'passed'}`),
+    );
+    expect(tree({ ...doc, tests: doc.tests.slice(17) })).toEqual([
+      'tsuite_oops crashed', 'tsuite_oops/tsuite_oops_before passed', 'tsuite_oops/#2 crashed', 'tsuite_oops/#3 crashed',
+      ...Array.from({ length: 12 }, (_, i) => `#${i + 19} crashed`),
+    ]);
+    const suite = find(doc, 'tsuite_oops');
+    expect(suite).toMatchObject({ number: 18, expectedCount: 3, reason: 'missing result line', warnings: ['missing expected subtests: 1 of 3 reported'] });
+    const dying = find(doc, 'tsuite_oops/#2');
+    expect(dying).toMatchObject({ number: 2, reason: 'missing expected subtest', diagnostics: ['tsuite_oops_null_deref: writing through a NULL pointer'] });
+    expect(dying.log[0]).toBe('BUG: kernel NULL pointer dereference, address: 0000000000000000');
+    expect(dying.log).toContain('#PF: supervisor write access in kernel mode');
+    expect(dying.log.at(-2)).toBe('Kernel panic - not syncing: Fatal exception');
+    expect(find(doc, '#30')).toMatchObject({ number: 30, reason: 'missing expected subtest', line: 366, log: [] });
+  });
+
+  it('as modules: the executor prints an empty 1..0 document at boot, then suites with no top-level header', () => {
+    const lines = fixture('kunit-modules-x86_64.log');
+    const docs = parseKtapAll(lines);
+    expect(docs.map((d) => [d.startLine, d.endLine, d.expectedCount, d.tests.length])).toEqual([
+      [127, 128, 0, 0],
+      [136, 309, undefined, 9],
+    ]);
+    expect(parseKtap(lines)).toEqual(docs[0]);
+    const doc = docs[1]!;
+    expect(doc.warnings).toEqual([]);
+    expect(allWarnings(doc)).toEqual([]);
+    // Suite numbers continue across modules.
+    expect(doc.tests.map((t) => `${t.number} ${t.name} ${t.status}`)).toEqual([
+      '1 example passed', '2 list-kunit-test passed', '3 hlist passed', '4 time_test_cases passed', '5 fat_test passed',
+      '6 kunit-try-catch-test passed', '7 kunit-resource-test passed', '8 kunit-log-test passed', '9 kunit_status passed',
+    ]);
+    expect(leafCounts({ ...doc.tests[0]!, subtests: doc.tests })).toEqual({ pass: 96, fail: 0, skip: 2 });
+    expect(expectKunitTotals(doc.tests)).toBe(7);
+    expect(flattenKtap(doc).filter((f) => f.depth === 2)).toHaveLength(22);
+    // The init's own console lines carry no timestamp: log of the suite whose module it loads.
+    expect(find(doc, 'list-kunit-test').log).toEqual(['tsuite-capture: insmod list-test']);
+    expect(find(doc, 'kunit-try-catch-test').log).toEqual(['tsuite-capture: insmod kunit-test']);
+  });
+
+  it('as modules, killed by an oops: the open suite crashes; with no top-level plan nothing else is invented', () => {
+    const docs = parseKtapAll(fixture('kunit-modules-oops-panic-x86_64.log'));
+    expect(docs).toHaveLength(2);
+    const doc = docs[1]!;
+    expect(doc).toMatchObject({ startLine: 136, endLine: 270, warnings: ['the output ended inside test "tsuite_oops" before its result line'] });
+    expect(doc.expectedCount).toBeUndefined();
+    expect(doc.tests.map((t) => `${t.number} ${t.name} ${t.status}`)).toEqual(['1 example passed', '2 list-kunit-test passed', '3 hlist passed', '4 tsuite_oops crashed']);
+    expect(tree({ ...doc, tests: doc.tests.slice(3) })).toEqual(['tsuite_oops crashed', 'tsuite_oops/tsuite_oops_before passed', 'tsuite_oops/#2 crashed', 'tsuite_oops/#3 crashed']);
+    expect(find(doc, 'tsuite_oops/#2').log).toContain('Kernel panic - not syncing: Fatal exception');
+    expect(find(doc, 'tsuite_oops').log).toEqual(['tsuite-capture: insmod tsuite_oops_test']);
+  });
+
+  it('a real log cut at any line never invents a status: what reported keeps it, the rest is crashed', () => {
+    const lines = fixture('kunit-builtin-x86_64.log');
+    const full = new Map(flattenKtap(parse(lines)).map((f) => [f.id, f.test.status]));
+    const { startLine, endLine } = parse(lines);
+    // From the line after the plan `1..29` (line startLine + 1) up to the last result.
+    for (let cut = startLine + 2; cut <= endLine; cut++) {
+      const doc = parse(lines.slice(0, cut));
+      const flat = flattenKtap(doc);
+      expect(flat.some((f) => f.test.status === 'crashed')).toBe(true);
+      for (const f of flat) if (f.test.status !== 'crashed') expect([cut, f.id, full.get(f.id)]).toEqual([cut, f.id, f.test.status]);
+    }
+  });
+});
+
+/** What must hold for any document, whatever the input was: the broken rules, none when all hold. */
+function violations(lines: readonly string[], doc: KtapDocument | undefined): string[] {
   if (!doc) {
-    expect(lines.some((l) => /(KTAP version \d+|TAP version 1[34])\s*$/.test(String(l).trimEnd()))).toBe(false);
-    return;
+    const marker = lines.some((l) => /(KTAP version \d+|TAP version 1[34])\s*$/.test(String(l).trimEnd()));
+    return marker ? ['no document although a version line is there'] : [];
   }
-  expect(doc.startLine).toBeGreaterThanOrEqual(0);
-  expect(doc.endLine).toBeGreaterThanOrEqual(doc.startLine);
-  expect(doc.endLine).toBeLessThan(lines.length);
+  const out: string[] = [];
+  if (!(doc.startLine >= 0 && doc.endLine >= doc.startLine && doc.endLine < lines.length)) out.push(`bad range ${doc.startLine}..${doc.endLine}`);
   const flat = flattenKtap(doc);
-  expect(new Set(flat.map((f) => f.id)).size).toBe(flat.length);
+  if (new Set(flat.map((f) => f.id)).size !== flat.length) out.push('duplicate ids');
   const statuses = new Set(['passed', 'failed', 'skipped', 'crashed', 'timedOut', 'xfail', 'todo', 'error']);
-  for (const { test } of flat) {
-    expect(statuses.has(test.status)).toBe(true);
-    expect(test.line).toBeGreaterThanOrEqual(doc.startLine);
-    expect(test.line).toBeLessThanOrEqual(doc.endLine);
+  for (const { id, test } of flat) {
+    if (!statuses.has(test.status)) out.push(`${id}: status ${test.status}`);
+    if (test.line < doc.startLine || test.line > doc.endLine) out.push(`${id}: line ${test.line} outside the document`);
     // A plan is always met: by results, or by crashed placeholders.
-    if (test.expectedCount !== undefined && test.expectedCount <= 1000) expect(test.subtests.length).toBeGreaterThanOrEqual(test.expectedCount);
-    if (test.subtests.some((s) => s.status === 'crashed')) expect(test.status).toBe('crashed');
+    if (test.expectedCount !== undefined && test.expectedCount <= 1000 && test.subtests.length < test.expectedCount) out.push(`${id}: plan not met`);
+    if (test.subtests.some((s) => s.status === 'crashed') && test.status !== 'crashed') out.push(`${id}: a subtest crashed but not it`);
   }
+  return out;
 }
 
 describe('parseKtap never throws (seeded fuzz)', () => {
@@ -293,28 +437,37 @@ describe('parseKtap never throws (seeded fuzz)', () => {
   it('on thousands of random byte strings and token soups', () => {
     const rand = mulberry32(0x6b746170);
     let documents = 0;
+    const problems: string[] = [];
     for (let n = 0; n < 3000; n++) {
       let text = '';
       const len = Math.floor(rand() * 300);
       for (let i = 0; i < len; i++) {
-        text += rand() < 0.5 ? String.fromCharCode(Math.floor(rand() * 256)) : alphabet[Math.floor(rand() * alphabet.length)]!;
+        const r = rand();
+        if (r < 0.45) text += String.fromCharCode(Math.floor(rand() * 256));
+        else if (r < 0.5) text += String.fromCharCode(Math.floor(rand() * 0x10000)); // lone surrogates too
+        else text += alphabet[Math.floor(rand() * alphabet.length)]!;
       }
       const lines = text.split('\n');
       const doc = parseKtap(lines);
       if (doc) documents++;
-      checkInvariants(lines, doc);
+      problems.push(...violations(lines, doc).map((v) => `soup ${n}: ${v}`));
     }
+    expect(problems).toEqual([]);
     // The token soup really exercises the parser, not only the "no document" path.
     expect(documents).toBeGreaterThan(500);
   });
 
-  it('on random mutations of every fixture', () => {
+  it('on random mutations of every fixture, the real KUnit logs first', () => {
     const rand = mulberry32(42);
-    const names = ['nested-three-levels.ktap', 'missing-plans.ktap', 'directives.ktap', 'timestamps.log', 'interleaved.log', 'tap14-subtests.tap', 'numbering.ktap'];
+    const names = [
+      'kunit-builtin-x86_64.log', 'kunit-builtin-oops-panic-x86_64.log', 'kunit-modules-x86_64.log', 'kunit-modules-oops-panic-x86_64.log',
+      'nested-three-levels.ktap', 'missing-plans.ktap', 'directives.ktap', 'timestamps.log', 'interleaved.log', 'tap14-subtests.tap', 'numbering.ktap',
+    ];
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const problems: string[] = [];
     for (const name of names) {
       const base = fixture(name);
-      for (let n = 0; n < 300; n++) {
+      for (let n = 0; n < 200; n++) {
         const lines = [...base];
         const edits = 1 + Math.floor(rand() * 6);
         for (let e = 0; e < edits && lines.length > 0; e++) {
@@ -329,9 +482,26 @@ describe('parseKtap never throws (seeded fuzz)', () => {
             default: lines.splice(at, 0, String.fromCharCode(...Array.from({ length: 20 }, () => Math.floor(rand() * 256))));
           }
         }
-        checkInvariants(lines, parseKtap(lines));
+        problems.push(...violations(lines, parseKtap(lines)).map((v) => `${name} #${n}: ${v}`));
+        for (const doc of parseKtapAll(lines)) problems.push(...violations(lines, doc).map((v) => `${name} #${n}: ${v}`));
       }
     }
+    expect(problems).toEqual([]);
+  });
+
+  it('on a test with half a million kernel lines inside it', () => {
+    const noise = Array.from({ length: 500_000 }, (_, i) => `[    1.${i}] random kernel message ${i}`);
+    const doc = parse(['[    1.0] KTAP version 1', '[    1.0] 1..1', ...noise, '[    2.0] # case: done', '[    2.0] ok 1 case']);
+    expect(doc.tests[0]).toMatchObject({ name: 'case', status: 'passed', diagnostics: ['case: done'] });
+    expect(doc.tests[0]!.log).toHaveLength(500_000);
+  });
+
+  it('on lines built to make a prefix pattern backtrack', () => {
+    const prefix = Array.from({ length: 12 }, (_, i) => String(i)).join(' ');
+    const digits = '7'.repeat(20_000);
+    const doc = parse([`${prefix} KTAP version 1`, `${prefix} 1..1`, digits, ' '.repeat(20_000) + 'x', `${prefix} ok 1 a`]);
+    expect(doc.prefix).toBe(`${prefix} `);
+    expect(doc.tests[0]).toMatchObject({ name: 'a', status: 'passed', log: [digits, ' '.repeat(20_000) + 'x'] });
   });
 
   it('on pathological nesting: one level deeper per line', () => {
