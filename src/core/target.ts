@@ -56,31 +56,21 @@ export interface TargetDef {
 /** What a configured target gets for the fields it leaves out. */
 export const TARGET_DEFAULTS = Object.freeze({ cpus: 2, memoryMb: 512, accel: 'auto', bootTimeoutMs: 60_000 } as const);
 
+/** A built-in target booting the reference Linux guest of one arch. */
+const referenceTarget = (arch: string, description: string): Readonly<TargetDef> =>
+  Object.freeze({
+    runner: 'qemu',
+    arch,
+    kernel: 'reference',
+    initrd: 'tsuite',
+    ...TARGET_DEFAULTS,
+    powerOffCommand: 'tsuite-poweroff',
+    description,
+  });
+
 export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = Object.freeze({
-  'qemu-x86': Object.freeze({
-    runner: 'qemu',
-    arch: 'x86_64',
-    kernel: 'reference',
-    initrd: 'tsuite',
-    cpus: 2,
-    memoryMb: 512,
-    accel: 'auto',
-    bootTimeoutMs: 60_000,
-    powerOffCommand: 'tsuite-poweroff',
-    description: "x86_64 under QEMU; default kernel: Debian's cloud kernel with the tsuite initramfs",
-  } satisfies TargetDef),
-  'qemu-arm64': Object.freeze({
-    runner: 'qemu',
-    arch: 'aarch64',
-    kernel: 'reference',
-    initrd: 'tsuite',
-    cpus: 2,
-    memoryMb: 512,
-    accel: 'auto',
-    bootTimeoutMs: 60_000,
-    powerOffCommand: 'tsuite-poweroff',
-    description: "aarch64 under QEMU (virt); default kernel: Debian's arm64 cloud kernel with the tsuite initramfs",
-  } satisfies TargetDef),
+  'qemu-x86': referenceTarget('x86_64', "x86_64 under QEMU; default kernel: Debian's cloud kernel with the tsuite initramfs"),
+  'qemu-arm64': referenceTarget('aarch64', "aarch64 under QEMU (virt); default kernel: Debian's arm64 cloud kernel with the tsuite initramfs"),
 });
 
 /** Looks a target up among the built-in and configured ones, failing with the list of valid names. */

@@ -1,21 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../seeded-random.js';
 import { isPanicLine, LINUX_EVENT_PATTERNS, scanKernelEvents, type EventPatterns } from '../../src/parsers/kernel-events.js';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../../fixtures/console/${name}`, import.meta.url), 'utf8').split(/\r?\n/);
 
-/** Small seeded PRNG, so the fuzz cases are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('scanKernelEvents on the reference x86_64 console logs', () => {
   it('finds no event in a clean boot', () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../seeded-random.js';
 import { flattenKtap, parseKtap, parseKtapAll, type KtapDocument, type KtapTest } from '../../src/parsers/ktap.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/ktap/${name}`, import.meta.url), 'utf8').split(/\r?\n/);
@@ -19,17 +20,6 @@ const find = (doc: KtapDocument, id: string): KtapTest => {
 };
 const allWarnings = (doc: KtapDocument) => flattenKtap(doc).flatMap((f) => f.test.warnings.map((w) => `${f.id}: ${w}`));
 
-/** Small seeded PRNG, so the fuzz cases are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('parseKtap on hand-made fixtures', () => {
   it('nests three levels (the example of Documentation/dev-tools/ktap.rst, 2-space indents)', () => {
