@@ -5,6 +5,7 @@ export type { Session, ChannelKind, ExitInfo, MachineSpec } from './core/session
 export type { RunResult, TestResult, Metric, TestStatus } from './core/result.js';
 export type { TargetDef } from './core/target.js';
 export type { BootReport } from './parsers/boot-report.js';
-export { scanKernelEvents, LINUX_EVENT_PATTERNS, type KernelEvent } from './parsers/kernel-events.js';
+export { scanKernelEvents, isPanicLine, LINUX_EVENT_PATTERNS, type KernelEvent, type EventPatterns } from './parsers/kernel-events.js';
+export type { ConsoleChannel, ConsoleLine } from './channels/console.js';
 export type { Reporter } from './reporters/reporter.js';
 export { parseKtap, parseKtapAll, flattenKtap, type KtapDocument, type KtapTest, type KtapStatus, type KtapFlatTest } from './parsers/ktap.js';

@@ -1,5 +1,13 @@
-import { defineSuite, TestOutcome, type ChildResult, type TestContext, type TestStatus } from '../../src/index.js';
-import { flattenKtap, type KtapDocument, type KtapTest } from '../../src/parsers/ktap.js';
+import {
+  defineSuite,
+  flattenKtap,
+  TestOutcome,
+  type ChildResult,
+  type KtapDocument,
+  type KtapTest,
+  type TestContext,
+  type TestStatus,
+} from '../../src/index.js';
 import { waitForKtap } from './wait-for-ktap.js';
 
 /** How each KTAP outcome reads in tsuite's result model. */

@@ -1,6 +1,4 @@
-import type { ConsoleChannel } from '../../src/channels/console.js';
-import { isPanicLine, type EventPatterns } from '../../src/parsers/kernel-events.js';
-import { parseKtapAll, type KtapDocument } from '../../src/parsers/ktap.js';
+import { isPanicLine, parseKtapAll, type ConsoleChannel, type EventPatterns, type KtapDocument } from '../../src/index.js';
 
 /** Without a top-level plan (KUnit as modules), the stream is over once results stop coming. */
 export const KTAP_IDLE_MS = 10_000;
