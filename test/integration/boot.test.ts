@@ -6,6 +6,10 @@ import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/core/result.js';
 import { packCpio } from '../../kernel/initramfs/build-initramfs.js';
+import { resolveBoot } from '../../kernel/resolve-boot.js';
+import { profileFor } from '../../runners/qemu/profiles/index.js';
+import { createProgress } from '../../src/core/progress.js';
+import { findTarget } from '../../src/core/target.js';
 import { startCli, tempDir, tsuite } from './cli.js';
 
 /** These boot the real reference guest (Debian's cloud kernel + the tsuite initramfs) in QEMU. */
@@ -149,6 +153,16 @@ describe('kernels that are not the reference guest', () => {
     expect(byId.get('boot/clean-shutdown')).toMatchObject({ status: 'skipped', reason: expect.stringContaining('no power-off command') });
     expect(results(out).sessions[0]?.exit?.kind).toBe('killed');
     expect(qemuUnder(out)).toBe('');
+  }, 120_000);
+
+  it('a Linux bzImage given with --kernel and --initrd tsuite passes every boot test', async () => {
+    const { kernel } = await resolveBoot(findTarget('qemu-x86'), profileFor('x86_64'), createProgress(process.stderr, true));
+    const out = tempDir('bzimage');
+    const run = await tsuite('run', '--target', 'qemu-x86', '--suite', 'boot', '--kernel', kernel.path, '--initrd', 'tsuite', '--output-dir', out);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const r = results(out);
+    expect(r.run.kernel).toMatchObject({ path: kernel.path, source: 'file' });
+    expect(r.tests.map((t) => t.status)).toEqual(r.tests.map(() => 'passed'));
   }, 120_000);
 
   it('a host without QEMU is an infraError naming the fix, never a kernel failure', async () => {
