@@ -25,6 +25,7 @@ export interface TargetFlags {
   kernelArtifact?: string;
   ktap?: boolean;
   exitSuccess?: number;
+  expectations?: string;
 }
 
 const int = (flag: string, min: number, max: number) => (v: string) => {
@@ -51,6 +52,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--build <command>', 'shell command that builds the kernel in --kernel-src (default: make -j<cpus>)')
     .option('--kernel-artifact <path>', 'the file the build produces, relative to --kernel-src (e.g. arch/x86/boot/bzImage)')
     .option('--ktap', 'the kernel prints in-kernel test results as KTAP on the console (read by the kernel suite)')
+    .option('--expectations <file>', "the kernel's known gaps: a YAML list of { test, reason } entries")
     .option('--exit-success <value>', 'isa-debug-exit value the kernel writes on success; QEMU exits with (value << 1) | 1', int('--exit-success', 0, 255));
 }
 
@@ -95,6 +97,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
       'give --kernel-artifact <path in the tree>, e.g. arch/x86/boot/bzImage for Linux');
   }
   if (flags.ktap) def.ktap = true;
+  if (flags.expectations) def.expectations = flags.expectations;
   if (flags.exitSuccess !== undefined) def.exitSuccessValue = flags.exitSuccess;
   if (flags.kernel || flags.kernelSrc) {
     // The user's own kernel gets the tsuite initramfs (and its power-off command) only if asked for.

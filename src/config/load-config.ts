@@ -179,6 +179,7 @@ function resolveConfig(config: ConfigInput, options: LoadConfigOptions, file: st
     if (t.kernel !== undefined && t.kernel !== 'reference' && !isAbsolute(t.kernel)) t.kernel = resolve(base, t.kernel);
     if (t.initrd !== undefined && t.initrd !== 'tsuite' && !isAbsolute(t.initrd)) t.initrd = resolve(base, t.initrd);
     if (t.image !== undefined && !isAbsolute(t.image)) t.image = resolve(base, t.image);
+    if (t.expectations !== undefined && !isAbsolute(t.expectations)) t.expectations = resolve(base, t.expectations);
     if (t.kernelSrc !== undefined && !isAbsolute(t.kernelSrc)) t.kernelSrc = resolve(base, t.kernelSrc);
     targets[name] = t;
   }

@@ -58,6 +58,7 @@ export const targetSchema = z.strictObject({
   kernelArtifact: nonEmpty('a path relative to kernelSrc'),
   ktap: z.boolean({ error: 'must be true or false' }),
   exitSuccessValue: intIn(0, 255),
+  expectations: nonEmpty('a path to an expectations file'),
 }).partial();
 
 const nameList = (what: string) =>
@@ -109,4 +110,5 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   kernelArtifact: "the built file relative to kernelSrc, e.g. kernelArtifact: 'arch/x86/boot/bzImage'",
   ktap: 'ktap: true when the kernel prints its in-kernel tests as KTAP on the console',
   exitSuccessValue: 'the isa-debug-exit value meaning success, a whole number from 0 to 255, e.g. exitSuccessValue: 0',
+  expectations: "a YAML file listing known failures, e.g. expectations: './expectations/my-kernel.yaml'",
 });

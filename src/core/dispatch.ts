@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { parseBootReport, type BootReport } from '../parsers/boot-report.js';
 import { scanKernelEvents } from '../parsers/kernel-events.js';
 import type { Reporter } from '../reporters/reporter.js';
+import { buildConformance } from './conformance.js';
 import { BootFailure, InfraError, InterruptedError, UsageError, describeError } from './errors.js';
+import { markExpectation, type Expectation } from './expectations.js';
 import type { PlannedTest, SessionPlan } from './plan.js';
 import { RESULT_VERSION, summarize, type Metric, type RunInfo, type RunResult, type SessionResult, type TestResult } from './result.js';
 import type { Session } from './session.js';
@@ -21,6 +23,8 @@ export interface DispatchRequest {
   /** The user's explicit limit (--test-timeout): it wins over the tests' own. */
   testTimeoutOverrideMs?: number;
   signal: AbortSignal;
+  /** The target's known gaps (its expectations file). */
+  expectations?: { file: string; entries: readonly Expectation[] };
 }
 
 /** Calls one hook on every reporter in order; a broken reporter is reported, never fatal to the run. */
@@ -44,7 +48,10 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
   const sessions: SessionResult[] = [];
   await notify(req.reporters, 'onRunStart', req.run);
 
+  const usedExpectations = new Set<Expectation>();
   const record = async (r: TestResult) => {
+    const e = req.expectations && markExpectation(r, req.expectations.entries);
+    if (e) usedExpectations.add(e);
     tests.push(r);
     await notify(req.reporters, 'onTestEnd', r);
   };
@@ -122,9 +129,25 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
 
   if (req.signal.aborted) req.run.interrupted = { signal: req.signal.reason instanceof InterruptedError ? req.signal.reason.signal : 'abort' };
   req.run.finishedAt = new Date().toISOString();
+  if (req.expectations) {
+    const stale = req.expectations.entries.filter((e) => !usedExpectations.has(e)).map((e) => e.test);
+    req.run.expectations = { file: req.expectations.file, stale };
+  }
   const result: RunResult = { version: RESULT_VERSION, run: req.run, summary: summarize(tests, Date.now() - started), sessions, tests };
+  const matrices = conformanceOf(req.sessions, tests, req.target.arch);
+  if (matrices) result.conformance = matrices;
   await notify(req.reporters, 'onRunEnd', result);
   return result;
+}
+
+/** The matrix of each suite in the plan that declares one and has results. */
+function conformanceOf(plans: readonly SessionPlan[], tests: readonly TestResult[], arch: string): RunResult['conformance'] {
+  const suites = new Map(plans.flatMap((p) => p.tests.map((t) => [t.suite.name, t.suite] as const)));
+  const out: NonNullable<RunResult['conformance']> = {};
+  for (const [name, suite] of suites) {
+    if (suite.conformance) out[name] = buildConformance(name, suite.conformance, tests, arch);
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function interruptReason(signal: AbortSignal): string {

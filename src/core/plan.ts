@@ -1,4 +1,5 @@
 import { UsageError } from './errors.js';
+import { globToRegex } from './glob.js';
 import type { SuiteDef, TestDef } from './suite.js';
 
 export interface PlannedTest {
@@ -26,8 +27,7 @@ export interface PlanRequest {
   target: string;
 }
 
-/** A `*` glob matches the whole id, as globs do; a plain string matches any part of it. */
-const globToRegex = (g: string) => new RegExp(`^${g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+// A `*` glob (globToRegex) matches the whole id, as globs do; a plain string matches any part of it.
 
 /**
  * Picks the tests to run and groups them into sessions so one boot serves many tests. Tests that

@@ -43,6 +43,12 @@ export interface TestResult {
   session: string;
   /** Passed only after a retry: reported as such, never as a plain pass. */
   retries?: number;
+  /**
+   * Set when the target's expectations file lists this test: a listed failure is an
+   * `expected-failure` (not a pass, not a run failure); a listed test that passed is an
+   * `unexpected-pass` (fails the run until the entry is removed).
+   */
+  expectation?: { outcome: 'expected-failure' | 'unexpected-pass'; reason: string; needs?: string };
 }
 
 export interface KernelInfo {
@@ -98,6 +104,8 @@ export interface RunInfo {
   tsuiteVersion: string;
   /** Set when SIGINT/SIGTERM cut the run short; the results are then partial. */
   interrupted?: { signal: string };
+  /** The expectations file applied, and its entries that matched no test (stale: remove them). */
+  expectations?: { file: string; stale: string[] };
   /** A harness failure outside any test (for example no QEMU on the host). */
   infraError?: { message: string; fix?: string };
 }
@@ -112,6 +120,10 @@ export interface Summary {
   infraError: number;
   noTests: number;
   parseError: number;
+  /** Failures the expectations file lists (already counted in their status above). */
+  expectedFailures: number;
+  /** Listed tests that passed (already counted in `passed`). */
+  unexpectedPasses: number;
   durationMs: number;
 }
 
@@ -121,6 +133,29 @@ export interface RunResult {
   summary: Summary;
   sessions: SessionResult[];
   tests: TestResult[];
+  /** Per suite that declares one: pass / fail / skip per API item (syscall, endpoint). */
+  conformance?: Record<string, ConformanceMatrix>;
+}
+
+export interface ConformanceItem {
+  /** e.g. `memory/mremap` for a syscall (family/name). */
+  item: string;
+  status: 'pass' | 'fail' | 'skip' | 'expected-fail';
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** Why it was skipped or expected to fail. */
+  reasons: string[];
+  /** Extra facts the suite adds, e.g. the syscall number on this arch. */
+  details?: Record<string, string | number>;
+}
+
+export interface ConformanceMatrix {
+  /** What an item is: `syscall`, `attempt`, `endpoint`. */
+  itemKind: string;
+  /** Items with at least one behaviour that ran (passed or failed). */
+  covered: number;
+  items: ConformanceItem[];
 }
 
 export function summarize(tests: readonly TestResult[], durationMs: number): Summary {
@@ -134,10 +169,25 @@ export function summarize(tests: readonly TestResult[], durationMs: number): Sum
     infraError: 0,
     noTests: 0,
     parseError: 0,
+    expectedFailures: 0,
+    unexpectedPasses: 0,
     durationMs,
   };
-  for (const t of tests) summary[t.status] += 1;
+  for (const t of tests) {
+    summary[t.status] += 1;
+    if (t.expectation?.outcome === 'expected-failure') summary.expectedFailures += 1;
+    if (t.expectation?.outcome === 'unexpected-pass') summary.unexpectedPasses += 1;
+  }
   return summary;
+}
+
+/**
+ * A result that fails the run: a kernel failure the expectations file does not list, or a listed
+ * test that unexpectedly passed.
+ */
+export function failsRun(t: TestResult): boolean {
+  if (t.expectation?.outcome === 'unexpected-pass') return true;
+  return isKernelFailure(t.status) && t.expectation?.outcome !== 'expected-failure';
 }
 
 /** Statuses that are the kernel's fault. `infraError` is deliberately not one of them. */

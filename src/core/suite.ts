@@ -1,4 +1,5 @@
 import type { BootReport } from '../parsers/boot-report.js';
+import type { ConformanceSpec } from './conformance.js';
 import type { Metric, TestStatus } from './result.js';
 import type { ChannelKind, Session } from './session.js';
 
@@ -16,6 +17,8 @@ export type Requirement = ChannelKind | 'boot-report' | 'live' | 'power-off' | '
 /** What a test may know of its target beyond the session: facts from the target's config. */
 export interface TargetFacts {
   name: string;
+  /** Guest arch (`x86_64`, `aarch64`): probes and syscall numbers differ by arch. */
+  arch: string;
   /** The kernel prints its in-kernel test results as KTAP on the console. */
   ktap: boolean;
   /** The isa-debug-exit value that means success (QEMU status `(value << 1) | 1`), if the kernel uses it. */
@@ -65,6 +68,8 @@ export interface SuiteDef {
   name: string;
   description: string;
   tests: readonly TestDef[];
+  /** The suite's results fold into a conformance matrix (per syscall, per endpoint). */
+  conformance?: ConformanceSpec;
 }
 
 export function defineSuite(suite: SuiteDef): SuiteDef {

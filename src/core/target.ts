@@ -50,6 +50,8 @@ export interface TargetDef {
   ktap?: boolean;
   /** The isa-debug-exit value the kernel writes on success (QEMU then exits with `(value << 1) | 1`). */
   exitSuccessValue?: number;
+  /** The kernel's known gaps: a YAML list of `{ test, reason, needs? }` (see the README). */
+  expectations?: string;
   description?: string;
 }
 

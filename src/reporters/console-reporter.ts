@@ -1,4 +1,4 @@
-import { TEST_STATUSES, type RunInfo, type RunResult, type TestResult, type TestStatus } from '../core/result.js';
+import { TEST_STATUSES, failsRun, type ConformanceMatrix, type RunInfo, type RunResult, type TestResult, type TestStatus } from '../core/result.js';
 import { formatDuration, formatMetric, plainText } from './format.js';
 import type { Reporter, ReporterFactory, TestStart } from './reporter.js';
 
@@ -59,6 +59,13 @@ export const consoleReporter: ReporterFactory = (options) => {
     const head = `  ${paint(style, mark)} ${t.id}`;
     const time = paint('dim', `(${formatDuration(t.durationMs)})`);
     if (t.status === 'skipped') return [`${head} ${paint('dim', `(skipped: ${t.reason ?? 'no reason given'})`)}`];
+    if (t.expectation?.outcome === 'unexpected-pass') {
+      return [`${paint('yellow', '!')} ${t.id} ${paint('yellow', '[unexpectedly passing: remove it from the expectations]')} ${time}`,
+        paint('dim', `      listed as: ${t.expectation.reason}`)];
+    }
+    if (t.expectation?.outcome === 'expected-failure') {
+      return [`${paint('dim', `x ${t.id} [${t.status}, expected: ${t.expectation.reason}]`)} ${time}`];
+    }
     if (t.status === 'passed') {
       const retry = t.retries ? ` ${paint('yellow', `[passed on retry ${t.retries}]`)}` : '';
       const metrics = t.metrics.length ? [paint('dim', `      ${t.metrics.map(formatMetric).join(' · ')}`)] : [];
@@ -84,10 +91,19 @@ export const consoleReporter: ReporterFactory = (options) => {
 
   let lastExcerpt: string | undefined;
 
+  /** One line per matrix, then the items that are not a plain pass. */
+  function matrixLines(suite: string, m: ConformanceMatrix): string[] {
+    const count = (s: string) => m.items.filter((i) => i.status === s).length;
+    const head = `  ${suite} conformance: ${m.covered} ${m.itemKind}s covered — ${count('pass')} pass, ${count('fail')} fail, ${count('expected-fail')} expected to fail, ${count('skip')} skipped`;
+    const rows = m.items.filter((i) => i.status !== 'pass').map((i) =>
+      paint(i.status === 'fail' ? 'red' : 'dim', `    ${i.status.padEnd(13)} ${i.item}${i.reasons.length ? ` (${i.reasons.join('; ')})` : ''}`));
+    return [head, ...rows];
+  }
+
   function summaryLines(result: RunResult): string[] {
     const { summary, run } = result;
     const counts = TEST_STATUSES.filter((s) => summary[s] > 0).map((s) => paint(MARKS[s].style, `${summary[s]} ${s}`));
-    const bad = summary.failed + summary.timedOut + summary.crashed + summary.parseError + summary.infraError > 0;
+    const bad = result.tests.some(failsRun) || summary.infraError > 0;
     const verdict = bad || run.infraError ? paint('red', 'FAIL') : run.interrupted ? paint('yellow', 'PARTIAL') : paint('green', 'PASS');
     const total = `${summary.total} test${summary.total === 1 ? '' : 's'}`;
     const lines = [
@@ -96,6 +112,10 @@ export const consoleReporter: ReporterFactory = (options) => {
       `  accel: ${run.accel}${run.accelReason ? ` (${run.accelReason})` : ''}`,
       `  output: ${options.outputDir}`,
     ];
+    if (summary.expectedFailures) lines.push(paint('dim', `  ${summary.expectedFailures} expected failure(s) listed in ${run.expectations?.file}`));
+    if (summary.unexpectedPasses) lines.push(paint('yellow', `  ${summary.unexpectedPasses} unexpectedly passing: remove them from ${run.expectations?.file}`));
+    if (run.expectations?.stale.length) lines.push(paint('yellow', `  expectations that matched no test (stale): ${run.expectations.stale.join(', ')}`));
+    for (const [suite, m] of Object.entries(result.conformance ?? {})) lines.push(...matrixLines(suite, m));
     if (run.interrupted) lines.push(paint('yellow', `  run interrupted by ${run.interrupted.signal}: results are partial`));
     if (run.infraError) {
       lines.push(paint('magenta', `  infra error: ${run.infraError.message}`));

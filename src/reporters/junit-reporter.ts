@@ -14,9 +14,9 @@ const oneLine = (text: string) => text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 function counts(tests: readonly TestResult[], durationMs: number) {
   return {
     tests: tests.length,
-    failures: tests.filter((t) => FAILURES.has(t.status)).length,
+    failures: tests.filter((t) => (FAILURES.has(t.status) && !t.expectation) || t.expectation?.outcome === 'unexpected-pass').length,
     errors: tests.filter((t) => t.status === 'infraError').length,
-    skipped: tests.filter((t) => t.status === 'skipped' || t.status === 'noTests').length,
+    skipped: tests.filter((t) => t.status === 'skipped' || t.status === 'noTests' || t.expectation?.outcome === 'expected-failure').length,
     time: seconds(durationMs),
   };
 }
@@ -33,7 +33,12 @@ function addTestCase(suite: XmlNode, t: TestResult): void {
   const message = plainText(t.error?.message ?? t.status);
   const excerpt = t.error?.consoleExcerpt && plainText(t.error.consoleExcerpt);
   const body = excerpt ? `${message}\n\n${excerpt}` : message;
-  if (t.status === 'skipped' || t.status === 'noTests') {
+  if (t.expectation?.outcome === 'expected-failure') {
+    // JUnit has no expected failure: a skip keeps CI green and says why.
+    tc.ele('skipped', { message: oneLine(`expected failure (${t.status}): ${t.expectation.reason}`) });
+  } else if (t.expectation?.outcome === 'unexpected-pass') {
+    tc.ele('failure', { type: 'unexpectedPass', message: `unexpectedly passing: remove it from the expectations (${oneLine(t.expectation.reason)})` });
+  } else if (t.status === 'skipped' || t.status === 'noTests') {
     tc.ele('skipped', { message: oneLine(t.reason ?? t.error?.message ?? t.status) });
   } else if (t.status === 'infraError') {
     tc.ele('error', { type: 'infraError', message: oneLine(message) }).txt(body);

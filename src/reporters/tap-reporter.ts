@@ -26,12 +26,17 @@ function diagnostics(t: TestResult): string[] {
   if (t.error) yaml.push(`message: ${JSON.stringify(plainText(t.error.message))}`);
   yaml.push(`durationMs: ${t.durationMs}`, `session: ${JSON.stringify(t.session)}`);
   if (t.retries) yaml.push(`retries: ${t.retries}`);
+  if (t.expectation) yaml.push(`expectation: ${t.expectation.outcome}`, `expectationReason: ${JSON.stringify(t.expectation.reason)}`);
   if (t.error?.consoleExcerpt) yaml.push(...yamlBlock('consoleExcerpt', t.error.consoleExcerpt));
   return ['  ---', ...yaml.map((l) => (l === '' ? '' : `  ${l}`)), '  ...'];
 }
 
 function testPoint(t: TestResult, n: number): string[] {
   const point = `${n} - ${escapeDescription(t.id)}`;
+  // TAP's TODO directive is exactly "expected to fail": a listed failure does not fail the stream.
+  if (t.expectation?.outcome === 'expected-failure') return [`not ok ${point} # TODO expected failure: ${oneLine(t.expectation.reason)}`, ...diagnostics(t)];
+  // A listed test that passed must fail the stream until the entry is removed.
+  if (t.expectation?.outcome === 'unexpected-pass') return [`not ok ${point}`, ...diagnostics(t)];
   switch (t.status) {
     case 'passed':
       // A pass after a retry carries its retries in YAML, so it never reads as a plain pass.

@@ -45,7 +45,7 @@ async function dispatchTests(tests: TestDef[], provision?: DispatchRequest['prov
   const suite = defineSuite({ name: 's', description: '', tests });
   const result = await dispatch({
     sessions: buildPlan({ suites: [suite], target: 't', sessionKey: 'k' }),
-    target: { name: 't', ktap: false },
+    target: { name: 't', arch: 'x86_64', ktap: false },
     provision: provision ?? (async (plan) => (boots.push(plan.id), fakeSession(plan.id))),
     reporters: [],
     run: run(),

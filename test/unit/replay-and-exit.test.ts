@@ -129,6 +129,8 @@ describe('summarize', () => {
       infraError: 1,
       noTests: 1,
       parseError: 1,
+      expectedFailures: 0,
+      unexpectedPasses: 0,
       durationMs: 1234,
     });
   });

@@ -10,6 +10,7 @@ import type { KernelInfo, RunInfo } from '../../core/result.js';
 import type { TargetDef } from '../../core/target.js';
 import { newRunId } from '../../core/run-id.js';
 import { dispatch } from '../../core/dispatch.js';
+import { loadExpectations } from '../../core/expectations.js';
 import { createReporters } from '../../reporters/index.js';
 import { builtInSuites } from '../../../suites/index.js';
 import { resolveBoot, type ResolvedBoot } from '../../../kernel/resolve-boot.js';
@@ -102,7 +103,11 @@ async function run(flags: RunFlags): Promise<number> {
       host: hostInfo(),
       tsuiteVersion,
     };
+    const expectations = target.def.expectations
+      ? { file: resolve(target.def.expectations), entries: await loadExpectations(resolve(target.def.expectations)) }
+      : undefined;
     const result = await dispatch({
+      expectations,
       sessions: plan,
       target: targetFacts(target),
       run: info,

@@ -1,0 +1,45 @@
+import type { ConformanceItem, ConformanceMatrix, TestResult } from './result.js';
+
+/** How a suite's results fold into a conformance matrix. */
+export interface ConformanceSpec {
+  /** What an item is, for the report: `syscall`, `attempt`. */
+  itemKind: string;
+  /** How many id segments after the suite name the item takes: 2 for `syscall/<family>/<syscall>/...`. */
+  itemDepth: number;
+  /** Extra facts per item (e.g. the syscall number on the target's arch). */
+  details?(item: string, arch: string): Record<string, string | number> | undefined;
+}
+
+const FAIL = new Set(['failed', 'crashed', 'timedOut', 'parseError', 'infraError']);
+
+/**
+ * Folds a suite's results into one row per item: `fail` if any behaviour failed (and was not an
+ * expected failure), `expected-fail` if only listed ones did, `pass` if any passed, else `skip`.
+ */
+export function buildConformance(suite: string, spec: ConformanceSpec, tests: readonly TestResult[], arch: string): ConformanceMatrix {
+  const rows = new Map<string, ConformanceItem & { expected: number }>();
+  for (const t of tests) {
+    const parts = t.id.split('/');
+    if (parts[0] !== suite || parts.length < spec.itemDepth + 2) continue;
+    const item = parts.slice(1, spec.itemDepth + 1).join('/');
+    let row = rows.get(item);
+    if (!row) {
+      row = { item, status: 'skip', passed: 0, failed: 0, skipped: 0, reasons: [], expected: 0 };
+      const details = spec.details?.(item, arch);
+      if (details) row.details = details;
+      rows.set(item, row);
+    }
+    if (t.status === 'passed') row.passed += 1;
+    else if (FAIL.has(t.status)) {
+      row.failed += 1;
+      if (t.expectation?.outcome === 'expected-failure') row.expected += 1;
+    } else row.skipped += 1;
+    const why = t.expectation?.reason ?? (t.status === 'skipped' ? t.reason : undefined);
+    if (why && !row.reasons.includes(why)) row.reasons.push(why);
+  }
+  const items = [...rows.values()].map(({ expected, ...row }) => {
+    row.status = row.failed > expected ? 'fail' : row.failed > 0 ? 'expected-fail' : row.passed > 0 ? 'pass' : 'skip';
+    return row;
+  });
+  return { itemKind: spec.itemKind, covered: items.filter((i) => i.passed + i.failed > 0).length, items };
+}
