@@ -8,7 +8,8 @@ import { defaultFirmware, type BootSpec } from '../src/core/runner.js';
 import type { TargetDef } from '../src/core/target.js';
 import type { ArchProfile } from '../runners/qemu/arch-profile.js';
 import { detectImageKind } from './images/image-kind.js';
-import { buildInitramfs } from './initramfs/build-initramfs.js';
+import { buildInitramfs, type ExtraFile } from './initramfs/build-initramfs.js';
+import { fetchGuestAgent } from './reference/debian-guest-agent.js';
 import { fetchReferenceGuest, type ReferenceGuest } from './reference/reference-guest.js';
 import { buildFromSource } from './source-build.js';
 import { buildFixtureKernel } from './fixture/build-fixture-kernel.js';
@@ -18,12 +19,18 @@ export interface ResolvedBoot {
   boot: BootSpec;
 }
 
+export interface ResolveBootOptions {
+  /** More files for the tsuite initramfs (probe binaries), beside the guest agent it always holds. */
+  extraFiles?: readonly ExtraFile[];
+}
+
 /**
  * Turns a target's kernel and initrd settings into files on disk: the reference kernel is fetched
- * and the tsuite initramfs built (both cached), the user's files are checked to exist. An image
- * needs neither: its own bootloader loads what it holds.
+ * and the tsuite initramfs built (both cached; the initramfs holds Debian's qemu-guest-agent for
+ * the arch), the user's files are checked to exist. An image needs neither: its own bootloader
+ * loads what it holds.
  */
-export async function resolveBoot(target: TargetDef, profile: ArchProfile, progress: Progress, cwd = process.cwd()): Promise<ResolvedBoot> {
+export async function resolveBoot(target: TargetDef, profile: ArchProfile, progress: Progress, cwd = process.cwd(), options: ResolveBootOptions = {}): Promise<ResolvedBoot> {
   if (target.image) return resolveImage(target, target.image, profile, cwd);
   let reference: ReferenceGuest | undefined;
   const referenceGuest = async () => (reference ??= await fetchReferenceGuest(profile, progress));
@@ -51,7 +58,9 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
   let initrd: string | undefined;
   if (target.initrd === 'tsuite') {
     const { kernel: k, busybox } = await referenceGuest();
-    initrd = await buildInitramfs({ modulesDir: k.modulesDir, release: k.release, busybox }, progress);
+    const agent = await fetchGuestAgent(profile.arch, progress);
+    const extraFiles = [...agent.files, ...(options.extraFiles ?? [])];
+    initrd = await buildInitramfs({ modulesDir: k.modulesDir, release: k.release, busybox, extraFiles }, progress);
   } else if (target.initrd) {
     initrd = userFile('--initrd', target.initrd);
   }

@@ -9,3 +9,9 @@ export { scanKernelEvents, isPanicLine, LINUX_EVENT_PATTERNS, type KernelEvent, 
 export type { ConsoleChannel, ConsoleLine } from './channels/console.js';
 export type { Reporter } from './reporters/reporter.js';
 export { parseKtap, parseKtapAll, flattenKtap, type KtapDocument, type KtapTest, type KtapStatus, type KtapFlatTest } from './parsers/ktap.js';
+export { InfraError, UsageError } from './core/errors.js';
+export { assetPath } from './core/paths.js';
+export { AgentClient, type ExecResult, type ExecOptions } from './channels/agent.js';
+export { AgentError } from './channels/agent-error.js';
+export { buildProbes } from '../kernel/probes/build-probes.js';
+export type { ProbeArch } from '../kernel/probes/toolchain.js';

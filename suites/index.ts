@@ -1,6 +1,8 @@
 import type { SuiteDef } from '../src/core/suite.js';
 import boot from './boot/index.js';
+import isolation from './isolation/index.js';
 import kernel from './kernel/index.js';
+import syscall from './syscall/index.js';
 
 /** Built-in suites, in the order `tsuite list` shows them. */
-export const builtInSuites: readonly SuiteDef[] = [boot, kernel];
+export const builtInSuites: readonly SuiteDef[] = [boot, kernel, syscall, isolation];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { InfraError } from '../../src/core/errors.js';
 import { execChecked, execOk } from '../../src/core/exec.js';
@@ -21,11 +21,29 @@ export interface InitramfsRequest {
   /** The guest init; the tsuite init by default. */
   init?: string;
   modules?: readonly string[];
+  /** More files for the image: the guest agent and its libraries, probe binaries. */
+  extraFiles?: readonly ExtraFile[];
+}
+
+/** A host file copied into the image at an absolute guest path, with its mode (default: the host file's). */
+export interface ExtraFile {
+  from: string;
+  to: string;
+  mode?: number;
+}
+
+/** The guest path inside the staging folder (an absolute path normalises to one inside it). */
+function stagePath(stage: string, to: string): string {
+  const normal = posix.normalize(to);
+  if (!posix.isAbsolute(to) || normal === '/') {
+    throw new InfraError(`initramfs file destination must be an absolute path inside the image: '${to}'`);
+  }
+  return join(stage, normal);
 }
 
 /**
- * Builds a gzip'd newc cpio: busybox, /init and the modules with their dependencies. Cached by the
- * hash of everything that goes in, so a second call is a lookup.
+ * Builds a gzip'd newc cpio: busybox, /init, the modules with their dependencies and any extra
+ * files. Cached by the hash of everything that goes in, so a second call is a lookup.
  */
 export async function buildInitramfs(req: InitramfsRequest, progress: Progress, root = cacheDir()): Promise<string> {
   const init = req.init ?? assetPath('kernel', 'initramfs', 'init.sh');
@@ -34,8 +52,15 @@ export async function buildInitramfs(req: InitramfsRequest, progress: Progress, 
 
   const index = await indexModules(req.modulesDir);
   const order = await resolveLoadOrder(index, modules);
+  const extra = req.extraFiles ?? [];
   const hash = createHash('sha256');
   hash.update(await readFile(init)).update(await readFile(req.busybox)).update(req.release).update(order.join(','));
+  for (const f of extra) {
+    stagePath('/', f.to);
+    if (!existsSync(f.from)) throw new InfraError(`initramfs file not found: ${f.from}`, 'run `npx tsuite setup` to fetch and build it again');
+    const mode = f.mode ?? (await stat(f.from)).mode & 0o7777;
+    hash.update(`\0${f.to}\0${mode}\0`).update(await readFile(f.from));
+  }
   const out = join(root, 'initramfs', `${req.release}-${hash.digest('hex').slice(0, 16)}.cpio.gz`);
   if (existsSync(out)) return out;
 
@@ -50,6 +75,12 @@ export async function buildInitramfs(req: InitramfsRequest, progress: Progress, 
       await chmod(join(stage, 'init'), 0o755);
       for (const m of order) await copyFile(index.get(m)!, join(stage, 'lib', 'modules', `${m}.ko`));
       await writeFile(join(stage, 'lib', 'modules', 'load-order'), order.join('\n') + '\n');
+      for (const f of extra) {
+        const to = stagePath(stage, f.to);
+        await mkdir(dirname(to), { recursive: true });
+        await copyFile(f.from, to);
+        if (f.mode !== undefined) await chmod(to, f.mode);
+      }
       await writeFile(out + '.tmp', gzipSync(await packCpio(stage), { level: 6 }));
       await rename(out + '.tmp', out);
     });

@@ -26,12 +26,44 @@ if [ -f /lib/modules/load-order ]; then
     insmod "/lib/modules/$mod.ko" || echo "tsuite-init: insmod $mod failed"
   done < /lib/modules/load-order
 fi
+# The host announces virtio-serial ports a moment after the driver binds: with a virtio console
+# device (virtio id 3) present, give its ports up to 2 s to appear.
+for dev in /sys/bus/virtio/devices/*; do
+  [ "$(cat "$dev/device" 2>/dev/null)" = 0x0003 ] || continue
+  tries=0
+  while [ $tries -lt 20 ] && ! ls /sys/class/virtio-ports/*/name > /dev/null 2>&1; do sleep 0.1; tries=$((tries + 1)); done
+done
 # devtmpfs makes only /dev/vportNpM; udev would add the named links, so do it here.
 mkdir -p /dev/virtio-ports
 for port in /sys/class/virtio-ports/*; do
   [ -f "$port/name" ] && ln -sf "/dev/${port##*/}" "/dev/virtio-ports/$(cat "$port/name")"
 done
 hostname tsuite-guest
+
+# What the probes and agent-based suites expect of the guest (the probe contract in the README):
+# a writable /tmp, cgroup v2 with the memory and pids controllers delegated, loopback up, and an
+# unprivileged user `tsuite` (uid/gid 1000).
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "tsuite-init: cgroup2 mount failed"
+echo "+memory +pids" > /sys/fs/cgroup/cgroup.subtree_control || echo "tsuite-init: enabling cgroup controllers failed"
+ip link set lo up || echo "tsuite-init: loopback up failed"
+mkdir -p /etc /root
+printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'tsuite:x:1000:1000:tsuite:/tmp:/bin/sh' > /etc/passwd
+printf '%s\n' 'root:x:0:' 'tsuite:x:1000:' > /etc/group
+printf '%s\n' 'ID=tsuite' 'NAME="tsuite reference guest"' 'PRETTY_NAME="tsuite reference guest (busybox initramfs)"' > /etc/os-release
+# qemu-ga's guest-shutdown runs `/sbin/shutdown -P|-H|-r +0 <message>`; busybox has no shutdown.
+printf '%s\n' '#!/bin/sh' 'sync' 'case "$1" in -r) exec reboot -f ;; -H) exec halt -f ;; *) exec poweroff -f ;; esac' > /sbin/shutdown
+chmod 755 /sbin/shutdown
+
+# The guest agent, when the image holds it, answers the host on its virtio-serial port. It starts
+# before the boot report, so it is already coming up when the host sees `ready`. Not daemonized
+# (-d would set umask 077 for every command it runs); its own errors go to the console.
+agent=none
+if [ -x /usr/sbin/qemu-ga ] && [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ]; then
+  mkdir -p /run /var && ln -sfn /run /var/run
+  setsid /usr/sbin/qemu-ga -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -t /run -f /run/qemu-ga.pid < /dev/null > /dev/null &
+  agent=qemu-ga
+fi
 
 # RAM the firmware handed to the kernel: the sum of the "System RAM" ranges.
 ram_kb=0
@@ -52,6 +84,7 @@ printf '%s\n' \
   "tsuite-boot: mem_total_kb=$mem_total_kb" \
   "tsuite-boot: mem_system_ram_kb=$ram_kb" \
   "tsuite-boot: uptime_s=$uptime_s" \
+  "tsuite-boot: agent=$agent" \
   "tsuite-boot: ready"
 
 # Host commands arrive on the console, one per line.

@@ -13,7 +13,13 @@ export interface QemuPaths {
    * one, the profile's template is used under `snapshot=on`: writes go to a throwaway overlay.
    */
   uefiVars?: string;
+  /** The unix socket of the guest agent's chardev; the agent port exists only when the request asks for it. */
+  agentSocket?: string;
 }
+
+/** The virtio-serial port name QGA agents open, and the QEMU id of that port (named in VSERPORT_CHANGE events). */
+export const AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
+export const AGENT_PORT_ID = 'qga0port';
 
 /** QEMU splits option values on ',' and reads ',,' as a literal comma. */
 const optionValue = (path: string) => path.replace(/,/g, ',,');
@@ -54,6 +60,13 @@ export function qemuArgs(
     args.push('-kernel', req.boot.kernel);
     if (req.boot.initrd) args.push('-initrd', req.boot.initrd);
     args.push('-append', req.boot.cmdline);
+  }
+  if (req.agent && paths.agentSocket) {
+    // A virtio-serial controller (PCI: both pc and virt have it) with the agent's port on a socket
+    // tsuite connects to; wait=off so QEMU never blocks on it.
+    args.push('-device', 'virtio-serial-pci,id=vserial0',
+      '-chardev', `socket,id=qga0,path=${optionValue(paths.agentSocket)},server=on,wait=off`,
+      '-device', `virtserialport,bus=vserial0.0,chardev=qga0,name=${AGENT_PORT_NAME},id=${AGENT_PORT_ID}`);
   }
   if (ports.size > 0) {
     const fwd = [...ports].map(([guest, host]) => `,hostfwd=tcp:127.0.0.1:${host}-:${guest}`).join('');

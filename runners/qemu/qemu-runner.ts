@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentClient } from '../../src/channels/agent.js';
 import { ConsoleChannel, ConsoleClosed, ExpectTimeout } from '../../src/channels/console.js';
 import { trackChild } from '../../src/core/child-processes.js';
 import { BootFailure, InfraError } from '../../src/core/errors.js';
@@ -18,6 +19,12 @@ import { QmpClient } from './qmp.js';
 
 /** After a panic line, how long the kernel gets to finish printing its trace before QEMU is stopped. */
 const PANIC_TRACE_MS = 2_000;
+
+/**
+ * How long the guest agent gets, after the landmark, to answer. The tsuite init starts it before
+ * printing the landmark, so it answers at once; without an answer the session has no agent channel.
+ */
+const AGENT_WAIT_MS = 10_000;
 
 class KvmUnusable extends Error {}
 
@@ -58,7 +65,10 @@ export const qemuRunner: Runner = {
 async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 'tcg', signal: AbortSignal, accelReason: string): Promise<QemuSession> {
   signal.throwIfAborted();
   const tmp = await mkdtemp(ownedTmpPrefix());
-  const paths = { consoleLog: join(req.dir, 'console.log'), qmpSocket: join(tmp, 'qmp.sock'), uefiVars: await sessionUefiVars(req, profile) };
+  const paths = {
+    consoleLog: join(req.dir, 'console.log'), qmpSocket: join(tmp, 'qmp.sock'), uefiVars: await sessionUefiVars(req, profile),
+    agentSocket: req.agent ? join(tmp, 'qga.sock') : undefined,
+  };
   const ports = new Map<number, number>();
   for (const guest of req.forwardPorts ?? []) ports.set(guest, await freePort());
   const args = qemuArgs(req, profile, accel, paths, ports);
@@ -88,6 +98,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     const landmark = await waitForLandmark(req, session, () => stderr, signal);
     session.bootMs = landmark.line.atMs;
     session.landmarkLine = landmark.index;
+    if (paths.agentSocket) await connectAgent(session, paths.agentSocket, signal);
     return session;
   } catch (err) {
     const hung = err instanceof BootFailure && err.kind === 'timedOut';
@@ -99,6 +110,22 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     if (KVM_FAILURE.test(stderr)) throw new KvmUnusable(KVM_FAILURE.exec(stderr)![0]);
     if (err instanceof BootFailure) throw new BootFailure(err.kind, err.message, err.consoleTail, accel, exit);
     throw err;
+  }
+}
+
+/**
+ * Connects the guest agent, retrying while it comes up. Failing is not a boot failure: the session
+ * then lacks the `agent` channel, and `agentProblem` says why, for the tests that skip.
+ */
+async function connectAgent(session: QemuSession, socket: string, signal: AbortSignal): Promise<void> {
+  try {
+    const agent = await AgentClient.connect(socket, { waitMs: AGENT_WAIT_MS, alive: () => session.alive && !signal.aborted });
+    session.attachAgent(agent);
+    // The port may have closed between the answer and now.
+    if (session.agentPortOpen === false) agent.setPortOpen(false);
+  } catch (err) {
+    const never = session.agentPortOpen === undefined ? ' (the guest never opened the agent port: no agent runs in it)' : '';
+    session.agentProblem = `${err instanceof Error ? err.message : String(err)}${never}`;
   }
 }
 

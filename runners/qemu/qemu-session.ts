@@ -1,9 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentClient } from '../../src/channels/agent.js';
 import type { ConsoleChannel } from '../../src/channels/console.js';
 import type { EventPatterns } from '../../src/parsers/kernel-events.js';
 import type { Accel, ChannelKind, ExitInfo, MachineSpec, Session } from '../../src/core/session.js';
+import { AGENT_PORT_ID } from './qemu-args.js';
 import type { QmpClient, QmpEvent } from './qmp.js';
 
 /**
@@ -15,8 +17,12 @@ const QUIT_GRACE_MS = 3_000;
 
 /** One running QEMU process and everything that knows about it. */
 export class QemuSession implements Session {
-  readonly channels: ReadonlySet<ChannelKind>;
+  private readonly channelSet: Set<ChannelKind>;
   readonly canPowerOff: boolean;
+  agent?: AgentClient;
+  agentProblem?: string;
+  /** Whether the guest has its end of the agent port open (QMP VSERPORT_CHANGE); undefined until it says. */
+  agentPortOpen?: boolean;
   bootMs?: number;
   accelReason?: string;
   landmarkLine?: number;
@@ -41,7 +47,7 @@ export class QemuSession implements Session {
     private qmp?: QmpClient,
   ) {
     this.canPowerOff = powerOffCommand !== undefined;
-    this.channels = new Set<ChannelKind>(hasExitDevice ? ['console', 'exit'] : ['console']);
+    this.channelSet = new Set<ChannelKind>(hasExitDevice ? ['console', 'exit'] : ['console']);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
@@ -55,12 +61,27 @@ export class QemuSession implements Session {
     this.ended.catch(() => undefined);
   }
 
+  get channels(): ReadonlySet<ChannelKind> {
+    return this.channelSet;
+  }
+
   attachQmp(qmp: QmpClient): void {
     this.qmp = qmp;
     qmp.on('event', (e) => {
       if (e.event === 'SHUTDOWN') this.shutdownEvent = e;
       if (e.event === 'GUEST_PANICKED') this.panicked = true;
+      if (e.event === 'VSERPORT_CHANGE' && e.data?.id === AGENT_PORT_ID) {
+        this.agentPortOpen = e.data.open === true;
+        this.agent?.setPortOpen(this.agentPortOpen);
+      }
     });
+  }
+
+  /** The agent answered: the session now offers the `agent` channel. */
+  attachAgent(agent: AgentClient): void {
+    this.agent = agent;
+    this.agentProblem = undefined;
+    this.channelSet.add('agent');
   }
 
   markPanicked(): void {
@@ -99,6 +120,7 @@ export class QemuSession implements Session {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown('session closed');
+    this.agent?.close();
     this.qmp?.close();
     await rm(this.tmpDir, { recursive: true, force: true });
   }

@@ -2,12 +2,15 @@ import { missingRequirements, type HostRequirement } from '../core/host-requirem
 import { referenceGuestRequirements } from '../../kernel/requirements.js';
 import { imageBuildRequirements } from '../../kernel/images/requirements.js';
 import { fixtureKernelRequirements } from '../../kernel/fixture/requirements.js';
+import { probeBuildRequirements } from '../../kernel/probes/requirements.js';
+import type { ProbeArch } from '../../kernel/probes/toolchain.js';
 import type { ArchProfile } from '../../runners/qemu/arch-profile.js';
 import { qemuRequirements } from '../../runners/qemu/requirements.js';
 
 /** Everything the host needs to run a target of this arch with the reference guest. */
 export function hostRequirements(profile: ArchProfile): HostRequirement[] {
-  return [...qemuRequirements(profile), ...referenceGuestRequirements(profile.arch), ...imageBuildRequirements(), ...fixtureKernelRequirements()];
+  return [...qemuRequirements(profile), ...referenceGuestRequirements(profile.arch), ...imageBuildRequirements(), ...fixtureKernelRequirements(),
+    ...probeBuildRequirements(profile.arch as ProbeArch)];
 }
 
 export async function missingPackages(profile: ArchProfile): Promise<{ missing: HostRequirement[]; packages: string[] }> {

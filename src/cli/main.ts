@@ -8,6 +8,12 @@ import { runCommand, tsuiteVersion } from './commands/run.js';
 import { setupCommand } from './commands/setup.js';
 import { targetsCommand } from './commands/targets.js';
 
+// `tsuite list | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const program = new Command('tsuite')
   .description('Conformance and benchmark suites for cloud-native kernels, with Linux as the reference')
   .version(tsuiteVersion)

@@ -26,6 +26,7 @@ export interface TargetFlags {
   ktap?: boolean;
   exitSuccess?: number;
   expectations?: string;
+  agent?: boolean;
 }
 
 const int = (flag: string, min: number, max: number) => (v: string) => {
@@ -52,6 +53,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--build <command>', 'shell command that builds the kernel in --kernel-src (default: make -j<cpus>)')
     .option('--kernel-artifact <path>', 'the file the build produces, relative to --kernel-src (e.g. arch/x86/boot/bzImage)')
     .option('--ktap', 'the kernel prints in-kernel test results as KTAP on the console (read by the kernel suite)')
+    .option('--agent', 'the guest runs a QEMU Guest Agent (qemu-ga protocol) on virtio-serial org.qemu.guest_agent.0')
     .option('--expectations <file>', "the kernel's known gaps: a YAML list of { test, reason } entries")
     .option('--exit-success <value>', 'isa-debug-exit value the kernel writes on success; QEMU exits with (value << 1) | 1', int('--exit-success', 0, 255));
 }
@@ -98,6 +100,9 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
   }
   if (flags.ktap) def.ktap = true;
   if (flags.expectations) def.expectations = flags.expectations;
+  // The tsuite initramfs runs qemu-ga; any other guest has an agent only if it says so (--agent).
+  if (flags.kernel || flags.kernelSrc || flags.image || flags.initrd) def.agent = def.initrd === 'tsuite';
+  if (flags.agent) def.agent = true;
   if (flags.exitSuccess !== undefined) def.exitSuccessValue = flags.exitSuccess;
   if (flags.kernel || flags.kernelSrc) {
     // The user's own kernel gets the tsuite initramfs (and its power-off command) only if asked for.

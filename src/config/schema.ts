@@ -59,6 +59,7 @@ export const targetSchema = z.strictObject({
   ktap: z.boolean({ error: 'must be true or false' }),
   exitSuccessValue: intIn(0, 255),
   expectations: nonEmpty('a path to an expectations file'),
+  agent: z.boolean({ error: 'must be true or false' }),
 }).partial();
 
 const nameList = (what: string) =>
@@ -111,4 +112,5 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   ktap: 'ktap: true when the kernel prints its in-kernel tests as KTAP on the console',
   exitSuccessValue: 'the isa-debug-exit value meaning success, a whole number from 0 to 255, e.g. exitSuccessValue: 0',
   expectations: "a YAML file listing known failures, e.g. expectations: './expectations/my-kernel.yaml'",
+  agent: 'agent: true when the guest runs a QEMU Guest Agent on virtio-serial org.qemu.guest_agent.0',
 });

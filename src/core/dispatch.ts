@@ -195,6 +195,7 @@ async function runTest(
   };
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
+  let onAbort = () => {};
   const excerpt = () => session.console.tail(40) || undefined;
   // A test that reported children stands for them when it succeeds; a failure of its own joins them.
   const done = (own: TestResult): TestResult[] => (children.length > 0 && own.status === 'passed' ? children : [...children, own]);
@@ -206,7 +207,8 @@ async function runTest(
           timeout.abort();
           reject(new TestTimeout(timeoutMs));
         }, timeoutMs);
-        runSignal.addEventListener('abort', () => reject(runSignal.reason), { once: true });
+        onAbort = () => reject(runSignal.reason);
+        runSignal.addEventListener('abort', onAbort, { once: true });
       }),
     ]);
     return done({ ...result, status: 'passed', durationMs: Date.now() - started });
@@ -227,6 +229,7 @@ async function runTest(
     return done({ ...result, status: 'failed', durationMs, error: { message: describeError(err), consoleExcerpt: excerpt() } });
   } finally {
     clearTimeout(timer);
+    runSignal.removeEventListener('abort', onAbort);
   }
 }
 

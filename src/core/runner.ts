@@ -44,6 +44,11 @@ export interface ProvisionRequest {
   eventPatterns: EventPatterns;
   /** Console input that asks the guest to power off, if the guest understands one. */
   powerOffCommand?: string;
+  /**
+   * Give the machine a QEMU guest agent port (virtio-serial `org.qemu.guest_agent.0`) and connect to
+   * the agent after the landmark: the session then has the `agent` channel, or `agentProblem`.
+   */
+  agent?: boolean;
   /** Guest TCP ports to forward from free host ports. */
   forwardPorts?: readonly number[];
   /** Called for every console line as it arrives (live reporters). */

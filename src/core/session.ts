@@ -1,3 +1,4 @@
+import type { AgentClient } from '../channels/agent.js';
 import type { ConsoleChannel } from '../channels/console.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
 import type { ExitInfo } from './result.js';
@@ -31,6 +32,10 @@ export interface Session extends AsyncDisposable {
   readonly dir: string;
   readonly console: ConsoleChannel;
   readonly channels: ReadonlySet<ChannelKind>;
+  /** The guest agent (QGA), when the session has the `agent` channel. */
+  readonly agent?: AgentClient;
+  /** Why a session that asked for the agent has none (e.g. "no guest agent answered ... within 10000 ms"). */
+  readonly agentProblem?: string;
   readonly accel: Accel;
   /** Why this accelerator (e.g. "KVM fails here: ...; TCG used"). */
   readonly accelReason?: string;

@@ -61,6 +61,11 @@ export interface TestDef {
   timeoutMs?: number;
   /** The test ends the machine (e.g. shutdown): it runs last in its session. */
   endsSession?: boolean;
+  /**
+   * For `tsuite list`: what the test reports as children (ids below the suite) and any notes on
+   * what they need beyond `requires` (root, arch). The kernel decides at run time; this is the plan.
+   */
+  describeChildren?(): { ids: readonly string[]; notes?: readonly string[] };
   run(ctx: TestContext): Promise<void> | void;
 }
 
@@ -97,6 +102,9 @@ export function unmetRequirement(req: Requirement, session: Session, report: Boo
       return report
         ? undefined
         : 'the kernel printed no tsuite boot report (`tsuite-boot:` lines); boot it with the tsuite initramfs (--initrd tsuite) to run this test';
+    case 'agent':
+      if (session.channels.has('agent')) return undefined;
+      return session.agentProblem ? `no agent channel: ${session.agentProblem}` : `target '${target.name}' offers no agent channel (agent: true in its config, or --agent)`;
     default:
       return session.channels.has(req) ? undefined : `target offers no '${req}' channel`;
   }

@@ -52,6 +52,8 @@ export interface TargetDef {
   exitSuccessValue?: number;
   /** The kernel's known gaps: a YAML list of `{ test, reason, needs? }` (see the README). */
   expectations?: string;
+  /** The guest serves the QEMU Guest Agent protocol on virtio-serial `org.qemu.guest_agent.0`. */
+  agent?: boolean;
   description?: string;
 }
 
@@ -67,6 +69,7 @@ const referenceTarget = (arch: string, description: string): Readonly<TargetDef>
     initrd: 'tsuite',
     ...TARGET_DEFAULTS,
     powerOffCommand: 'tsuite-poweroff',
+    agent: true,
     description,
   });
 

@@ -1,67 +1,6 @@
-import {
-  defineSuite,
-  flattenKtap,
-  TestOutcome,
-  type ChildResult,
-  type KtapDocument,
-  type KtapTest,
-  type TestContext,
-  type TestStatus,
-} from '../../src/index.js';
+import { defineSuite, TestOutcome, type ChildResult, type TestContext } from '../../src/index.js';
+import { ktapChild, linesBefore, reportedKtapTests } from '../ktap-results.js';
 import { waitForKtap } from './wait-for-ktap.js';
-
-/** How each KTAP outcome reads in tsuite's result model. */
-const STATUS: Record<KtapTest['status'], TestStatus> = {
-  passed: 'passed',
-  // XFAIL: the kernel's own tests declare the failure expected.
-  xfail: 'passed',
-  failed: 'failed',
-  error: 'failed',
-  skipped: 'skipped',
-  todo: 'skipped',
-  crashed: 'crashed',
-  timedOut: 'timedOut',
-};
-
-/** Console lines around a result, for the failures' evidence. */
-function excerpt(ctx: TestContext, line: number): string {
-  return ctx.session.console.lines
-    .slice(Math.max(0, line - 25), line + 1)
-    .map((l) => l.text)
-    .join('\n');
-}
-
-function childOf(ctx: TestContext, id: string, t: KtapTest): ChildResult {
-  const status = STATUS[t.status];
-  const detail = [...t.diagnostics, ...t.warnings].join('\n');
-  return {
-    name: id,
-    title: t.name,
-    status,
-    ...(status === 'skipped' && { reason: t.reason || `KTAP ${t.directive ?? 'SKIP'}` }),
-    ...(status !== 'passed' && status !== 'skipped' && {
-      error: { message: [t.reason || `KTAP result: ${t.status}`, detail].filter(Boolean).join('\n'), consoleExcerpt: excerpt(ctx, t.line) },
-    }),
-  };
-}
-
-const failing = (t: KtapTest) => STATUS[t.status] !== 'passed' && STATUS[t.status] !== 'skipped';
-const anyFailing = (t: KtapTest): boolean => t.subtests.some((s) => failing(s) || anyFailing(s));
-
-/**
- * The tests that become results: every leaf (a KUnit case), and a parent (a suite) only when it
- * failed with no failing test below it (e.g. its init failed), so nothing is counted twice.
- */
-function reported(docs: readonly KtapDocument[]) {
-  const seen = new Map<string, number>();
-  return docs.flatMap((doc) => flattenKtap(doc).filter(({ leaf, test }) => leaf || (failing(test) && !anyFailing(test))))
-    .map((t) => {
-      // Ids are unique within a document; a suite printed again in a later one gets `#2`.
-      const n = (seen.get(t.id) ?? 0) + 1;
-      seen.set(t.id, n);
-      return n === 1 ? t : { ...t, id: `${t.id}#${n}` };
-    });
-}
 
 /** The exit device's verdict, when the target says which isa-debug-exit value means success. */
 async function exitStatus(ctx: TestContext, expected: number): Promise<ChildResult> {
@@ -90,7 +29,8 @@ export default defineSuite({
       timeoutMs: 300_000,
       async run(ctx) {
         const end = await waitForKtap(ctx.session.console, ctx.session.eventPatterns, ctx.signal);
-        for (const { id, test } of reported(end.docs)) ctx.emit(childOf(ctx, id, test));
+        const console = ctx.session.console.lines.map((l) => l.text);
+        for (const { id, test } of reportedKtapTests(end.docs)) ctx.emit(ktapChild(id, test, (line) => linesBefore(console, line)));
         if (ctx.target.exitSuccessValue !== undefined && end.why !== 'panic') {
           ctx.emit(await exitStatus(ctx, ctx.target.exitSuccessValue));
         }

@@ -16,7 +16,16 @@ export function listCommand(): Command {
       const rows = suites.map((s) => ({
         suite: s.name,
         description: s.description,
-        tests: s.tests.map((t) => ({ id: `${s.name}/${t.name}`, title: t.title, requires: t.requires ?? [], endsSession: Boolean(t.endsSession) })),
+        tests: s.tests.map((t) => {
+          const children = t.describeChildren?.();
+          return {
+            id: `${s.name}/${t.name}`,
+            title: t.title,
+            requires: t.requires ?? [],
+            endsSession: Boolean(t.endsSession),
+            ...(children && { children: children.ids.map((c) => `${s.name}/${c}`), notes: children.notes ?? [] }),
+          };
+        }),
       }));
       if (flags.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
@@ -28,6 +37,8 @@ export function listCommand(): Command {
         for (const t of s.tests) {
           const needs = t.requires.length ? `  [requires: ${t.requires.join(', ')}]` : '';
           process.stdout.write(`  ${t.id.padEnd(width)}  ${t.title}${needs}\n`);
+          for (const note of t.notes ?? []) process.stdout.write(`      (${note})\n`);
+          if (t.children?.length) process.stdout.write(`      ${t.children.length} reported below it: ${t.children.join(', ')}\n`);
         }
       }
     });

@@ -131,6 +131,7 @@ async function run(flags: RunFlags): Promise<number> {
             bootTimeoutMs: target.def.bootTimeoutMs,
             eventPatterns: target.eventPatterns,
             powerOffCommand: target.def.powerOffCommand,
+            agent: target.def.agent === true,
           },
           signal,
         );
