@@ -100,7 +100,11 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
       for (let i = 0; i < queue.length; i++) {
         const t = queue[i]!;
         await notify(req.reporters, 'onTestStart', { id: t.id, suite: t.suite.name, title: t.test.title, session: plan.id });
-        for (const result of await runTest(t, session, report, plan.id, req)) await record(result);
+        const exitedBefore = session.exit !== undefined;
+        const results = await runTest(t, session, report, plan.id, req);
+        for (const result of results) await record(result);
+        // Only a test that ran while the machine was up can be where it died.
+        const diedDuring = !exitedBefore && session.exit !== undefined && !results.every((r) => r.status === 'skipped');
         // A session-ending test that was skipped left the machine up: the next session's tests
         // (same key, by construction of the plan) reuse it instead of booting again.
         const next = req.sessions[p + 1];
@@ -113,7 +117,7 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
           await recordAll(rest, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
           break;
         }
-        if (session.exit && !t.test.endsSession) {
+        if (diedDuring && session.exit && !t.test.endsSession) {
           const why = `the machine ended during ${t.id} (${session.exit.detail ?? session.exit.kind})`;
           await recordAll(rest, plan.id, () => ({ status: 'crashed', error: { message: why, consoleExcerpt: session.console.tail(30) } }));
           break;
