@@ -12,10 +12,6 @@ export function trackChild(child: ChildProcess): void {
   child.once('exit', () => live.delete(child));
 }
 
-export function liveChildren(): number {
-  return live.size;
-}
-
 process.once('exit', () => {
   for (const child of live) {
     try {

@@ -1,20 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInitramfs } from '../../kernel/initramfs/build-initramfs.js';
 import { fetchGuestAgent } from '../../kernel/reference/debian-guest-agent.js';
 import { fetchReferenceGuest } from '../../kernel/reference/reference-guest.js';
 import { profileFor } from '../../runners/qemu/profiles/index.js';
+import { referenceRequest } from './reference-request.js';
 import { qemuRunner } from '../../runners/qemu/qemu-runner.js';
 import { AgentError, FILE_CHUNK_BYTES, type AgentClient } from '../../src/channels/agent.js';
 import { InfraError } from '../../src/core/errors.js';
 import { createProgress } from '../../src/core/progress.js';
-import type { ProvisionRequest } from '../../src/core/runner.js';
 import type { Session } from '../../src/core/session.js';
-import { BOOT_REPORT_READY, parseBootReport } from '../../src/parsers/boot-report.js';
-import { LINUX_EVENT_PATTERNS } from '../../src/parsers/kernel-events.js';
+import { parseBootReport } from '../../src/parsers/boot-report.js';
 
 /**
  * The agent channel against the real qemu-ga (Debian's qemu-guest-agent in the tsuite initramfs),
@@ -29,20 +25,7 @@ async function bootGuest(arch: 'x86_64' | 'aarch64', name: string, withAgent = t
   const guest = await fetchReferenceGuest(profile, quiet);
   const extraFiles = withAgent ? (await fetchGuestAgent(arch, quiet)).files : [];
   const initrd = await buildInitramfs({ modulesDir: guest.kernel.modulesDir, release: guest.kernel.release, busybox: guest.busybox, extraFiles }, quiet);
-  const req: ProvisionRequest = {
-    sessionId: `agent-${name}`,
-    dir: mkdtempSync(join(tmpdir(), `tsuite-test-agent-${name}-`)),
-    arch,
-    boot: { kernel: guest.kernel.vmlinuz, initrd, cmdline: profile.defaultCmdline },
-    cpus: 2,
-    memoryMb: 512,
-    accel: 'auto',
-    landmark: BOOT_REPORT_READY,
-    bootTimeoutMs: 60_000,
-    eventPatterns: LINUX_EVENT_PATTERNS,
-    powerOffCommand: 'tsuite-poweroff',
-    agent: true,
-  };
+  const req = referenceRequest(`agent-${name}`, arch, { kernel: guest.kernel.vmlinuz, initrd, cmdline: profile.defaultCmdline }, { agent: true });
   return { session: await qemuRunner.provision(req, new AbortController().signal), release: guest.kernel.release };
 }
 

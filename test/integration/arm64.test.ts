@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildInitramfs } from '../../kernel/initramfs/build-initramfs.js';
@@ -11,10 +10,11 @@ import { qemuRunner } from '../../runners/qemu/qemu-runner.js';
 import { BootFailure } from '../../src/core/errors.js';
 import { createProgress } from '../../src/core/progress.js';
 import type { ProvisionRequest } from '../../src/core/runner.js';
-import { BOOT_REPORT_READY, parseBootReport } from '../../src/parsers/boot-report.js';
+import { parseBootReport } from '../../src/parsers/boot-report.js';
 import { LINUX_EVENT_PATTERNS, scanKernelEvents } from '../../src/parsers/kernel-events.js';
 import type { RunResult } from '../../src/core/result.js';
 import { tempDir, tsuite } from './cli.js';
+import { referenceRequest } from './reference-request.js';
 
 /**
  * The qemu-arm64 target's reference guest (Debian's arm64 cloud kernel, arm64 busybox, the tsuite
@@ -38,19 +38,12 @@ const qemuUnder = (dir: string) => {
 let guest: ReferenceGuest;
 let initrd: string;
 
-const request = (name: string, append = ''): ProvisionRequest => ({
-  sessionId: `arm64-${name}`,
-  dir: mkdtempSync(join(tmpdir(), `tsuite-test-arm64-${name}-`)),
-  arch: 'aarch64',
-  boot: { kernel: guest.kernel.vmlinuz, initrd, cmdline: [profile.defaultCmdline, append].filter(Boolean).join(' ') },
-  cpus: 2,
-  memoryMb: 512,
-  accel: 'auto',
-  landmark: BOOT_REPORT_READY,
-  bootTimeoutMs: 60_000,
-  eventPatterns: LINUX_EVENT_PATTERNS,
-  powerOffCommand: 'tsuite-poweroff',
-});
+const request = (name: string, append = ''): ProvisionRequest =>
+  referenceRequest(`arm64-${name}`, 'aarch64', {
+    kernel: guest.kernel.vmlinuz,
+    initrd,
+    cmdline: [profile.defaultCmdline, append].filter(Boolean).join(' '),
+  });
 
 beforeAll(async () => {
   guest = await fetchReferenceGuest(profile, quiet);

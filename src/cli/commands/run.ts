@@ -77,6 +77,10 @@ async function run(flags: RunFlags): Promise<number> {
     sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '']),
   });
 
+  // Read before anything is fetched or booted: a bad file is a usage error, found at once.
+  const expectations = target.def.expectations
+    ? { file: resolve(target.def.expectations), entries: await loadExpectations(resolve(target.def.expectations)) }
+    : undefined;
   const signals = abortOnSignals();
   try {
     const swept = (await runner.sweepOrphans?.()) ?? [];
@@ -103,9 +107,6 @@ async function run(flags: RunFlags): Promise<number> {
       host: hostInfo(),
       tsuiteVersion,
     };
-    const expectations = target.def.expectations
-      ? { file: resolve(target.def.expectations), entries: await loadExpectations(resolve(target.def.expectations)) }
-      : undefined;
     const result = await dispatch({
       expectations,
       sessions: plan,
