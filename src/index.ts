@@ -13,5 +13,6 @@ export { InfraError, UsageError } from './core/errors.js';
 export { assetPath } from './core/paths.js';
 export { AgentClient, type ExecResult, type ExecOptions } from './channels/agent.js';
 export { AgentError } from './channels/agent-error.js';
-export { buildProbes } from '../kernel/probes/build-probes.js';
+export { buildProbes, buildBench } from '../kernel/probes/build-probes.js';
 export type { ProbeArch } from '../kernel/probes/toolchain.js';
+export type { MetricDef, Direction } from './bench/model.js';

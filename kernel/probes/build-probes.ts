@@ -12,6 +12,23 @@ import { probeToolchain, type ProbeArch } from './toolchain.js';
 
 /** The flags of the probe contract (fixtures/probes/README.md): static, so they run in any guest. */
 export const PROBE_CFLAGS = ['-static', '-O1', '-Wall'] as const;
+/** The benchmarks (fixtures/bench/README.md): static too, and optimised, since their loops are timed. */
+export const BENCH_CFLAGS = ['-static', '-O2', '-Wall'] as const;
+
+/**
+ * A set of static C programs built per arch: the probes, or the benchmarks. Each set has its own
+ * cache folder `<cache>/<name>/<arch>-<hash>/`, so building (and pruning) one never touches the other.
+ */
+interface ProgramSet {
+  /** The cache subfolder, also the word used in messages. */
+  name: 'probes' | 'bench';
+  /** One program, for messages. */
+  noun: string;
+  cflags: readonly string[];
+  fixtures: string;
+}
+const PROBE_SET: ProgramSet = { name: 'probes', noun: 'probe', cflags: PROBE_CFLAGS, fixtures: 'fixtures/probes' };
+const BENCH_SET: ProgramSet = { name: 'bench', noun: 'benchmark', cflags: BENCH_CFLAGS, fixtures: 'fixtures/bench' };
 
 export interface BuiltProbes {
   /** `<cache>/probes/<arch>-<hash>/`, holding one binary per probe. */
@@ -28,6 +45,13 @@ export interface ProbeSources {
   headers: string[];
 }
 
+export interface BuiltBench {
+  /** `<cache>/bench/<arch>-<hash>/`, holding one binary per benchmark. */
+  dir: string;
+  /** Benchmark names (the source file names without `.c`), sorted; each is a file in `dir`. */
+  programs: string[];
+}
+
 /** The probe sources shipped with tsuite: fixtures/probes/*.c and their headers. */
 export async function probeSources(dir: string = assetPath('fixtures', 'probes')): Promise<ProbeSources> {
   const files = (await readdir(dir)).sort();
@@ -36,6 +60,11 @@ export async function probeSources(dir: string = assetPath('fixtures', 'probes')
     probes: files.filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)),
     headers: files.filter((f) => f.endsWith('.h')),
   };
+}
+
+/** The benchmark sources shipped with tsuite: fixtures/bench/*.c and their header (same layout as the probes). */
+export function benchSources(dir: string = assetPath('fixtures', 'bench')): Promise<ProbeSources> {
+  return probeSources(dir);
 }
 
 /**
@@ -50,37 +79,52 @@ export async function buildProbes(
   root: string = cacheDir(),
   sources?: ProbeSources,
 ): Promise<BuiltProbes> {
-  const src = sources ?? (await probeSources());
+  const built = await buildSet(PROBE_SET, arch, progress, root, sources ?? (await probeSources()));
+  return { dir: built.dir, probes: built.names };
+}
+
+/** The same for the benchmarks (fixtures/bench), into `<root>/bench/<arch>-<hash>/<name>`. */
+export async function buildBench(
+  arch: ProbeArch,
+  progress?: Progress,
+  root: string = cacheDir(),
+  sources?: ProbeSources,
+): Promise<BuiltBench> {
+  const built = await buildSet(BENCH_SET, arch, progress, root, sources ?? (await benchSources()));
+  return { dir: built.dir, programs: built.names };
+}
+
+async function buildSet(set: ProgramSet, arch: ProbeArch, progress: Progress | undefined, root: string, src: ProbeSources): Promise<{ dir: string; names: string[] }> {
   const tc = probeToolchain(arch);
   const fix = `run \`npx tsuite setup\` (installs ${tc.compilerPackage} and ${tc.libcPackage})`;
-  if (!onPath(tc.cc)) throw new InfraError(`no C compiler for ${arch} probes: '${tc.cc}' is not installed`, fix);
-  if (src.probes.length === 0) throw new InfraError(`no probe sources (*.c) in ${src.dir}`, 'reinstall tsuite: its fixtures are missing');
+  if (!onPath(tc.cc)) throw new InfraError(`no C compiler for ${arch} ${set.name}: '${tc.cc}' is not installed`, fix);
+  if (src.probes.length === 0) throw new InfraError(`no ${set.noun} sources (*.c) in ${src.dir}`, 'reinstall tsuite: its fixtures are missing');
 
   const version = (await execChecked(tc.cc, ['--version'], { fix })).stdout.split('\n')[0] ?? '';
-  const hash = createHash('sha256').update(`${tc.cc}\n${version}\n${PROBE_CFLAGS.join(' ')}\n`);
+  const hash = createHash('sha256').update(`${tc.cc}\n${version}\n${set.cflags.join(' ')}\n`);
   for (const f of [...src.headers, ...src.probes.map((p) => `${p}.c`)]) {
     hash.update(`${f}\n`).update(await readFile(join(src.dir, f)));
   }
-  const base = join(root, 'probes');
+  const base = join(root, set.name);
   const out = join(base, `${arch}-${hash.digest('hex').slice(0, 16)}`);
-  const probes = [...src.probes];
-  if (existsSync(out) && probes.every((p) => existsSync(join(out, p)))) return { dir: out, probes };
+  const names = [...src.probes];
+  if (existsSync(out) && names.every((p) => existsSync(join(out, p)))) return { dir: out, names };
 
   await mkdir(base, { recursive: true });
   const stage = await mkdtemp(join(base, `.stage-${arch}-`));
   try {
-    const work = () => compileAll(tc.cc, src, stage, fix);
-    await (progress ? progress.step(`Building ${probes.length} probes for ${arch}`, work) : work());
+    const work = () => compileAll(tc.cc, set, src, stage, fix);
+    await (progress ? progress.step(`Building ${names.length} ${set.noun}s for ${arch}`, work) : work());
     await rm(out, { recursive: true, force: true });
     await rename(stage, out);
     await pruneOldBuilds(base, arch, out);
-    return { dir: out, probes };
+    return { dir: out, names };
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
 }
 
-/** Earlier builds for the same arch (older sources or compiler) are dead weight once a new one exists. */
+/** Earlier builds of the same set for the same arch (older sources or compiler) are dead weight once a new one exists. */
 async function pruneOldBuilds(base: string, arch: ProbeArch, keep: string): Promise<void> {
   for (const d of await readdir(base)) {
     const path = join(base, d);
@@ -88,15 +132,15 @@ async function pruneOldBuilds(base: string, arch: ProbeArch, keep: string): Prom
   }
 }
 
-/** Compiles the probes a few at a time (each gcc is one process; the host may be small). */
-async function compileAll(cc: string, src: ProbeSources, outDir: string, fix: string): Promise<void> {
+/** Compiles the programs a few at a time (each gcc is one process; the host may be small). */
+async function compileAll(cc: string, set: ProgramSet, src: ProbeSources, outDir: string, fix: string): Promise<void> {
   const queue = [...src.probes];
   const worker = async () => {
     for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
-      const r = await exec(cc, [...PROBE_CFLAGS, '-I', src.dir, '-o', join(outDir, p), join(src.dir, `${p}.c`)]);
+      const r = await exec(cc, [...set.cflags, '-I', src.dir, '-o', join(outDir, p), join(src.dir, `${p}.c`)]);
       if (r.code !== 0) {
         const tail = r.stderr.trim().split('\n').slice(-8).join('\n');
-        throw new InfraError(`probe ${p} does not compile with ${cc}:\n${tail}`, `fix fixtures/probes/${p}.c, or ${fix}`);
+        throw new InfraError(`${set.noun} ${p} does not compile with ${cc}:\n${tail}`, `fix ${set.fixtures}/${p}.c, or ${fix}`);
       }
     }
   };

@@ -105,7 +105,7 @@ export type Verdict = 'improved' | 'regressed' | 'unchanged' | 'noisy' | 'no-bas
 /** The comparison of one metric: head (or kernel B) against base (or kernel A). */
 export interface MetricComparison extends MetricDef {
   verdict: Verdict;
-  /** head mean / base mean; absent with no baseline. */
+  /** head / base as a ratio of geometric means (of paired ratios in A/B); absent with no baseline. */
   ratio?: number;
   /** 95% confidence interval of the ratio. */
   ci?: [number, number];

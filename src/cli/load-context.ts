@@ -9,6 +9,7 @@ export function loadContext(file?: string): Promise<ResolvedConfig> {
     cwd: process.cwd(),
     file,
     knownSuites: builtInSuites.map((s) => s.name),
+    defaultSuites: builtInSuites.filter((s) => !s.explicit).map((s) => s.name),
     knownReporters: Object.keys(reporters),
   });
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ExitCode, TsuiteError, describeError } from '../core/errors.js';
+import { benchCommand } from './commands/bench.js';
+import { compareCommand } from './commands/compare.js';
 import { doctorCommand } from './commands/doctor.js';
 import { listCommand } from './commands/list.js';
 import { parseCommand } from './commands/parse.js';
-import { runCommand, tsuiteVersion } from './commands/run.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
+import { tsuiteVersion } from './suite-run.js';
 import { setupCommand } from './commands/setup.js';
 import { targetsCommand } from './commands/targets.js';
 
@@ -20,7 +24,7 @@ const program = new Command('tsuite')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [runCommand(), listCommand(), targetsCommand(), setupCommand(), doctorCommand(), parseCommand()]) {
+for (const cmd of [runCommand(), benchCommand(), compareCommand(), listCommand(), targetsCommand(), setupCommand(), doctorCommand(), parseCommand(), reportCommand()]) {
   program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

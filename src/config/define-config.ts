@@ -4,7 +4,7 @@ import type { TargetDef } from '../core/target.js';
 export interface TsuiteConfig {
   /** Extra targets, or overrides of built-in ones' fields (e.g. memoryMb of qemu-x86). */
   targets?: Record<string, Partial<TargetDef>>;
-  /** Suites `tsuite run` runs when --suite is not given. Default: all built-in suites. */
+  /** Suites `tsuite run` runs when --suite is not given. Default: every built-in suite but `bench` (`tsuite bench` runs it). */
   suites?: string[];
   /** Default ['console', 'json', 'tap', 'junit']. */
   reporters?: string[];
@@ -14,6 +14,19 @@ export interface TsuiteConfig {
   defaultTarget?: string;
   /** Per-test time limit in ms. Default 60000. */
   testTimeoutMs?: number;
+  /** `tsuite bench` / `tsuite compare` settings. */
+  bench?: Partial<BenchSettings>;
+}
+
+export interface BenchSettings {
+  /** Independent boots per measurement (and per side of an A/B comparison). Default 5. */
+  boots: number;
+  /** The smallest relative change reported as a regression or improvement. Default 0.05 (5%). */
+  minEffect: number;
+  /** False discovery rate across all metrics compared at once (Benjamini–Hochberg). Default 0.05. */
+  alpha: number;
+  /** The history folder (append-only JSONL). Default 'bench-history', beside the config file. */
+  history: string;
 }
 
 /** The config after loading: every field filled in, paths absolute. */
@@ -29,6 +42,8 @@ export interface ResolvedConfig {
   outputDir: string;
   defaultTarget: string;
   testTimeoutMs: number;
+  /** `history` is absolute. */
+  bench: BenchSettings;
   /** Absolute path of the config file loaded; undefined when none was found. */
   file?: string;
 }
@@ -37,6 +52,7 @@ export const DEFAULT_REPORTERS: readonly string[] = Object.freeze(['console', 'j
 export const DEFAULT_OUTPUT_DIR = 'reports';
 export const DEFAULT_TARGET = 'qemu-x86';
 export const DEFAULT_TEST_TIMEOUT_MS = 60_000;
+export const DEFAULT_BENCH: Readonly<BenchSettings> = Object.freeze({ boots: 5, minEffect: 0.05, alpha: 0.05, history: 'bench-history' });
 
 /** Identity function: gives `tsuite.config.ts` type checking and editor completion. */
 export function defineConfig(config: TsuiteConfig): TsuiteConfig {

@@ -7,13 +7,14 @@ import type { z } from 'zod';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { BUILT_IN_TARGETS, type TargetDef } from '../core/target.js';
 import {
+  DEFAULT_BENCH,
   DEFAULT_OUTPUT_DIR,
   DEFAULT_REPORTERS,
   DEFAULT_TARGET,
   DEFAULT_TEST_TIMEOUT_MS,
   type ResolvedConfig,
 } from './define-config.js';
-import { CONFIG_KEYS, configSchema, FIELD_FIXES, TARGET_KEYS, type ConfigInput } from './schema.js';
+import { BENCH_KEYS, CONFIG_KEYS, configSchema, FIELD_FIXES, TARGET_KEYS, type ConfigInput } from './schema.js';
 
 /** Looked for in this order in the working directory when --config is not given. */
 export const CONFIG_FILE_NAMES = ['tsuite.config.ts', 'tsuite.config.mts', 'tsuite.config.js', 'tsuite.config.mjs'] as const;
@@ -24,8 +25,10 @@ export interface LoadConfigOptions {
   cwd: string;
   /** An explicit config file (--config), relative to cwd; it must exist. */
   file?: string;
-  /** Names `suites` may use; also the default list of suites. */
+  /** Names `suites` may use. */
   knownSuites: readonly string[];
+  /** The suites a plain `tsuite run` runs (default: all known ones). */
+  defaultSuites?: readonly string[];
   /** Names `reporters` may use. */
   knownReporters: readonly string[];
 }
@@ -135,7 +138,8 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
 
 function problemsFromIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
   if (issue.code === 'unrecognized_keys') {
-    const valid = issue.path.length === 0 ? CONFIG_KEYS : issue.path.length === 2 && issue.path[0] === 'targets' ? TARGET_KEYS : [];
+    const valid =
+      issue.path.length === 0 ? CONFIG_KEYS : issue.path.length === 2 && issue.path[0] === 'targets' ? TARGET_KEYS : issue.path[0] === 'bench' ? BENCH_KEYS : [];
     return issue.keys.map((key) => {
       const near = closest(key, valid);
       return {
@@ -185,11 +189,17 @@ function resolveConfig(config: ConfigInput, options: LoadConfigOptions, file: st
   }
   return {
     targets,
-    suites: [...new Set(config.suites ?? options.knownSuites)],
+    suites: [...new Set(config.suites ?? options.defaultSuites ?? options.knownSuites)],
     reporters: [...new Set(config.reporters ?? DEFAULT_REPORTERS)],
     outputDir: resolve(base, config.outputDir ?? DEFAULT_OUTPUT_DIR),
     defaultTarget: config.defaultTarget ?? DEFAULT_TARGET,
     testTimeoutMs: config.testTimeoutMs ?? DEFAULT_TEST_TIMEOUT_MS,
+    bench: {
+      boots: config.bench?.boots ?? DEFAULT_BENCH.boots,
+      minEffect: config.bench?.minEffect ?? DEFAULT_BENCH.minEffect,
+      alpha: config.bench?.alpha ?? DEFAULT_BENCH.alpha,
+      history: resolve(base, config.bench?.history ?? DEFAULT_BENCH.history),
+    },
     ...(file ? { file } : {}),
   };
 }

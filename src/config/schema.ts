@@ -65,6 +65,17 @@ export const targetSchema = z.strictObject({
 const nameList = (what: string) =>
   z.array(nonEmpty(`a ${what} name`), { error: `must be an array of ${what} names` });
 
+const fraction = (what: string) =>
+  z.number({ error: `must be ${what}, a number between 0 and 1` }).gt(0, { error: `must be ${what}, a number between 0 and 1` }).lt(1, { error: `must be ${what}, a number between 0 and 1` });
+
+/** `tsuite bench` and `tsuite compare` settings. */
+export const benchSchema = z.strictObject({
+  boots: intIn(2, 100),
+  minEffect: fraction('a relative change'),
+  alpha: fraction('a significance level'),
+  history: nonEmpty('a folder path'),
+}).partial();
+
 export const configSchema = z.strictObject({
   targets: z.record(z.string(), targetSchema, { error: 'must be an object mapping target names to target fields' }).optional(),
   suites: nameList('suite').optional(),
@@ -72,11 +83,13 @@ export const configSchema = z.strictObject({
   outputDir: nonEmpty('a folder path').optional(),
   defaultTarget: nonEmpty('a target name').optional(),
   testTimeoutMs: positiveInt.optional(),
+  bench: benchSchema.optional(),
 });
 
 export type ConfigInput = z.output<typeof configSchema>;
 
 export const TARGET_KEYS: readonly string[] = Object.keys(targetSchema.shape);
+export const BENCH_KEYS: readonly string[] = Object.keys(benchSchema.shape);
 export const CONFIG_KEYS: readonly string[] = Object.keys(configSchema.shape);
 
 /**
@@ -90,6 +103,11 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   outputDir: "a folder path, e.g. outputDir: 'reports'",
   defaultTarget: "a target name, e.g. defaultTarget: 'qemu-x86'",
   testTimeoutMs: 'a whole number of milliseconds, e.g. testTimeoutMs: 60000',
+  bench: 'bench: { boots: 5, minEffect: 0.05, alpha: 0.05, history: \'bench-history\' }',
+  boots: 'the number of independent boots per measurement, a whole number from 2 to 100, e.g. boots: 5',
+  minEffect: 'the smallest relative change reported, e.g. minEffect: 0.05 for 5%',
+  alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
+  history: "the benchmark history folder, e.g. history: 'bench-history'",
   runner: "runner: 'qemu'",
   arch: "the guest arch, e.g. arch: 'x86_64' or arch: 'aarch64'",
   kernel: "kernel: 'reference' for the distro kernel, or a path such as kernel: './build/kernel.elf'",

@@ -18,7 +18,7 @@ export interface SessionPlan {
 
 export interface PlanRequest {
   suites: readonly SuiteDef[];
-  /** Suite names to run; all when empty. */
+  /** Suite names to run; when empty, every suite but the `explicit` ones. */
   only?: readonly string[];
   /** Substrings or `*` globs of test ids to keep. */
   grep?: readonly string[];
@@ -39,14 +39,21 @@ export function buildPlan(req: PlanRequest): SessionPlan[] {
   if (unknown.length > 0) {
     throw new UsageError(`unknown suite(s): ${unknown.join(', ')}`, `use one of: ${[...byName.keys()].join(', ')} (see \`tsuite list\`)`);
   }
-  const chosen = req.only && req.only.length > 0 ? req.only.map((n) => byName.get(n)!) : req.suites;
+  const named = (req.only?.length ?? 0) > 0;
+  const chosen = named ? req.only!.map((n) => byName.get(n)!) : req.suites.filter((s) => !s.explicit);
   const patterns = (req.grep ?? []).map((g) => (g.includes('*') ? globToRegex(g) : g));
   const keep = (id: string) => patterns.length === 0 || patterns.some((p) => (typeof p === 'string' ? id.includes(p) : p.test(id)));
 
   const tests: PlannedTest[] = chosen.flatMap((suite) =>
     suite.tests.map((test) => ({ id: `${suite.name}/${test.name}`, suite, test })).filter((t) => keep(t.id)),
   );
-  if (tests.length === 0) throw new UsageError('no tests match the selection', 'check --suite and --test (see `tsuite list`)');
+  if (tests.length === 0) {
+    const hidden = named ? [] : req.suites.filter((s) => s.explicit && s.tests.some((t) => keep(`${s.name}/${t.name}`)));
+    const fix = hidden.length > 0
+      ? `${hidden.map((s) => s.name).join(', ')} run${hidden.length === 1 ? 's' : ''} only when named: add --suite ${hidden.map((s) => s.name).join(',')}`
+      : 'check --suite and --test (see `tsuite list`)';
+    throw new UsageError('no tests match the selection', fix);
+  }
   const ordered = [...tests.filter((t) => !t.test.endsSession), ...tests.filter((t) => t.test.endsSession)];
   // One session suffices until a test ends its machine; the next test then needs a fresh boot.
   const sessions: SessionPlan[] = [];

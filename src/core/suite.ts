@@ -75,6 +75,11 @@ export interface SuiteDef {
   tests: readonly TestDef[];
   /** The suite's results fold into a conformance matrix (per syscall, per endpoint). */
   conformance?: ConformanceSpec;
+  /**
+   * Runs only when named (`--suite`, the config's `suites`, or `tsuite bench`), never in a plain
+   * `tsuite run`: for suites too slow for every run, such as the benchmarks.
+   */
+  explicit?: true;
 }
 
 export function defineSuite(suite: SuiteDef): SuiteDef {

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       outputDir: resolve(cwd, 'reports'),
       defaultTarget: 'qemu-x86',
       testTimeoutMs: 60_000,
+      bench: { boots: 5, minEffect: 0.05, alpha: 0.05, history: resolve(cwd, 'bench-history') },
     });
     expect(config.file).toBeUndefined();
   });
@@ -65,6 +66,7 @@ describe('loadConfig', () => {
           reporters: ['console', 'junit'],
           defaultTarget: 'mykernel',
           testTimeoutMs: 5000,
+          bench: { boots: 7, history: 'history' },
         });
       `,
     });
@@ -79,6 +81,7 @@ describe('loadConfig', () => {
       outputDir: join(cwd, 'reports'),
       defaultTarget: 'mykernel',
       testTimeoutMs: 5000,
+      bench: { boots: 7, minEffect: 0.05, alpha: 0.05, history: join(cwd, 'history') },
       file: join(cwd, 'tsuite.config.ts'),
     });
   });
@@ -214,6 +217,13 @@ describe('validateConfig', () => {
     ]);
     expect(problems.every((p) => p.fix)).toBe(true);
     expect(problems.find((p) => p.path.endsWith('.typo'))!.fix).toMatch(/^remove it; valid keys here: runner, arch, kernel/);
+  });
+
+  it('checks the bench settings, naming the valid keys for a typo', () => {
+    const problems = validateConfig({ bench: { boots: 1, minEffect: 5, alpha: 0, boot: 3 } }, { knownSuites, knownReporters });
+    expect(problems.map((p) => p.path).sort()).toEqual(['bench.alpha', 'bench.boot', 'bench.boots', 'bench.minEffect']);
+    expect(problems.find((p) => p.path === 'bench.boot')!.fix).toMatch(/rename it to 'boots'/);
+    expect(problems.every((p) => p.fix)).toBe(true);
   });
 
   it('defineConfig is the identity', () => {

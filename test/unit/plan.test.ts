@@ -110,3 +110,22 @@ describe('buildPlan selection', () => {
     expect(usageError({ only: ['isolation'], grep: ['boot/*'] })).toBeInstanceOf(UsageError);
   });
 });
+
+describe('buildPlan and explicit suites', () => {
+  const bench = defineSuite({ name: 'bench', description: 'slow', explicit: true, tests: [test('syscall'), test('memory')] });
+  const all = [boot, bench, isolation];
+
+  it('leaves an explicit suite out when no suite is named', () => {
+    expect(ids(plan({ suites: all })).flat()).toEqual(['boot/landmark', 'boot/report', 'isolation/pid-ns', 'isolation/mount-ns', 'boot/power-off']);
+  });
+
+  it('runs it when named, alone or with others', () => {
+    expect(ids(plan({ suites: all, only: ['bench'] }))).toEqual([['bench/syscall', 'bench/memory']]);
+    expect(ids(plan({ suites: all, only: ['isolation', 'bench'] }))).toEqual([['isolation/pid-ns', 'isolation/mount-ns', 'bench/syscall', 'bench/memory']]);
+  });
+
+  it('a --test that matches only an explicit suite says to name it', () => {
+    const err = usageError({ suites: all, grep: ['bench/sys'] });
+    expect(err.fix).toMatch(/bench runs only when named: add --suite bench/);
+  });
+});

@@ -16,7 +16,7 @@ import { exitCodeFor } from '../exit-code.js';
 import { targetFacts } from '../target-facts.js';
 import { loadContext, splitList } from '../load-context.js';
 import { resolveTarget } from '../target-options.js';
-import { tsuiteVersion } from './run.js';
+import { tsuiteVersion } from '../suite-run.js';
 
 interface ParseFlags {
   target?: string;

@@ -4,7 +4,7 @@ import { InfraError } from '../../core/errors.js';
 import { createProgress, type Progress } from '../../core/progress.js';
 import { BUILT_IN_TARGETS, findTarget, type TargetDef } from '../../core/target.js';
 import { resolveBoot } from '../../../kernel/resolve-boot.js';
-import { buildProbes } from '../../../kernel/probes/build-probes.js';
+import { buildBench, buildProbes } from '../../../kernel/probes/build-probes.js';
 import type { ProbeArch } from '../../../kernel/probes/toolchain.js';
 import { refreshReferenceLists } from '../../../kernel/reference/reference-guest.js';
 import { profileFor } from '../../../runners/qemu/profiles/index.js';
@@ -58,8 +58,11 @@ async function prepareTarget(name: string, target: TargetDef, progress: Progress
     await apt(['update', '-qq']);
     return resolveBoot(target, profile, progress);
   });
-  // The syscall and isolation probes for this arch, so a run only copies them into the guest.
-  if (target.agent) await buildProbes(profile.arch as ProbeArch, progress);
+  // The syscall and isolation probes and the benchmarks for this arch, so a run only copies them into the guest.
+  if (target.agent) {
+    await buildProbes(profile.arch as ProbeArch, progress);
+    await buildBench(profile.arch as ProbeArch, progress);
+  }
   const choice = await chooseAccel('auto', profile);
   let accel = `${choice.accel} (${choice.reason})`;
   if (choice.tentative) {

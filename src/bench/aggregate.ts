@@ -1,0 +1,49 @@
+import type { RunResult } from '../core/result.js';
+import type { BenchRun, Fingerprint, KernelIdentity, MetricRun } from './model.js';
+import { median, summarize } from './stats.js';
+
+export interface BenchMeta {
+  runId: string;
+  target: string;
+  commit?: string;
+  ref?: string;
+  date: string;
+  kernel: KernelIdentity;
+  fingerprint: Fingerprint;
+}
+
+/**
+ * Folds the results of N independent boots of the bench suite into one BenchRun. Each boot
+ * contributes one value per metric, the median of its raw samples (robust to a stray slow
+ * sample), so the statistics describe the spread across boots. A benchmark that did not pass in
+ * some boot is listed under `problems` with its reason, never averaged in.
+ */
+export function benchRunFromBoots(boots: readonly RunResult[], meta: BenchMeta): BenchRun {
+  const byName = new Map<string, Omit<MetricRun, 'samples' | 'stats'>>();
+  const problems = new Map<string, BenchRun['problems'][number]>();
+  for (const boot of boots) {
+    for (const test of boot.tests) {
+      if (test.status !== 'passed') {
+        const status = test.status === 'skipped' ? 'skipped' : test.status === 'infraError' ? 'infraError' : 'failed';
+        const reason = test.reason ?? test.error?.message ?? test.status;
+        problems.set(test.id, { benchmark: test.id, status, reason });
+        continue;
+      }
+      for (const m of test.metrics) {
+        const samples = m.samples ?? (m.value !== undefined ? [m.value] : []);
+        if (samples.length === 0) continue;
+        let entry = byName.get(m.name);
+        if (!entry) {
+          entry = { name: m.name, unit: m.unit, better: m.better ?? 'lower', boots: [] };
+          byName.set(m.name, entry);
+        }
+        entry.boots.push([...samples]);
+      }
+    }
+  }
+  const metrics: MetricRun[] = [...byName.values()].map((m) => {
+    const perBoot = m.boots.map((b) => median(b));
+    return { ...m, samples: perBoot, stats: summarize(perBoot) };
+  });
+  return { version: 1, ...meta, boots: boots.length, metrics, problems: [...problems.values()] };
+}

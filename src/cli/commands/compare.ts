@@ -1,0 +1,143 @@
+import { Command, Option } from 'commander';
+import { join, resolve } from 'node:path';
+import { ExitCode, UsageError, describeError } from '../../core/errors.js';
+import { createProgress } from '../../core/progress.js';
+import { newRunId } from '../../core/run-id.js';
+import { writeFileAtomic } from '../../core/write-file-atomic.js';
+import { formatComparison } from '../../bench/compare-format.js';
+import type { Comparison } from '../../bench/model.js';
+import { pullRequestFromEnv, upsertPullRequestComment } from '../../github/pr-comment.js';
+import { measureBoots } from '../bench-boots.js';
+import { compareAb } from '../compare-ab.js';
+import { compareWithHistory, loadBenchRun } from '../compare-history.js';
+import { abortOnSignals } from '../signals.js';
+import { loadContext } from '../load-context.js';
+import { planFor, prepareTarget, sweepOrphans } from '../suite-run.js';
+import { addTargetOptions, resolveTarget, type ResolvedTarget } from '../target-options.js';
+import { benchTarget, bootsOption, type BenchFlags } from './bench.js';
+
+interface CompareFlags extends BenchFlags {
+  base?: string;
+  bench?: string;
+  kernelA?: string;
+  kernelB?: string;
+  appendA?: string;
+  appendB?: string;
+  format: 'table' | 'json' | 'markdown';
+  post?: boolean;
+  remeasure: boolean;
+  minEffect?: number;
+  alpha?: number;
+}
+
+const fraction = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n > 0 && n < 1)) throw new UsageError(`${flag} takes a fraction between 0 and 1, not '${v}'`);
+  return n;
+};
+
+export function compareCommand(): Command {
+  return addTargetOptions(
+    new Command('compare').description('head against base from the history (--base), or kernel B against kernel A measured pair by pair (--kernel-a/--kernel-b)'),
+  )
+    .option('--base <git ref>', "compare the newest bench.json (or --bench) with main's current regime in the history, as of this ref")
+    .option('--bench <file|dir>', 'the head measurement for --base (default: the newest reports/*/bench.json)')
+    .option('--history <dir>', "history folder (default: the config's bench.history, bench-history)")
+    .option('--kernel-a <kernel>', "kernel A (the baseline) for an A/B run: a file, 'reference' or 'fixture'")
+    .option('--kernel-b <kernel>', 'kernel B (the candidate), measured interleaved with A on this machine')
+    .option('--append-a <args>', 'extra kernel command line for A only')
+    .option('--append-b <args>', 'extra kernel command line for B only')
+    .option('--boots <n>', "boots per kernel (A/B: pairs) and per re-measurement (default: the config's bench.boots, 5)", bootsOption)
+    .option('--no-remeasure', 'report a suspected change as noisy instead of measuring it again')
+    .option('--min-effect <fraction>', "smallest relative change reported (default: the config's bench.minEffect, 0.05)", fraction('--min-effect'))
+    .option('--alpha <fraction>', "false discovery rate across metrics (default: the config's bench.alpha, 0.05)", fraction('--alpha'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
+    .option('--post', 'upsert the markdown as one comment on the pull request (GitHub Actions: GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH)')
+    .option('-o, --output-dir <dir>', 'where compare.json and the boots\' results go (default: reports/<run-id>/)')
+    .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
+    .option('--run-id <id>', 'run id (default: date, time and a random suffix)')
+    .action(async (flags: CompareFlags) => {
+      process.exitCode = await compare(flags);
+    });
+}
+
+/** What a kernel flag says: `reference` keeps the target's own kernel. */
+function sideFlags(flags: CompareFlags, kernel: string | undefined, append: string | undefined): BenchFlags {
+  const joined = [flags.append, append].filter(Boolean).join(' ');
+  return { ...flags, kernel: kernel === 'reference' ? undefined : kernel, append: joined === '' ? undefined : joined };
+}
+
+function describeSide(name: string, target: ResolvedTarget, kernel: string | undefined, append: string | undefined): string {
+  return `${name}: ${kernel ?? 'reference'}${append ? ` + '${append}'` : ''} on ${target.name}`;
+}
+
+async function compare(flags: CompareFlags): Promise<number> {
+  const config = await loadContext(flags.config);
+  const ab = flags.kernelA !== undefined || flags.kernelB !== undefined || flags.appendA !== undefined || flags.appendB !== undefined;
+  if (ab && flags.base) throw new UsageError('--base compares with the history; --kernel-a/--kernel-b measure two kernels here', 'give one or the other');
+  if (!ab && !flags.base) throw new UsageError('nothing to compare', 'give --base <git ref> (head against the history) or --kernel-a X --kernel-b Y (an A/B run)');
+  if (ab && flags.bench) throw new UsageError('--bench is the head measurement for --base; an A/B run measures both kernels itself', 'drop --bench');
+  const settings = { minEffect: flags.minEffect ?? config.bench.minEffect, alpha: flags.alpha ?? config.bench.alpha };
+  const boots = flags.boots ?? config.bench.boots;
+  // Checked before anything is measured: a missing token must not cost a run of boots.
+  const pullRequest = flags.post ? pullRequestFromEnv(process.env) : undefined;
+  const runId = flags.runId ?? newRunId();
+  const outputDir = resolve(flags.outputDir ?? resolve(config.outputDir, runId));
+  const warn = (line: string) => process.stderr.write(`tsuite: ${line}\n`);
+  const signals = abortOnSignals();
+  const progress = createProgress(process.stderr, !process.stderr.isTTY && process.env.CI === 'true');
+  const bootsReq = { runId, outputDir, testTimeoutMs: config.testTimeoutMs, signal: signals.signal, log: (l: string) => process.stderr.write(`${l}\n`) };
+  try {
+    let comparison: Comparison;
+    let complete = true;
+    if (ab) {
+      const targetA = resolveTarget(config, sideFlags(flags, flags.kernelA, flags.appendA));
+      const targetB = resolveTarget(config, sideFlags(flags, flags.kernelB, flags.appendB));
+      planFor(targetA, ['bench']);
+      await sweepOrphans(targetA);
+      const a = await prepareTarget(targetA, progress);
+      const b = await prepareTarget(targetB, progress);
+      const labels = { a: describeSide('A', targetA, flags.kernelA, flags.appendA), b: describeSide('B', targetB, flags.kernelB, flags.appendB) };
+      const r = await compareAb({ ...bootsReq, a, b, labels, pairs: boots, settings, remeasure: flags.remeasure });
+      comparison = r.comparison;
+      complete = r.complete;
+    } else {
+      const { file, run: head } = await loadBenchRun(flags.bench, config.outputDir);
+      const target = resolveTarget(config, flags);
+      comparison = await compareWithHistory({
+        head,
+        base: flags.base!,
+        historyDir: resolve(flags.history ?? config.bench.history),
+        repoDir: process.cwd(),
+        settings,
+        warn,
+        remeasure: flags.remeasure
+          ? async () => {
+              warn(`re-measuring ${head.target} with the kernel the target flags name (${boots} boots); it must be the kernel that produced ${file}`);
+              const prepared = await prepareTarget(target, progress);
+              const boots2 = await measureBoots(prepared, boots, bootsReq, 'recheck');
+              return benchTarget(prepared, boots2, { runId: `${runId}-recheck` });
+            }
+          : undefined,
+      });
+    }
+    await writeFileAtomic(join(outputDir, 'compare.json'), `${JSON.stringify(comparison, null, 2)}\n`);
+    process.stdout.write(formatComparison(comparison, flags.format, { color: flags.format === 'table' && process.stdout.isTTY === true }));
+    if (pullRequest) {
+      const posted = await upsertPullRequestComment(pullRequest, formatComparison(comparison, 'markdown'));
+      warn(`${posted.action} the pull request comment ${posted.url}`);
+      if (posted.duplicates.length > 0) warn(`other tsuite comments on this pull request (ids ${posted.duplicates.join(', ')}) were left as they are; delete them by hand`);
+    }
+    if (signals.signal.aborted) return ExitCode.interrupted;
+    if (!complete) warn('some boots did not run: the comparison uses the pairs that did');
+    return comparison.metrics.some((m) => m.verdict === 'regressed') ? ExitCode.testFailed : ExitCode.ok;
+  } catch (err) {
+    if (signals.signal.aborted) {
+      warn(`compare interrupted: ${describeError(err)}`);
+      return ExitCode.interrupted;
+    }
+    throw err;
+  } finally {
+    signals.dispose();
+  }
+}

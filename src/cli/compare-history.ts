@@ -1,0 +1,84 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { exec } from '../core/exec.js';
+import { UsageError } from '../core/errors.js';
+import { baselines, type Baseline } from '../bench/baseline.js';
+import { resolveCommit } from '../bench/git.js';
+import { loadHistory } from '../bench/history.js';
+import type { BenchRun, Comparison, MetricComparison } from '../bench/model.js';
+import { applyRemeasurement, compareMetrics, WELCH_TEST, withoutRemeasurement } from '../bench/verdict.js';
+
+/** bench.json given as a file or as the run folder holding it; by default the newest under `reportsDir`. */
+export async function loadBenchRun(given: string | undefined, reportsDir: string): Promise<{ file: string; run: BenchRun }> {
+  let file = given ? resolve(given) : undefined;
+  if (file && (await stat(file).catch(() => undefined))?.isDirectory()) file = join(file, 'bench.json');
+  if (!file) {
+    const dirs = await readdir(reportsDir).catch(() => [] as string[]);
+    const found = await Promise.all(dirs.map(async (d) => ({ f: join(reportsDir, d, 'bench.json'), s: await stat(join(reportsDir, d, 'bench.json')).catch(() => undefined) })));
+    file = found.filter((x) => x.s).sort((x, y) => y.s!.mtimeMs - x.s!.mtimeMs)[0]?.f;
+    if (!file) throw new UsageError(`no bench.json under ${reportsDir}`, 'run `tsuite bench` first, or give --bench <bench.json or its run folder>');
+  }
+  let run: BenchRun;
+  try {
+    run = JSON.parse(await readFile(file, 'utf8')) as BenchRun;
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`, 'give --bench the bench.json that `tsuite bench` wrote');
+  }
+  if (run.version !== 1 || !Array.isArray(run.metrics)) throw new UsageError(`${file} is not a tsuite bench.json (version 1)`, 'give --bench the bench.json that `tsuite bench` wrote');
+  return { file, run };
+}
+
+export interface HistoryCompareRequest {
+  head: BenchRun;
+  base: string;
+  historyDir: string;
+  repoDir: string;
+  settings: { minEffect: number; alpha: number };
+  /** Measures the head kernel again (N fresh boots); undefined when it cannot or must not. */
+  remeasure?: () => Promise<BenchRun>;
+  warn: (line: string) => void;
+}
+
+function compareToBaselines(head: BenchRun, base: Map<string, Baseline>, settings: HistoryCompareRequest['settings']): MetricComparison[] {
+  return compareMetrics(
+    head.metrics.map((m) => ({ def: { name: m.name, unit: m.unit, better: m.better }, base: base.get(m.name)?.samples, head: m.samples })),
+    settings,
+  );
+}
+
+/** The head run against main's current regime as of `base`, from the history. */
+export async function compareWithHistory(req: HistoryCompareRequest): Promise<Comparison> {
+  const baseCommit = await resolveCommit(req.base, req.repoDir);
+  const history = await loadHistory(req.historyDir);
+  for (const p of history.problems) req.warn(`${p.file}:${p.line}: skipped a corrupt history line: ${p.message}`);
+  const isBaseOrAncestor = async (commit: string) =>
+    commit === baseCommit || (await exec('git', ['merge-base', '--is-ancestor', commit, baseCommit], { cwd: req.repoDir })).code === 0;
+  const base = await baselines(history.rows, req.head, isBaseOrAncestor);
+  if (base.size === 0) {
+    req.warn(`no history rows for target ${req.head.target} on machine ${req.head.fingerprint.id} at or before ${req.base} (${baseCommit.slice(0, 12)}) in ${req.historyDir}: every metric is no-baseline`);
+  }
+  let metrics = compareToBaselines(req.head, base, req.settings);
+  if (metrics.some((m) => m.verdict === 'regressed' || m.verdict === 'improved')) {
+    if (req.remeasure) {
+      req.warn('a change stands out: measuring the head kernel again before reporting it');
+      metrics = applyRemeasurement(metrics, compareToBaselines(await req.remeasure(), base, req.settings), req.settings);
+    } else {
+      metrics = withoutRemeasurement(metrics);
+    }
+  }
+  const runs = Math.max(0, ...[...base.values()].map((b) => b.runs));
+  const changePoint = [...base.values()].map((b) => b.changePoint).find((c) => c !== undefined);
+  return {
+    mode: 'history',
+    base: {
+      label: `${req.base} (${baseCommit.slice(0, 12)})`,
+      runs,
+      ...(changePoint ? { changePoint: `${changePoint.commit?.slice(0, 12) ?? changePoint.runId} (${changePoint.date.slice(0, 10)})` } : {}),
+    },
+    head: { label: req.head.commit ? `${req.head.ref ?? 'head'} (${req.head.commit.slice(0, 12)})` : req.head.runId },
+    target: req.head.target,
+    fingerprint: req.head.fingerprint,
+    settings: { ...req.settings, test: WELCH_TEST },
+    metrics,
+  };
+}

@@ -1,0 +1,135 @@
+import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { InfraError } from '../core/errors.js';
+import { assetPath } from '../core/paths.js';
+import { hostInfo } from '../core/host-info.js';
+import { buildPlan, type SessionPlan } from '../core/plan.js';
+import type { Progress } from '../core/progress.js';
+import type { KernelInfo, RunInfo, RunResult } from '../core/result.js';
+import type { TargetDef } from '../core/target.js';
+import type { Runner } from '../core/runner.js';
+import { dispatch } from '../core/dispatch.js';
+import { loadExpectations, type Expectation } from '../core/expectations.js';
+import type { Reporter } from '../reporters/index.js';
+import { builtInSuites } from '../../suites/index.js';
+import { resolveBoot, type ResolvedBoot } from '../../kernel/resolve-boot.js';
+import { runnerFor } from '../../runners/index.js';
+import { profileFor } from '../../runners/qemu/profiles/index.js';
+import { qemuVersion } from '../../runners/qemu/accel.js';
+import { targetFacts } from './target-facts.js';
+import type { ResolvedTarget } from './target-options.js';
+
+export const tsuiteVersion: string = (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+
+/** A target whose kernel has been fetched or built (or that failed to be), ready to boot any number of times. */
+export interface PreparedTarget {
+  target: ResolvedTarget;
+  runner: Runner;
+  resolved?: ResolvedBoot;
+  /** Why the kernel could not be had: every test of every run is then infraError, with this message. */
+  resolveError?: InfraError;
+  expectations?: { file: string; entries: readonly Expectation[] };
+  qemuVersion?: string;
+}
+
+/** What the results say about a kernel that could not be fetched or built. */
+function unresolvedKernel(def: TargetDef): KernelInfo {
+  if (def.image) return { path: def.image, source: 'image', cmdline: '' };
+  if (def.kernelSrc) return { path: def.kernelSrc, source: 'source', cmdline: '' };
+  const source = def.kernel === 'reference' ? 'debian-package' : def.kernel === 'fixture' ? 'fixture' : 'file';
+  return { path: def.kernel, source, cmdline: '' };
+}
+
+/** Reads the expectations file first (a bad file is a usage error before anything boots), then fetches or builds the kernel. */
+export async function prepareTarget(target: ResolvedTarget, progress: Progress): Promise<PreparedTarget> {
+  const expectations = target.def.expectations
+    ? { file: resolve(target.def.expectations), entries: await loadExpectations(resolve(target.def.expectations)) }
+    : undefined;
+  const profile = profileFor(target.def.arch);
+  const runner = runnerFor(target.def.runner);
+  const prepared: PreparedTarget = { target, runner, expectations, qemuVersion: await qemuVersion(profile.qemuBinary) };
+  try {
+    prepared.resolved = await resolveBoot(target.def, profile, progress);
+  } catch (err) {
+    if (!(err instanceof InfraError)) throw err;
+    prepared.resolveError = err;
+  }
+  return prepared;
+}
+
+export interface SuiteRunRequest {
+  suites?: readonly string[];
+  grep?: readonly string[];
+  runId: string;
+  outputDir: string;
+  reporters: readonly Reporter[];
+  testTimeoutMs: number;
+  testTimeoutOverrideMs?: number;
+  signal: AbortSignal;
+}
+
+/** The sessions that run the chosen tests; a bad suite name or a pattern that matches nothing is a UsageError. */
+export function planFor(target: ResolvedTarget, suites?: readonly string[], grep?: readonly string[]): SessionPlan[] {
+  return buildPlan({
+    suites: builtInSuites,
+    only: suites,
+    grep,
+    target: target.name,
+    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '']),
+  });
+}
+
+/** Plans the chosen tests and runs them on fresh boots of the prepared target. */
+export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest): Promise<RunResult> {
+  const { target, runner, resolved, resolveError } = prepared;
+  const plan = planFor(target, req.suites, req.grep);
+  const info: RunInfo = {
+    id: req.runId,
+    target: target.name,
+    startedAt: new Date().toISOString(),
+    kernel: resolved?.kernel ?? unresolvedKernel(target.def),
+    accel: 'none',
+    qemuVersion: prepared.qemuVersion,
+    host: hostInfo(),
+    tsuiteVersion,
+  };
+  return dispatch({
+    expectations: prepared.expectations,
+    sessions: plan,
+    target: targetFacts(target),
+    run: info,
+    reporters: req.reporters,
+    outputDir: resolve(req.outputDir),
+    testTimeoutMs: req.testTimeoutMs,
+    testTimeoutOverrideMs: req.testTimeoutOverrideMs,
+    signal: req.signal,
+    provision: async (session, dir, signal) => {
+      if (!resolved) throw resolveError!;
+      return runner.provision(
+        {
+          sessionId: session.id,
+          dir,
+          arch: target.def.arch,
+          boot: resolved.boot,
+          cpus: target.def.cpus,
+          memoryMb: target.def.memoryMb,
+          accel: target.def.accel,
+          landmark: target.landmark,
+          bootTimeoutMs: target.def.bootTimeoutMs,
+          eventPatterns: target.eventPatterns,
+          powerOffCommand: target.def.powerOffCommand,
+          agent: target.def.agent === true,
+        },
+        signal,
+      );
+    },
+  });
+}
+
+/** Stops QEMU processes an earlier, SIGKILLed tsuite left behind, and says so. */
+export async function sweepOrphans(target: ResolvedTarget): Promise<void> {
+  const swept = (await runnerFor(target.def.runner).sweepOrphans?.()) ?? [];
+  if (swept.length > 0) {
+    process.stderr.write(`tsuite: stopped ${swept.length} QEMU process(es) left by an earlier tsuite that was killed (pids ${swept.join(', ')})\n`);
+  }
+}

@@ -1,0 +1,64 @@
+import { defineSuite, InfraError, type TestDef } from '../../src/index.js';
+import { measureAgentRoundTrip } from './agent-round-trip.js';
+import { AGENT_ROUND_TRIP, BENCH_PROGRAMS, BOOT_GUEST, BOOT_HOST, CONTAINER_COLD_START, CONTAINER_EXEC, type BenchProgram } from './metrics.js';
+import { runBenchProgram } from './run-program.js';
+
+/** Each program runs a few seconds under TCG at most; this is only the limit for a hung one. */
+const PROGRAM_TIMEOUT_MS = 90_000;
+
+const programTest = (p: BenchProgram): TestDef => ({
+  name: p.program,
+  title: `${p.title} (${p.metrics.map((m) => m.name).join(', ')})`,
+  requires: ['agent'],
+  timeoutMs: PROGRAM_TIMEOUT_MS + 10_000,
+  run: (ctx) => runBenchProgram(ctx, p, PROGRAM_TIMEOUT_MS),
+});
+
+/** Container timings need the Docker Engine API; until a target offers it these are skipped, never estimated. */
+const containerTest = (name: string, title: string): TestDef => ({
+  name,
+  title,
+  requires: ['docker'],
+  run() {
+    throw new InfraError(`${name} needs a client for the docker channel, which this tsuite does not have yet`, 'run it with a tsuite that implements the docker channel');
+  },
+});
+
+export default defineSuite({
+  name: 'bench',
+  description: 'Benchmarks: boot time, syscall, context switch, IPC, memory, process and file costs in the guest, agent round trips from the host (only when named: --suite bench, or tsuite bench)',
+  // Tens of seconds under TCG: only when asked for (--suite bench, or `tsuite bench`).
+  explicit: true,
+  tests: [
+    {
+      name: 'boot-host',
+      title: `host time from machine start to the boot landmark (${BOOT_HOST.name})`,
+      requires: ['live'],
+      run(ctx) {
+        const ms = ctx.session.bootMs;
+        if (ms === undefined) return ctx.skip('the runner did not time the boot');
+        ctx.metric({ ...BOOT_HOST, samples: [ms] });
+      },
+    },
+    {
+      name: 'boot-guest',
+      title: `the guest's own uptime when its init started, from the boot report (${BOOT_GUEST.name})`,
+      requires: ['boot-report'],
+      run(ctx) {
+        const s = ctx.bootReport!.uptimeS;
+        if (s === undefined || !(s > 0)) throw new Error(`the boot report's uptime_s is missing or not positive (${s})`);
+        ctx.metric({ ...BOOT_GUEST, samples: [s * 1000] });
+      },
+    },
+    ...BENCH_PROGRAMS.map(programTest),
+    {
+      name: 'agent-round-trip',
+      title: `guest-ping round trips timed from the host with tinybench (${AGENT_ROUND_TRIP.name})`,
+      requires: ['agent'],
+      timeoutMs: 60_000,
+      run: measureAgentRoundTrip,
+    },
+    containerTest('container-cold-start', `docker run of a minimal image, from create to exit (${CONTAINER_COLD_START.name})`),
+    containerTest('container-exec', `docker exec of a no-op in a running container (${CONTAINER_EXEC.name})`),
+  ],
+});

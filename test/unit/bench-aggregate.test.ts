@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { benchRunFromBoots } from '../../src/bench/aggregate.js';
+import { baselines } from '../../src/bench/baseline.js';
+import type { HistoryRow } from '../../src/bench/model.js';
+import { rowsFromBenchRun } from '../../src/bench/history.js';
+import type { RunResult, TestResult } from '../../src/core/result.js';
+import { benchRun } from '../bench-fixtures.js';
+
+const test = (id: string, status: TestResult['status'], metrics: TestResult['metrics'], extra: Partial<TestResult> = {}): TestResult => ({
+  id, suite: 'bench', title: id, status, durationMs: 1, metrics, session: 's', ...extra,
+});
+
+const boot = (tests: TestResult[], startedAt = '2026-11-21T10:00:00.000Z'): RunResult =>
+  ({ version: 1, run: { id: 'r', target: 'qemu-x86', startedAt, accel: 'tcg' }, summary: {}, sessions: [], tests }) as unknown as RunResult;
+
+const meta = {
+  runId: 'run-1', target: 'qemu-x86', date: '2026-11-21T10:00:00.000Z',
+  kernel: { id: 'k', source: 'debian-package', cmdline: '' },
+  fingerprint: { id: 'fp1', cpuModel: 'x', cores: 2, accel: 'tcg' as const, qemuVersion: '7.2', runner: 'qemu', instanceType: 'local' },
+};
+
+describe('benchRunFromBoots', () => {
+  it('takes each boot\'s median of its raw samples, so the statistics are across boots', () => {
+    const m = (samples: number[]) => [{ name: 'syscall/getppid', unit: 'ns', better: 'lower' as const, samples }];
+    const run = benchRunFromBoots(
+      [boot([test('bench/syscall', 'passed', m([10, 11, 500]))]), boot([test('bench/syscall', 'passed', m([12, 13, 14]))]), boot([test('bench/syscall', 'passed', m([9, 10, 11]))])],
+      meta,
+    );
+    expect(run.boots).toBe(3);
+    const metric = run.metrics[0]!;
+    expect(metric.boots).toEqual([[10, 11, 500], [12, 13, 14], [9, 10, 11]]);
+    expect(metric.samples).toEqual([11, 13, 10]);
+    expect(metric.stats.mean).toBeCloseTo(34 / 3);
+    expect(metric.stats.samples).toEqual([11, 13, 10]);
+  });
+
+  it('lists benchmarks that did not pass with their reason and leaves them out of the numbers', () => {
+    const ok = test('bench/memory', 'passed', [{ name: 'memory/page-fault', unit: 'ns', better: 'lower', samples: [5, 6] }]);
+    const run = benchRunFromBoots(
+      [
+        boot([ok, test('bench/containers', 'skipped', [], { reason: "target offers no 'docker' channel" })]),
+        boot([test('bench/memory', 'failed', [{ name: 'memory/page-fault', unit: 'ns', better: 'lower', samples: [999] }], { error: { message: 'mmap: ENOMEM' } })]),
+      ],
+      meta,
+    );
+    expect(run.metrics[0]!.boots).toEqual([[5, 6]]);
+    expect(run.problems).toEqual(
+      expect.arrayContaining([
+        { benchmark: 'bench/containers', status: 'skipped', reason: "target offers no 'docker' channel" },
+        { benchmark: 'bench/memory', status: 'failed', reason: 'mmap: ENOMEM' },
+      ]),
+    );
+  });
+
+  it('keeps a single reading (value) as a one-sample boot', () => {
+    const run = benchRunFromBoots([boot([test('bench/boot', 'passed', [{ name: 'boot/landmark', unit: 'ms', value: 2300, better: 'lower' }])])], meta);
+    expect(run.metrics[0]!.samples).toEqual([2300]);
+  });
+});
+
+describe('baselines', () => {
+  const rows = (runId: string, date: string, commit: string, values: number[], opts: { fingerprintId?: string; target?: string } = {}): HistoryRow[] => {
+    const r = benchRun(runId, { date, ...opts, metrics: 1 });
+    r.commit = commit;
+    r.metrics[0]!.samples = values;
+    return rowsFromBenchRun(r);
+  };
+
+  it('pools the current regime only: rows before a change point are left out', async () => {
+    const history: HistoryRow[] = [];
+    for (let i = 0; i < 8; i++) history.push(...rows(`old-${i}`, `2026-01-${String(i + 1).padStart(2, '0')}`, `c${i}`, [100 + (i % 3), 101, 99]));
+    for (let i = 8; i < 16; i++) history.push(...rows(`new-${i}`, `2026-01-${String(i + 1).padStart(2, '0')}`, `c${i}`, [130 + (i % 3), 131, 129]));
+    const head = benchRun('head', { metrics: 1 });
+    const base = await baselines(history, head, async () => true);
+    const b = base.get('syscall/m0')!;
+    expect(b.runs).toBe(8);
+    expect(b.changePoint?.runId).toBe('new-8');
+    expect(Math.min(...b.samples)).toBeGreaterThanOrEqual(129);
+  });
+
+  it('never compares other machines, other targets, commits off the base line, or the head run itself', async () => {
+    const history = [
+      ...rows('other-fp', '2026-01-01', 'c1', [1, 2, 3], { fingerprintId: 'fp2' }),
+      ...rows('other-target', '2026-01-01', 'c1', [1, 2, 3], { target: 'qemu-arm64' }),
+      ...rows('branch', '2026-01-02', 'side', [1, 2, 3]),
+      ...rows('head', '2026-01-03', 'c1', [1, 2, 3]),
+      ...rows('main', '2026-01-04', 'c1', [100, 101, 102]),
+    ];
+    const head = benchRun('head', { metrics: 1 });
+    const base = await baselines(history, head, async (commit) => commit === 'c1');
+    expect(base.get('syscall/m0')).toMatchObject({ runs: 1, samples: [100, 101, 102] });
+    expect((await baselines(history, benchRun('x', { metrics: 1, fingerprintId: 'fp9' }), async () => true)).size).toBe(0);
+  });
+});
