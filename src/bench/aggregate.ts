@@ -1,16 +1,8 @@
 import type { RunResult } from '../core/result.js';
-import type { BenchRun, Fingerprint, KernelIdentity, MetricRun } from './model.js';
+import type { BenchRun, MetricRun } from './model.js';
 import { median, summarize } from './stats.js';
 
-export interface BenchMeta {
-  runId: string;
-  target: string;
-  commit?: string;
-  ref?: string;
-  date: string;
-  kernel: KernelIdentity;
-  fingerprint: Fingerprint;
-}
+export type BenchMeta = Pick<BenchRun, 'runId' | 'target' | 'commit' | 'ref' | 'date' | 'kernel' | 'fingerprint'>;
 
 /**
  * Folds the results of N independent boots of the bench suite into one BenchRun. Each boot

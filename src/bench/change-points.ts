@@ -16,6 +16,8 @@
  * A seeded PRNG makes the permutations, so the same series always gives the same answer.
  */
 
+import { mulberry32 } from '../core/seeded-random.js';
+
 export interface ChangePointOptions {
   /** Exponent α of the distances, in (0, 2). Default 1. */
   alpha?: number;
@@ -30,18 +32,6 @@ export interface ChangePointOptions {
 }
 
 export const DEFAULT_CHANGE_POINT_OPTIONS = { alpha: 1, permutations: 199, minSize: 3, seed: 0x5eed, sigLevel: 0.05 } as const;
-
-/** mulberry32: small, fast, and good enough to shuffle. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Split {
   /** Position where the second segment starts. */
@@ -155,7 +145,7 @@ export function changePoints(series: readonly number[], options: ChangePointOpti
 
   const d = distances(series, o.alpha);
   const identity = Int32Array.from({ length: n }, (_, i) => i);
-  const random = prng(o.seed);
+  const random = mulberry32(o.seed);
   const found: number[] = [];
   // Permuted stats count as "at least as large" within rounding: sums taken in another order.
   const atLeast = (perm: number, obs: number) => perm >= obs - 1e-12 * Math.abs(obs);

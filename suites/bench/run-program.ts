@@ -1,38 +1,17 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   buildBench,
   InfraError,
   scanKernelEvents,
   TestOutcome,
-  type AgentClient,
   type ProbeArch,
-  type Session,
   type TestContext,
 } from '../../src/index.js';
+import { outputTail, uploadOnce } from '../guest-upload.js';
 import type { BenchProgram } from './metrics.js';
 import { parseBenchOutput } from './output.js';
 
 /** Where the benchmarks are copied in the guest. */
 export const BENCH_DIR = '/opt/tsuite/bench';
-
-const uploads = new WeakMap<Session, Promise<void>>();
-
-/** Copies the benchmarks, built for the guest's arch on the host (cached; `tsuite setup` builds them), once per session. */
-function uploadBench(ctx: TestContext, agent: AgentClient): Promise<void> {
-  let upload = uploads.get(ctx.session);
-  if (!upload) {
-    upload = (async () => {
-      const built = await buildBench(ctx.target.arch as ProbeArch);
-      await agent.exec(['/bin/mkdir', '-p', BENCH_DIR], { timeoutMs: 10_000 });
-      for (const name of built.programs) await agent.writeFile(`${BENCH_DIR}/${name}`, await readFile(join(built.dir, name)), 0o755);
-    })();
-    uploads.set(ctx.session, upload);
-  }
-  return upload;
-}
-
-const tail = (b: Buffer, n = 10) => b.toString('utf8').trim().split('\n').slice(-n).join('\n');
 
 /**
  * Runs one benchmark in the guest over the agent (as root) and reports each metric it prints, as
@@ -42,17 +21,20 @@ const tail = (b: Buffer, n = 10) => b.toString('utf8').trim().split('\n').slice(
 export async function runBenchProgram(ctx: TestContext, expected: BenchProgram, timeoutMs: number): Promise<void> {
   const agent = ctx.session.agent;
   if (!agent) throw new InfraError('the session has no agent channel', 'boot a target whose guest runs qemu-ga');
-  await uploadBench(ctx, agent);
+  await uploadOnce(ctx.session, agent, BENCH_DIR, async () => {
+    const built = await buildBench(ctx.target.arch as ProbeArch);
+    return { dir: built.dir, names: built.programs };
+  });
   const { program } = expected;
   const fromLine = ctx.session.console.lines.length;
   const res = await agent.exec([`${BENCH_DIR}/${program}`], { timeoutMs });
   if (res.exitCode === 127) {
-    throw new InfraError(`benchmark ${program} is not in the guest (${tail(res.stderr, 2)})`, `copy it to ${BENCH_DIR}, or boot a guest whose agent can write files there`);
+    throw new InfraError(`benchmark ${program} is not in the guest (${outputTail(res.stderr, 2)})`, `copy it to ${BENCH_DIR}, or boot a guest whose agent can write files there`);
   }
   const trouble = scanKernelEvents(ctx.session.console.lines.map((l) => l.text), ctx.session.eventPatterns, fromLine);
   if (trouble.length > 0) throw new TestOutcome('crashed', `the kernel reported ${trouble[0]!.kind} while ${program} ran: ${trouble[0]!.text}`);
-  if (res.signal !== undefined) throw new TestOutcome('failed', `benchmark ${program} died by signal ${res.signal}; stderr:\n${tail(res.stderr)}`);
-  if (res.exitCode !== 0) throw new TestOutcome('failed', `benchmark ${program} exited with ${res.exitCode}: ${tail(res.stderr) || '(no message on stderr)'}`);
+  if (res.signal !== undefined) throw new TestOutcome('failed', `benchmark ${program} died by signal ${res.signal}; stderr:\n${outputTail(res.stderr)}`);
+  if (res.exitCode !== 0) throw new TestOutcome('failed', `benchmark ${program} exited with ${res.exitCode}: ${outputTail(res.stderr) || '(no message on stderr)'}`);
 
   let lines;
   try {

@@ -7,7 +7,7 @@
 import type { BenchRun, Fingerprint, HistoryRow, KernelIdentity } from '../../src/bench/model.js';
 import { summarize as stats } from '../../src/bench/stats.js';
 import { RESULT_VERSION, summarize, type ConformanceItem, type RunResult, type TestResult } from '../../src/core/result.js';
-import { mulberry32 } from '../seeded-random.js';
+import { mulberry32 } from '../../src/core/seeded-random.js';
 
 /** Markup that must show up as text: if it were parsed, it would end the page's script or run code. */
 export const INJECTION = `</script><script>window.__injected = true</script><img src=x onerror="window.__injected = true"><!--`;

@@ -3,7 +3,7 @@ import { changePoints, energyQ, strongestSplit } from '../../src/bench/change-po
 import type { HistoryRow } from '../../src/bench/model.js';
 import { currentRegime } from '../../src/bench/regime.js';
 import { summarize } from '../../src/bench/stats.js';
-import { mulberry32 } from '../seeded-random.js';
+import { mulberry32 } from '../../src/core/seeded-random.js';
 
 function gaussian(random: () => number): number {
   const u = 1 - random();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { benjaminiHochberg } from '../../src/bench/multiple-comparisons.js';
 import { pairedLogTest, welchLogTest } from '../../src/bench/significance.js';
 import { median, summarize } from '../../src/bench/stats.js';
-import { mulberry32 } from '../seeded-random.js';
+import { mulberry32 } from '../../src/core/seeded-random.js';
 
 /** tinybench's own latency statistics for `values`, via a fake clock each iteration advances. */
 async function tinybenchLatency(values: readonly number[]) {

@@ -11,7 +11,7 @@ import {
   WELCH_TEST,
   type MetricInput,
 } from '../../src/bench/verdict.js';
-import { mulberry32 } from '../seeded-random.js';
+import { mulberry32 } from '../../src/core/seeded-random.js';
 
 const settings = { minEffect: DEFAULT_MIN_EFFECT, alpha: DEFAULT_ALPHA };
 const lower: MetricDef = { name: 'syscall/getppid', unit: 'ns', better: 'lower' };

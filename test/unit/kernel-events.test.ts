@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../seeded-random.js';
+import { mulberry32 } from '../../src/core/seeded-random.js';
 import { isPanicLine, LINUX_EVENT_PATTERNS, scanKernelEvents, type EventPatterns } from '../../src/parsers/kernel-events.js';
 
 const fixture = (name: string) =>

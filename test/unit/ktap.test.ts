@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../seeded-random.js';
+import { mulberry32 } from '../../src/core/seeded-random.js';
 import { flattenKtap, parseKtap, parseKtapAll, type KtapDocument, type KtapTest } from '../../src/parsers/ktap.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/ktap/${name}`, import.meta.url), 'utf8').split(/\r?\n/);

@@ -67,8 +67,8 @@ function sideFlags(flags: CompareFlags, kernel: string | undefined, append: stri
   return { ...flags, kernel: kernel === 'reference' ? undefined : kernel, append: joined === '' ? undefined : joined };
 }
 
-function describeSide(name: string, target: ResolvedTarget, kernel: string | undefined, append: string | undefined): string {
-  return `${name}: ${kernel ?? 'reference'}${append ? ` + '${append}'` : ''} on ${target.name}`;
+function describeSide(target: ResolvedTarget, kernel: string | undefined, append: string | undefined): string {
+  return `${kernel ?? 'reference'}${append ? ` + '${append}'` : ''} on ${target.name}`;
 }
 
 async function compare(flags: CompareFlags): Promise<number> {
@@ -97,7 +97,7 @@ async function compare(flags: CompareFlags): Promise<number> {
       await sweepOrphans(targetA);
       const a = await prepareTarget(targetA, progress);
       const b = await prepareTarget(targetB, progress);
-      const labels = { a: describeSide('A', targetA, flags.kernelA, flags.appendA), b: describeSide('B', targetB, flags.kernelB, flags.appendB) };
+      const labels = { a: describeSide(targetA, flags.kernelA, flags.appendA), b: describeSide(targetB, flags.kernelB, flags.appendB) };
       const r = await compareAb({ ...bootsReq, a, b, labels, pairs: boots, settings, remeasure: flags.remeasure });
       comparison = r.comparison;
       complete = r.complete;

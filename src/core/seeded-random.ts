@@ -1,4 +1,7 @@
-/** mulberry32: a small seeded PRNG, so fuzz cases are the same on every run (and a failure replays). */
+/**
+ * mulberry32: a small seeded PRNG. Used where a random choice must repeat exactly (the
+ * permutation test of change-point detection, fuzz cases in tests), never for anything secret.
+ */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
