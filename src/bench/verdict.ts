@@ -20,17 +20,15 @@
  * Defaults: minEffect 5%, alpha 0.05.
  */
 
+import { DEFAULT_BENCH } from '../config/define-config.js';
 import { benjaminiHochberg } from './multiple-comparisons.js';
 import type { MetricComparison, MetricDef, Stats, Verdict } from './model.js';
 import { pairedLogTest, welchLogTest, PAIRED_LOG_TEST, WELCH_LOG_TEST, type TestResult } from './significance.js';
 import { summarize } from './stats.js';
 
-export const DEFAULT_MIN_EFFECT = 0.05;
-export const DEFAULT_ALPHA = 0.05;
-export { PAIRED_LOG_TEST, WELCH_LOG_TEST };
-/** Test names for Comparison.settings.test (history mode / A/B mode). */
-export const WELCH_TEST = WELCH_LOG_TEST;
-export const PAIRED_TEST = PAIRED_LOG_TEST;
+/** The config's defaults (bench.minEffect, bench.alpha). */
+export const DEFAULT_MIN_EFFECT = DEFAULT_BENCH.minEffect;
+export const DEFAULT_ALPHA = DEFAULT_BENCH.alpha;
 
 /** The name recorded in Comparison.settings.test. */
 export function testName(paired: boolean): string {
@@ -171,6 +169,14 @@ export function applyRemeasurement(
     if (confirmed) return { ...m, remeasured, why: `${m.why}; confirmed by re-measurement: ${then}` };
     return { ...m, verdict: 'noisy', remeasured, why: `${m.why}; not confirmed: re-measurement gave ${then}` };
   });
+}
+
+/**
+ * Metrics whose change stands out and must be measured again before it is reported. The
+ * re-measurement tests only these, so its Benjamini–Hochberg correction is over these alone.
+ */
+export function suspected(ms: readonly MetricComparison[]): Set<string> {
+  return new Set(ms.filter((m) => m.verdict === 'regressed' || m.verdict === 'improved').map((m) => m.name));
 }
 
 /** Suspected changes when re-measuring was turned off: never reported without a second look. */

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/write-file-atomic.js';
 import type { BenchRun, Comparison, MetricComparison } from '../bench/model.js';
-import { applyRemeasurement, compareMetrics, PAIRED_TEST, withoutRemeasurement } from '../bench/verdict.js';
+import { PAIRED_LOG_TEST } from '../bench/significance.js';
+import { applyRemeasurement, compareMetrics, suspected, withoutRemeasurement } from '../bench/verdict.js';
 import { measureInterleaved, type BootsRequest } from './bench-boots.js';
 import { benchTarget } from './commands/bench.js';
 import type { PreparedTarget } from './suite-run.js';
@@ -15,10 +16,14 @@ export interface AbRequest extends BootsRequest {
   remeasure: boolean;
 }
 
-/** B against A, metric by metric; pairs line up only when every boot of both produced the metric. */
-function compareRuns(a: BenchRun, b: BenchRun, settings: AbRequest['settings']): MetricComparison[] {
+/**
+ * B against A, metric by metric (only `names`, when given: a re-measurement tests just the
+ * suspected metrics, so its Benjamini–Hochberg correction is over those). Pairs line up only when
+ * every boot of both produced the metric.
+ */
+function compareRuns(a: BenchRun, b: BenchRun, settings: AbRequest['settings'], names?: ReadonlySet<string>): MetricComparison[] {
   return compareMetrics(
-    b.metrics.map((m) => {
+    b.metrics.filter((m) => !names || names.has(m.name)).map((m) => {
       const base = a.metrics.find((x) => x.name === m.name);
       const paired = base !== undefined && base.samples.length === m.samples.length && m.samples.length === a.boots && a.boots === b.boots;
       return { def: { name: m.name, unit: m.unit, better: m.better }, base: base?.samples, head: m.samples, paired };
@@ -27,7 +32,6 @@ function compareRuns(a: BenchRun, b: BenchRun, settings: AbRequest['settings']):
   );
 }
 
-const suspected = (ms: readonly MetricComparison[]) => ms.some((m) => m.verdict === 'regressed' || m.verdict === 'improved');
 
 /**
  * Kernels A and B booted pair by pair on this machine. A change that looks real is measured again
@@ -47,13 +51,14 @@ export async function compareAb(req: AbRequest): Promise<{ comparison: Compariso
   let complete = first.a.length === req.pairs;
   const { a, b } = await measure(first, '');
   let metrics = compareRuns(a, b, req.settings);
-  if (suspected(metrics)) {
+  const names = suspected(metrics);
+  if (names.size > 0) {
     if (req.remeasure && !req.signal.aborted) {
       req.log?.('a change stands out: measuring it again on fresh pairs before reporting it');
       const again = await measureInterleaved(req.a, req.b, req.pairs, req, 'recheck');
       complete &&= again.a.length === req.pairs;
       const second = await measure(again, '-recheck');
-      metrics = applyRemeasurement(metrics, compareRuns(second.a, second.b, req.settings), req.settings);
+      metrics = applyRemeasurement(metrics, compareRuns(second.a, second.b, req.settings, names), req.settings);
     } else {
       metrics = withoutRemeasurement(metrics);
     }
@@ -65,7 +70,7 @@ export async function compareAb(req: AbRequest): Promise<{ comparison: Compariso
       head: { label: req.labels.b },
       target: a.target,
       fingerprint: a.fingerprint,
-      settings: { ...req.settings, test: PAIRED_TEST },
+      settings: { ...req.settings, test: PAIRED_LOG_TEST },
       metrics,
     },
     runs,

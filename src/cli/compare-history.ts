@@ -6,7 +6,8 @@ import { baselines, type Baseline } from '../bench/baseline.js';
 import { resolveCommit } from '../bench/git.js';
 import { loadHistory } from '../bench/history.js';
 import type { BenchRun, Comparison, MetricComparison } from '../bench/model.js';
-import { applyRemeasurement, compareMetrics, WELCH_TEST, withoutRemeasurement } from '../bench/verdict.js';
+import { WELCH_LOG_TEST } from '../bench/significance.js';
+import { applyRemeasurement, compareMetrics, suspected, withoutRemeasurement } from '../bench/verdict.js';
 
 /** bench.json given as a file or as the run folder holding it; by default the newest under `reportsDir`. */
 export async function loadBenchRun(given: string | undefined, reportsDir: string): Promise<{ file: string; run: BenchRun }> {
@@ -39,9 +40,10 @@ export interface HistoryCompareRequest {
   warn: (line: string) => void;
 }
 
-function compareToBaselines(head: BenchRun, base: Map<string, Baseline>, settings: HistoryCompareRequest['settings']): MetricComparison[] {
+/** The head's metrics (only `names`, when given) against their baselines. */
+function compareToBaselines(head: BenchRun, base: Map<string, Baseline>, settings: HistoryCompareRequest['settings'], names?: ReadonlySet<string>): MetricComparison[] {
   return compareMetrics(
-    head.metrics.map((m) => ({ def: { name: m.name, unit: m.unit, better: m.better }, base: base.get(m.name)?.samples, head: m.samples })),
+    head.metrics.filter((m) => !names || names.has(m.name)).map((m) => ({ def: { name: m.name, unit: m.unit, better: m.better }, base: base.get(m.name)?.samples, head: m.samples })),
     settings,
   );
 }
@@ -58,10 +60,11 @@ export async function compareWithHistory(req: HistoryCompareRequest): Promise<Co
     req.warn(`no history rows for target ${req.head.target} on machine ${req.head.fingerprint.id} at or before ${req.base} (${baseCommit.slice(0, 12)}) in ${req.historyDir}: every metric is no-baseline`);
   }
   let metrics = compareToBaselines(req.head, base, req.settings);
-  if (metrics.some((m) => m.verdict === 'regressed' || m.verdict === 'improved')) {
+  const names = suspected(metrics);
+  if (names.size > 0) {
     if (req.remeasure) {
       req.warn('a change stands out: measuring the head kernel again before reporting it');
-      metrics = applyRemeasurement(metrics, compareToBaselines(await req.remeasure(), base, req.settings), req.settings);
+      metrics = applyRemeasurement(metrics, compareToBaselines(await req.remeasure(), base, req.settings, names), req.settings);
     } else {
       metrics = withoutRemeasurement(metrics);
     }
@@ -78,7 +81,7 @@ export async function compareWithHistory(req: HistoryCompareRequest): Promise<Co
     head: { label: req.head.commit ? `${req.head.ref ?? 'head'} (${req.head.commit.slice(0, 12)})` : req.head.runId },
     target: req.head.target,
     fingerprint: req.head.fingerprint,
-    settings: { ...req.settings, test: WELCH_TEST },
+    settings: { ...req.settings, test: WELCH_LOG_TEST },
     metrics,
   };
 }

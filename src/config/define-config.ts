@@ -19,7 +19,7 @@ export interface TsuiteConfig {
 }
 
 export interface BenchSettings {
-  /** Independent boots per measurement (and per side of an A/B comparison). Default 5. */
+  /** Independent boots per measurement (and per side of an A/B comparison). Default 8. */
   boots: number;
   /** The smallest relative change reported as a regression or improvement. Default 0.05 (5%). */
   minEffect: number;
@@ -52,7 +52,7 @@ export const DEFAULT_REPORTERS: readonly string[] = Object.freeze(['console', 'j
 export const DEFAULT_OUTPUT_DIR = 'reports';
 export const DEFAULT_TARGET = 'qemu-x86';
 export const DEFAULT_TEST_TIMEOUT_MS = 60_000;
-export const DEFAULT_BENCH: Readonly<BenchSettings> = Object.freeze({ boots: 5, minEffect: 0.05, alpha: 0.05, history: 'bench-history' });
+export const DEFAULT_BENCH: Readonly<BenchSettings> = Object.freeze({ boots: 8, minEffect: 0.05, alpha: 0.05, history: 'bench-history' });
 
 /** Identity function: gives `tsuite.config.ts` type checking and editor completion. */
 export function defineConfig(config: TsuiteConfig): TsuiteConfig {

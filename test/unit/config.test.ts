@@ -47,7 +47,7 @@ describe('loadConfig', () => {
       outputDir: resolve(cwd, 'reports'),
       defaultTarget: 'qemu-x86',
       testTimeoutMs: 60_000,
-      bench: { boots: 5, minEffect: 0.05, alpha: 0.05, history: resolve(cwd, 'bench-history') },
+      bench: { boots: 8, minEffect: 0.05, alpha: 0.05, history: resolve(cwd, 'bench-history') },
     });
     expect(config.file).toBeUndefined();
   });

@@ -39,7 +39,7 @@ export const bootsOption = (v: string) => {
 
 export function benchCommand(): Command {
   return addTargetOptions(new Command('bench').description('run the bench suite on N independent boots; --record appends the result to the history'))
-    .option('--boots <n>', "independent boots (default: the config's bench.boots, 5)", bootsOption)
+    .option('--boots <n>', "independent boots (default: the config's bench.boots, 8)", bootsOption)
     .option('--record', 'append one row per metric to the history (bench-history/<target>.jsonl)')
     .option('--history <dir>', "history folder (default: the config's bench.history, bench-history)")
     .option('--test <pattern>', 'only benchmarks whose id contains this (or matches this * glob); repeatable', splitList)

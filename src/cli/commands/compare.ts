@@ -47,7 +47,7 @@ export function compareCommand(): Command {
     .option('--kernel-b <kernel>', 'kernel B (the candidate), measured interleaved with A on this machine')
     .option('--append-a <args>', 'extra kernel command line for A only')
     .option('--append-b <args>', 'extra kernel command line for B only')
-    .option('--boots <n>', "boots per kernel (A/B: pairs) and per re-measurement (default: the config's bench.boots, 5)", bootsOption)
+    .option('--boots <n>', "boots per kernel (A/B: pairs) and per re-measurement (default: the config's bench.boots, 8)", bootsOption)
     .option('--no-remeasure', 'report a suspected change as noisy instead of measuring it again')
     .option('--min-effect <fraction>', "smallest relative change reported (default: the config's bench.minEffect, 0.05)", fraction('--min-effect'))
     .option('--alpha <fraction>', "false discovery rate across metrics (default: the config's bench.alpha, 0.05)", fraction('--alpha'))
