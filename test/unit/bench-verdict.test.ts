@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { MetricComparison, MetricDef } from '../../src/bench/model.js';
 import {
   applyRemeasurement,
+  suspected,
+  withoutRemeasurement,
   compareMetric,
   compareMetrics,
   DEFAULT_ALPHA,
@@ -247,5 +249,13 @@ describe('applyRemeasurement', () => {
     expect(out[0]!.remeasured).toBeUndefined();
     // The input is not modified.
     expect(first[0]!.verdict).toBe('regressed');
+  });
+
+  it('names the suspected metrics, and without a re-measurement reports none of them as a change', () => {
+    expect([...suspected(first)]).toEqual([lower.name, higher.name]);
+    const out = withoutRemeasurement(first);
+    expect(out.map((m) => m.verdict)).toEqual(['noisy', 'noisy', 'unchanged']);
+    expect(out[0]!.why).toMatch(/suspected regression not re-measured/);
+    expect(out[1]!.why).toMatch(/suspected improvement not re-measured/);
   });
 });

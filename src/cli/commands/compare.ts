@@ -5,6 +5,7 @@ import { createProgress } from '../../core/progress.js';
 import { newRunId } from '../../core/run-id.js';
 import { writeFileAtomic } from '../../core/write-file-atomic.js';
 import { formatComparison } from '../../bench/compare-format.js';
+import { kernelIdentity } from '../../bench/fingerprint.js';
 import type { Comparison } from '../../bench/model.js';
 import { pullRequestFromEnv, upsertPullRequestComment } from '../../github/pr-comment.js';
 import { measureBoots } from '../bench-boots.js';
@@ -113,8 +114,15 @@ async function compare(flags: CompareFlags): Promise<number> {
         warn,
         remeasure: flags.remeasure
           ? async () => {
-              warn(`re-measuring ${head.target} with the kernel the target flags name (${boots} boots); it must be the kernel that produced ${file}`);
               const prepared = await prepareTarget(target, progress);
+              const kernel = prepared.resolved && (await kernelIdentity(prepared.resolved.kernel));
+              if (kernel && kernel.id !== head.kernel.id) {
+                throw new UsageError(
+                  `the kernel the target flags name (${kernel.source} ${kernel.version ?? ''}, cmdline '${kernel.cmdline}', id ${kernel.id}) is not the one ${file} measured (id ${head.kernel.id}), so it cannot re-measure it`,
+                  'give compare the same kernel flags as `tsuite bench` (--kernel/--kernel-src/--append...), or --no-remeasure',
+                );
+              }
+              warn(`re-measuring ${head.target} (${boots} boots)`);
               const boots2 = await measureBoots(prepared, boots, bootsReq, 'recheck');
               return benchTarget(prepared, boots2, { runId: `${runId}-recheck` });
             }
