@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/define-config.js';
 import { reporters } from '../reporters/index.js';
@@ -15,3 +16,11 @@ export function loadContext(file?: string): Promise<ResolvedConfig> {
 }
 
 export const splitList = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+/** The options of every command that writes a run folder: where, which config, which run id. */
+export function addRunFolderOptions(cmd: Command, writes: string): Command {
+  return cmd
+    .option('-o, --output-dir <dir>', `where ${writes} go (default: reports/<run-id>/)`)
+    .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
+    .option('--run-id <id>', 'run id (default: date, time and a random suffix)');
+}

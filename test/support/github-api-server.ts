@@ -151,11 +151,8 @@ export async function startGitHubApiServer(options: {
       if (!comments) return error(res, 404, 'Not Found');
       if (method === 'GET') return listComments(url, comments, res);
       if (!canWrite) return error(res, 403, 'Resource not accessible by integration');
-      const body = await readJson(req).catch(() => null);
-      const text = (body as { body?: unknown } | null | undefined)?.body;
-      if (body === null) return error(res, 400, 'Problems parsing JSON');
-      if (typeof text !== 'string') return invalid(res, 'missing_field', 'body');
-      if (text.length > MAX_BODY) return invalid(res, 'custom', 'body', `Body is too long (maximum is ${MAX_BODY} characters)`);
+      const text = await commentBody(req, res);
+      if (text === undefined) return;
       const comment = addComment(repo, issue, text, options.tokenUser ?? 'github-actions[bot]');
       return send(res, 201, comment, { location: comment.url });
     }
@@ -163,11 +160,8 @@ export async function startGitHubApiServer(options: {
       const comment = [...repo.issues.values()].flat().find((c) => c.id === Number(edit[3]));
       if (!comment) return error(res, 404, 'Not Found');
       if (!canWrite) return error(res, 403, 'Resource not accessible by integration');
-      const body = await readJson(req).catch(() => null);
-      const text = (body as { body?: unknown } | null | undefined)?.body;
-      if (body === null) return error(res, 400, 'Problems parsing JSON');
-      if (typeof text !== 'string') return invalid(res, 'missing_field', 'body');
-      if (text.length > MAX_BODY) return invalid(res, 'custom', 'body', `Body is too long (maximum is ${MAX_BODY} characters)`);
+      const text = await commentBody(req, res);
+      if (text === undefined) return;
       comment.body = text;
       comment.updated_at = now();
       return send(res, 200, comment);
@@ -177,6 +171,16 @@ export async function startGitHubApiServer(options: {
 
   const invalid = (res: ServerResponse, code: string, field: string, message?: string) =>
     send(res, 422, { message: 'Validation Failed', errors: [{ resource: 'IssueComment', code, field, ...(message ? { message } : {}) }], documentation_url: DOCS, status: '422' });
+
+  /** A create or edit request's `body`, or undefined once the error response (400/422) is sent. */
+  async function commentBody(req: IncomingMessage, res: ServerResponse): Promise<string | undefined> {
+    const body = await readJson(req).catch(() => null);
+    const text = (body as { body?: unknown } | null | undefined)?.body;
+    if (body === null) return void error(res, 400, 'Problems parsing JSON');
+    if (typeof text !== 'string') return void invalid(res, 'missing_field', 'body');
+    if (text.length > MAX_BODY) return void invalid(res, 'custom', 'body', `Body is too long (maximum is ${MAX_BODY} characters)`);
+    return text;
+  }
 
   function listComments(url: URL, all: FakeComment[], res: ServerResponse): void {
     const perPage = Math.min(100, Math.max(1, Number.parseInt(url.searchParams.get('per_page') ?? '', 10) || 30));

@@ -15,7 +15,7 @@ import type { ResolvedConfig } from '../../config/define-config.js';
 import { measureBoots } from '../bench-boots.js';
 import { exitCodeFor } from '../exit-code.js';
 import { abortOnSignals } from '../signals.js';
-import { loadContext, splitList } from '../load-context.js';
+import { addRunFolderOptions, loadContext, splitList } from '../load-context.js';
 import { planFor, prepareTarget, sweepOrphans, type PreparedTarget } from '../suite-run.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from '../target-options.js';
 
@@ -38,14 +38,14 @@ export const bootsOption = (v: string) => {
 };
 
 export function benchCommand(): Command {
-  return addTargetOptions(new Command('bench').description('run the bench suite on N independent boots; --record appends the result to the history'))
+  return addRunFolderOptions(
+    addTargetOptions(new Command('bench').description('run the bench suite on N independent boots; --record appends the result to the history')),
+    "bench.json and each boot's results",
+  )
     .option('--boots <n>', "independent boots (default: the config's bench.boots, 8)", bootsOption)
     .option('--record', 'append one row per metric to the history (bench-history/<target>.jsonl)')
     .option('--history <dir>', "history folder (default: the config's bench.history, bench-history)")
     .option('--test <pattern>', 'only benchmarks whose id contains this (or matches this * glob); repeatable', splitList)
-    .option('-o, --output-dir <dir>', 'where bench.json and each boot\'s results go (default: reports/<run-id>/)')
-    .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
-    .option('--run-id <id>', 'run id (default: date, time and a random suffix)')
     .option('--commit <sha>', 'the commit measured (default: GITHUB_SHA, or HEAD of --kernel-src or of the working directory)')
     .option('--ref <name>', 'the branch measured (default: GITHUB_HEAD_REF/GITHUB_REF_NAME, or the current branch)')
     .action(async (flags: BenchFlags) => {

@@ -12,7 +12,7 @@ import { measureBoots } from '../bench-boots.js';
 import { compareAb } from '../compare-ab.js';
 import { compareWithHistory, loadBenchRun } from '../compare-history.js';
 import { abortOnSignals } from '../signals.js';
-import { loadContext } from '../load-context.js';
+import { addRunFolderOptions, loadContext } from '../load-context.js';
 import { planFor, prepareTarget, sweepOrphans } from '../suite-run.js';
 import { addTargetOptions, resolveTarget, type ResolvedTarget } from '../target-options.js';
 import { benchTarget, bootsOption, type BenchFlags } from './bench.js';
@@ -38,8 +38,11 @@ const fraction = (flag: string) => (v: string) => {
 };
 
 export function compareCommand(): Command {
-  return addTargetOptions(
-    new Command('compare').description('head against base from the history (--base), or kernel B against kernel A measured pair by pair (--kernel-a/--kernel-b)'),
+  return addRunFolderOptions(
+    addTargetOptions(
+      new Command('compare').description('head against base from the history (--base), or kernel B against kernel A measured pair by pair (--kernel-a/--kernel-b)'),
+    ),
+    "compare.json and the boots' results",
   )
     .option('--base <git ref>', "compare the newest bench.json (or --bench) with main's current regime in the history, as of this ref")
     .option('--bench <file|dir>', 'the head measurement for --base (default: the newest reports/*/bench.json)')
@@ -54,9 +57,6 @@ export function compareCommand(): Command {
     .option('--alpha <fraction>', "false discovery rate across metrics (default: the config's bench.alpha, 0.05)", fraction('--alpha'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
     .option('--post', 'upsert the markdown as one comment on the pull request (GitHub Actions: GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_EVENT_PATH)')
-    .option('-o, --output-dir <dir>', 'where compare.json and the boots\' results go (default: reports/<run-id>/)')
-    .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
-    .option('--run-id <id>', 'run id (default: date, time and a random suffix)')
     .action(async (flags: CompareFlags) => {
       process.exitCode = await compare(flags);
     });

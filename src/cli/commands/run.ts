@@ -6,7 +6,7 @@ import { newRunId } from '../../core/run-id.js';
 import { createReporters } from '../../reporters/index.js';
 import { exitCodeFor } from '../exit-code.js';
 import { abortOnSignals } from '../signals.js';
-import { loadContext, splitList } from '../load-context.js';
+import { addRunFolderOptions, loadContext, splitList } from '../load-context.js';
 import { planFor, prepareTarget, runSuites, sweepOrphans } from '../suite-run.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from '../target-options.js';
 
@@ -21,13 +21,10 @@ interface RunFlags extends TargetFlags {
 }
 
 export function runCommand(): Command {
-  return addTargetOptions(new Command('run').description('boot the target and run suites against it'))
-    .option('-s, --suite <names>', 'suites to run, comma-separated (default: all, or the config\'s)', splitList)
+  return addRunFolderOptions(addTargetOptions(new Command('run').description('boot the target and run suites against it')), 'reports')
+    .option('-s, --suite <names>', 'suites to run, comma-separated (default: all but bench, or the config\'s)', splitList)
     .option('--test <pattern>', 'only tests whose id contains this (or matches this * glob); repeatable', splitList)
     .option('-r, --reporter <names>', 'reporters, comma-separated: console, json, tap, junit', splitList)
-    .option('-o, --output-dir <dir>', 'where reports go (default: reports/<run-id>/)')
-    .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
-    .option('--run-id <id>', 'run id (default: date, time and a random suffix)')
     .option('--test-timeout <ms>', 'per-test time limit (default: the config\'s testTimeoutMs, 60000)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 100) throw new UsageError(`--test-timeout takes whole milliseconds (at least 100), not '${v}'`);
