@@ -14,25 +14,29 @@ const EXPECTED = [
 ];
 
 describe('tsuite run --suite bench', () => {
-  it('on qemu-x86: every benchmark reports its metrics with unit, direction and all its samples; container timings are skipped for want of docker', async () => {
-    const out = tempDir('bench-suite');
-    const run = await tsuite('run', '--target', 'qemu-x86', '--suite', 'bench', '--reporter', 'json', '--output-dir', out);
-    const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult;
-    expect(r.sessions).toHaveLength(1);
+  it.each(['qemu-x86', 'qemu-arm64'])(
+    'on %s: every benchmark reports its metrics with unit, direction and all its samples; container timings are skipped for want of docker',
+    async (target) => {
+      const out = tempDir(`bench-suite-${target}`);
+      const run = await tsuite('run', '--target', target, '--suite', 'bench', '--reporter', 'json', '--output-dir', out);
+      const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult;
+      expect(r.sessions).toHaveLength(1);
 
-    const problems = r.tests.filter((t) => t.status !== 'passed' && t.status !== 'skipped').map((t) => `${t.id} ${t.status}: ${t.error?.message ?? ''}`);
-    expect(problems, run.stderr).toEqual([]);
-    expect(run.code).toBe(0);
-    const skipped = r.tests.filter((t) => t.status === 'skipped').map((t) => [t.id, t.reason]);
-    expect(skipped).toEqual([
-      ['bench/container-cold-start', "target offers no 'docker' channel"],
-      ['bench/container-exec', "target offers no 'docker' channel"],
-    ]);
+      const problems = r.tests.filter((t) => t.status !== 'passed' && t.status !== 'skipped').map((t) => `${t.id} ${t.status}: ${t.error?.message ?? ''}`);
+      expect(problems, run.stderr).toEqual([]);
+      expect(run.code).toBe(0);
+      const skipped = r.tests.filter((t) => t.status === 'skipped').map((t) => [t.id, t.reason]);
+      expect(skipped).toEqual([
+        ['bench/container-cold-start', "target offers no 'docker' channel"],
+        ['bench/container-exec', "target offers no 'docker' channel"],
+      ]);
 
-    const metrics = r.tests.flatMap((t) => t.metrics);
-    expect(metrics.map((m) => ({ name: m.name, unit: m.unit, better: m.better, samples: m.samples?.length }))).toEqual(EXPECTED);
-    for (const m of metrics) expect(m.samples!.every((s) => Number.isFinite(s) && s > 0), m.name).toBe(true);
-  }, 180_000);
+      const metrics = r.tests.flatMap((t) => t.metrics);
+      expect(metrics.map((m) => ({ name: m.name, unit: m.unit, better: m.better, samples: m.samples?.length }))).toEqual(EXPECTED);
+      for (const m of metrics) expect(m.samples!.every((s) => Number.isFinite(s) && s > 0), m.name).toBe(true);
+    },
+    180_000,
+  );
 
   it('a plain run leaves the bench suite out, even where --test would match its tests', async () => {
     const out = tempDir('bench-plain');
