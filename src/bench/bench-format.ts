@@ -1,14 +1,5 @@
+import { formatValue } from './compare-format.js';
 import type { BenchRun, Stats } from './model.js';
-
-/** A number with about three significant digits, without exponent noise. */
-export function formatNumber(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const abs = Math.abs(n);
-  if (abs >= 100) return n.toFixed(0);
-  if (abs >= 10) return n.toFixed(1);
-  if (abs >= 1) return n.toFixed(2);
-  return n.toPrecision(3);
-}
 
 const spread = (s: Stats) => `±${s.rme.toFixed(1)}%`;
 
@@ -23,7 +14,7 @@ export function formatBenchRun(run: BenchRun): string {
   const head = `${run.target} · ${run.kernel.source}${run.kernel.version ? ` ${run.kernel.version}` : ''} · ${run.boots} boots · ${run.fingerprint.accel} · machine ${run.fingerprint.id}`;
   const rows = [['metric', 'unit', 'better', 'mean', 'p50', 'rme (95%)', 'boots']];
   for (const m of run.metrics) {
-    rows.push([m.name, m.unit, m.better, formatNumber(m.stats.mean), formatNumber(m.stats.p50), spread(m.stats), String(m.samples.length)]);
+    rows.push([m.name, m.unit, m.better, formatValue(m.stats.mean), formatValue(m.stats.p50), spread(m.stats), String(m.samples.length)]);
   }
   const problems = run.problems.map((p) => `  ${p.status === 'skipped' ? 'skipped' : p.status}: ${p.benchmark}: ${p.reason}`);
   return [head, '', textTable(rows), ...(problems.length > 0 ? ['', 'not measured:', ...problems] : []), ''].join('\n');

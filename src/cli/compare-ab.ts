@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/write-file-atomic.js';
 import type { BenchRun, Comparison, MetricComparison } from '../bench/model.js';
-import { PAIRED_LOG_TEST } from '../bench/significance.js';
-import { applyRemeasurement, compareMetrics, suspected, withoutRemeasurement } from '../bench/verdict.js';
+import { applyRemeasurement, compareMetrics, suspected, testName, withoutRemeasurement } from '../bench/verdict.js';
 import { measureInterleaved, type BootsRequest } from './bench-boots.js';
 import { benchTarget } from './commands/bench.js';
 import type { PreparedTarget } from './suite-run.js';
@@ -70,7 +69,7 @@ export async function compareAb(req: AbRequest): Promise<{ comparison: Compariso
       head: { label: req.labels.b },
       target: a.target,
       fingerprint: a.fingerprint,
-      settings: { ...req.settings, test: PAIRED_LOG_TEST },
+      settings: { ...req.settings, test: testName(true) },
       metrics,
     },
     runs,

@@ -1,31 +1,17 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { exec } from '../core/exec.js';
 import { UsageError } from '../core/errors.js';
 import { baselines, type Baseline } from '../bench/baseline.js';
 import { resolveCommit } from '../bench/git.js';
 import { loadHistory } from '../bench/history.js';
 import type { BenchRun, Comparison, MetricComparison } from '../bench/model.js';
-import { WELCH_LOG_TEST } from '../bench/significance.js';
-import { applyRemeasurement, compareMetrics, suspected, withoutRemeasurement } from '../bench/verdict.js';
+import { applyRemeasurement, compareMetrics, suspected, testName, withoutRemeasurement } from '../bench/verdict.js';
+import { givenRunFile, newestRunFile, readRunModel } from './run-files.js';
 
 /** bench.json given as a file or as the run folder holding it; by default the newest under `reportsDir`. */
 export async function loadBenchRun(given: string | undefined, reportsDir: string): Promise<{ file: string; run: BenchRun }> {
-  let file = given ? resolve(given) : undefined;
-  if (file && (await stat(file).catch(() => undefined))?.isDirectory()) file = join(file, 'bench.json');
-  if (!file) {
-    const dirs = await readdir(reportsDir).catch(() => [] as string[]);
-    const found = await Promise.all(dirs.map(async (d) => ({ f: join(reportsDir, d, 'bench.json'), s: await stat(join(reportsDir, d, 'bench.json')).catch(() => undefined) })));
-    file = found.filter((x) => x.s).sort((x, y) => y.s!.mtimeMs - x.s!.mtimeMs)[0]?.f;
-    if (!file) throw new UsageError(`no bench.json under ${reportsDir}`, 'run `tsuite bench` first, or give --bench <bench.json or its run folder>');
-  }
-  let run: BenchRun;
-  try {
-    run = JSON.parse(await readFile(file, 'utf8')) as BenchRun;
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`, 'give --bench the bench.json that `tsuite bench` wrote');
-  }
-  if (run.version !== 1 || !Array.isArray(run.metrics)) throw new UsageError(`${file} is not a tsuite bench.json (version 1)`, 'give --bench the bench.json that `tsuite bench` wrote');
+  const file = given ? givenRunFile(given, 'bench.json', '--bench') : await newestRunFile(reportsDir, 'bench.json');
+  if (!file) throw new UsageError(`no bench.json under ${reportsDir}`, 'run `tsuite bench` first, or give --bench <bench.json or its run folder>');
+  const run = await readRunModel<BenchRun>(file, 'bench.json', (v) => Array.isArray(v.metrics) && typeof v.runId === 'string');
   return { file, run };
 }
 
@@ -81,7 +67,7 @@ export async function compareWithHistory(req: HistoryCompareRequest): Promise<Co
     head: { label: req.head.commit ? `${req.head.ref ?? 'head'} (${req.head.commit.slice(0, 12)})` : req.head.runId },
     target: req.head.target,
     fingerprint: req.head.fingerprint,
-    settings: { ...req.settings, test: WELCH_LOG_TEST },
+    settings: { ...req.settings, test: testName(false) },
     metrics,
   };
 }
