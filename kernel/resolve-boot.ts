@@ -10,9 +10,11 @@ import type { ArchProfile } from '../runners/qemu/arch-profile.js';
 import { detectImageKind } from './images/image-kind.js';
 import { buildInitramfs, type ExtraFile } from './initramfs/build-initramfs.js';
 import { fetchGuestAgent } from './reference/debian-guest-agent.js';
+import { isForeignArch } from './reference/foreign-apt.js';
 import { fetchReferenceGuest, type ReferenceGuest } from './reference/reference-guest.js';
 import { buildFromSource } from './source-build.js';
 import { buildFixtureKernel } from './fixture/build-fixture-kernel.js';
+import { buildNodeRootfs, NODE_CMDLINE, NODE_ROOT_DEVICE } from './node/build-node-rootfs.js';
 
 export interface ResolvedBoot {
   kernel: KernelInfo;
@@ -28,7 +30,8 @@ export interface ResolveBootOptions {
  * Turns a target's kernel and initrd settings into files on disk: the reference kernel is fetched
  * and the tsuite initramfs built (both cached; the initramfs holds Debian's qemu-guest-agent for
  * the arch), the user's files are checked to exist. An image needs neither: its own bootloader
- * loads what it holds.
+ * loads what it holds. A root filesystem (`rootfs: 'node'`, the container host tsuite builds, or
+ * the user's ext4 image) replaces the tsuite initramfs: the kernel mounts it from NVMe.
  */
 export async function resolveBoot(target: TargetDef, profile: ArchProfile, progress: Progress, cwd = process.cwd(), options: ResolveBootOptions = {}): Promise<ResolvedBoot> {
   if (target.image) return resolveImage(target, target.image, profile, cwd);
@@ -40,7 +43,9 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
     return full;
   };
 
-  const cmdline = [profile.defaultCmdline, target.append].filter(Boolean).join(' ');
+  // A root filesystem: the kernel mounts it from the NVMe disk; the user's --append comes last, so it can override.
+  const rootArgs = target.rootfs === 'node' ? NODE_CMDLINE : target.rootfs ? `root=${NODE_ROOT_DEVICE} rw rootwait` : undefined;
+  const cmdline = [profile.defaultCmdline, rootArgs, target.append].filter(Boolean).join(' ');
   let kernel: KernelInfo;
   if (target.kernelSrc) {
     const build = target.build ?? `make -j${availableParallelism()}`;
@@ -55,8 +60,21 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
     kernel = { path: userFile('--kernel', target.kernel), source: 'file', cmdline };
   }
 
+  let rootfs: string | undefined;
+  if (target.rootfs === 'node') {
+    // The container host: Debian with dockerd, holding the reference kernel's modules.
+    if (isForeignArch(profile.arch)) {
+      throw new UsageError(`the container host rootfs (rootfs: 'node') is built for this host's arch only, not ${profile.arch}`, 'use an x86_64 target such as qemu-x86-node, or pass your own ext4 image as rootfs');
+    }
+    const { kernel: k } = await referenceGuest();
+    rootfs = (await buildNodeRootfs({ kernel: k }, progress)).image;
+  } else if (target.rootfs) {
+    rootfs = userFile('--rootfs', target.rootfs);
+  }
+
   let initrd: string | undefined;
-  if (target.initrd === 'tsuite') {
+  // The tsuite initramfs never mounts a root filesystem: with one, the kernel boots without it.
+  if (target.initrd === 'tsuite' && !rootfs) {
     const { kernel: k, busybox } = await referenceGuest();
     const agent = await fetchGuestAgent(profile.arch, progress);
     const extraFiles = [...agent.files, ...(options.extraFiles ?? [])];
@@ -65,7 +83,8 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
     initrd = userFile('--initrd', target.initrd);
   }
   kernel.initrd = initrd;
-  return { kernel, boot: { kernel: kernel.path, initrd, cmdline } };
+  kernel.rootfs = rootfs;
+  return { kernel, boot: { kernel: kernel.path, initrd, cmdline, rootfs } };
 }
 
 /**

@@ -1,8 +1,9 @@
 import { UsageError } from '../src/core/errors.js';
 import type { Runner } from '../src/core/runner.js';
+import { dockerRunner } from './docker/docker-runner.js';
 import { qemuRunner } from './qemu/qemu-runner.js';
 
-export const runners: Readonly<Record<string, Runner>> = Object.freeze({ qemu: qemuRunner });
+export const runners: Readonly<Record<string, Runner>> = Object.freeze({ qemu: qemuRunner, docker: dockerRunner });
 
 export function runnerFor(name: string): Runner {
   const r = runners[name];

@@ -13,6 +13,7 @@ export { InfraError, UsageError } from './core/errors.js';
 export { assetPath } from './core/paths.js';
 export { AgentClient, type ExecResult, type ExecOptions } from './channels/agent.js';
 export { AgentError } from './channels/agent-error.js';
+export { DockerChannel, type DockerEndpoint, type DockerEngineInfo } from './channels/docker.js';
 export { buildProbes, buildBench } from '../kernel/probes/build-probes.js';
 export type { ProbeArch } from '../kernel/probes/toolchain.js';
 export type { MetricDef, Direction } from './bench/model.js';

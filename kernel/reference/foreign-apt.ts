@@ -3,14 +3,13 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InfraError, UsageError } from '../../src/core/errors.js';
 import { execOk } from '../../src/core/exec.js';
+import { hostArch } from '../../src/core/host-info.js';
 import { cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
 import { aptFix, type AptOptions } from './debian-package.js';
 
 /** `uname -m` → Debian's architecture name. */
 const DEBIAN_ARCH: Readonly<Record<string, string>> = Object.freeze({ x86_64: 'amd64', aarch64: 'arm64' });
-/** Node's `process.arch` → `uname -m`. */
-const NODE_ARCH: Readonly<Record<string, string>> = Object.freeze({ x64: 'x86_64', arm64: 'aarch64' });
 
 /** How old foreign package lists may be before `tsuite setup` refreshes them. */
 export const FOREIGN_LISTS_MAX_AGE_MS = 24 * 60 * 60 * 1000;
@@ -24,10 +23,7 @@ export function debianArch(arch: string): string {
   return deb;
 }
 
-/** The host's `uname -m`, as the guest arch names use it. */
-export function hostArch(nodeArch: string = process.arch): string {
-  return NODE_ARCH[nodeArch] ?? nodeArch;
-}
+export { hostArch };
 
 /** Whether packages for `arch` need apt options of their own (the host's apt serves only its own arch). */
 export function isForeignArch(arch: string, host: string = hostArch()): boolean {

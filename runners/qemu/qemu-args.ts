@@ -21,11 +21,23 @@ export interface QemuPaths {
 export const AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
 export const AGENT_PORT_ID = 'qga0port';
 
+/** The NVMe serial of the root filesystem disk (the guest sees it in /sys/block/nvme0n1/device/serial). */
+export const ROOTFS_SERIAL = 'tsuite-root';
+
 /** QEMU splits option values on ',' and reads ',,' as a literal comma. */
 const optionValue = (path: string) => path.replace(/,/g, ',,');
 
 /** Guest port → host port, for user-mode networking. */
 export type PortMap = ReadonlyMap<number, number>;
+
+/**
+ * The guest ports a machine forwards, each once: those asked for, plus the Docker Engine API and
+ * the ports tests publish containers on when the guest serves docker.
+ */
+export function forwardedGuestPorts(req: Pick<ProvisionRequest, 'forwardPorts' | 'docker'>): number[] {
+  const ports = [...(req.forwardPorts ?? []), ...(req.docker ? [req.docker.guestPort, ...req.docker.publishPorts] : [])];
+  return [...new Set(ports)];
+}
 
 /**
  * The QEMU command line for one machine. Pure apart from checking that the firmware file exists,
@@ -60,6 +72,12 @@ export function qemuArgs(
     args.push('-kernel', req.boot.kernel);
     if (req.boot.initrd) args.push('-initrd', req.boot.initrd);
     args.push('-append', req.boot.cmdline);
+  }
+  if (req.boot.rootfs) {
+    // NVMe: built into the cloud kernel (virtio-blk is a module there), so the kernel mounts the
+    // root with no initramfs. snapshot=on: the guest writes to a throwaway overlay, never the cache.
+    args.push('-drive', `file=${optionValue(req.boot.rootfs)},format=raw,if=none,id=root0,snapshot=on`,
+      '-device', `nvme,serial=${ROOTFS_SERIAL},drive=root0`);
   }
   if (req.agent && paths.agentSocket) {
     // A virtio-serial controller (PCI: both pc and virt have it) with the agent's port on a socket

@@ -12,7 +12,8 @@ import { isPanicLine } from '../../src/parsers/kernel-events.js';
 import type { ArchProfile } from './arch-profile.js';
 import { chooseAccel, KVM_FAILURE, probeKvm, qemuVersion, recordKvmVerdict } from './accel.js';
 import { profileFor } from './profiles/index.js';
-import { qemuArgs, sessionUefiVars } from './qemu-args.js';
+import { forwardedGuestPorts, qemuArgs, sessionUefiVars } from './qemu-args.js';
+import { connectGuestDocker } from './guest-docker.js';
 import { QemuSession } from './qemu-session.js';
 import { ownedTmpPrefix, sweepOrphanQemus } from './orphans.js';
 import { QmpClient } from './qmp.js';
@@ -70,7 +71,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     agentSocket: req.agent ? join(tmp, 'qga.sock') : undefined,
   };
   const ports = new Map<number, number>();
-  for (const guest of req.forwardPorts ?? []) ports.set(guest, await freePort());
+  for (const guest of forwardedGuestPorts(req)) ports.set(guest, await freePort());
   const args = qemuArgs(req, profile, accel, paths, ports);
 
   const started = Date.now();
@@ -99,6 +100,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     session.bootMs = landmark.line.atMs;
     session.landmarkLine = landmark.index;
     if (paths.agentSocket) await connectAgent(session, paths.agentSocket, signal);
+    if (req.docker) await connectGuestDocker(session, req.docker, ports, signal);
     return session;
   } catch (err) {
     const hung = err instanceof BootFailure && err.kind === 'timedOut';

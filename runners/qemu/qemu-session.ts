@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentClient } from '../../src/channels/agent.js';
 import type { ConsoleChannel } from '../../src/channels/console.js';
+import type { DockerChannel } from '../../src/channels/docker.js';
 import type { EventPatterns } from '../../src/parsers/kernel-events.js';
 import type { Accel, ChannelKind, ExitInfo, MachineSpec, Session } from '../../src/core/session.js';
 import { AGENT_PORT_ID } from './qemu-args.js';
@@ -21,6 +22,12 @@ export class QemuSession implements Session {
   readonly canPowerOff: boolean;
   agent?: AgentClient;
   agentProblem?: string;
+  /** The guest's Docker Engine API, through its forwarded port, once it answered. */
+  docker?: DockerChannel;
+  /** Why a machine that was asked to serve docker has no `docker` channel. */
+  dockerProblem?: string;
+  /** Host milliseconds from machine start to the engine's ready line on the console. */
+  dockerReadyMs?: number;
   /** Whether the guest has its end of the agent port open (QMP VSERPORT_CHANGE); undefined until it says. */
   agentPortOpen?: boolean;
   bootMs?: number;
@@ -84,6 +91,13 @@ export class QemuSession implements Session {
     this.channelSet.add('agent');
   }
 
+  /** The engine answered: the session now offers the `docker` channel. */
+  attachDocker(docker: DockerChannel): void {
+    this.docker = docker;
+    this.dockerProblem = undefined;
+    this.channelSet.add('docker');
+  }
+
   markPanicked(): void {
     this.panicked = true;
   }
@@ -119,6 +133,8 @@ export class QemuSession implements Session {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    // Kept-alive API connections first: the guest is about to go.
+    this.docker?.close();
     await this.shutdown('session closed');
     this.agent?.close();
     this.qmp?.close();

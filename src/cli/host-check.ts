@@ -1,4 +1,7 @@
-import { missingRequirements, type HostRequirement } from '../core/host-requirement.js';
+import { fileRequirement, missingRequirements, type HostRequirement } from '../core/host-requirement.js';
+import type { TargetDef } from '../core/target.js';
+import { nodeRootfsRequirements } from '../../kernel/node/requirements.js';
+import { profileFor } from '../../runners/qemu/profiles/index.js';
 import { referenceGuestRequirements } from '../../kernel/requirements.js';
 import { imageBuildRequirements } from '../../kernel/images/requirements.js';
 import { fixtureKernelRequirements } from '../../kernel/fixture/requirements.js';
@@ -13,8 +16,18 @@ export function hostRequirements(profile: ArchProfile): HostRequirement[] {
     ...probeBuildRequirements(profile.arch as ProbeArch)];
 }
 
-export async function missingPackages(profile: ArchProfile): Promise<{ missing: HostRequirement[]; packages: string[] }> {
-  const missing = await missingRequirements(hostRequirements(profile));
+/** Debian's docker client: the containers suite proves that standard Docker tooling drives the target. */
+const dockerCli = fileRequirement("Docker CLI (Debian's client, for the containers suite)", '/usr/bin/docker', 'docker.io');
+
+/** Everything the host needs for one target: QEMU and the reference guest, the container host's rootfs builder, the docker client. */
+export function targetRequirements(def: TargetDef): HostRequirement[] {
+  const docker = def.docker ? [dockerCli] : [];
+  if (def.runner === 'docker') return docker;
+  return [...hostRequirements(profileFor(def.arch)), ...(def.rootfs === 'node' ? nodeRootfsRequirements() : []), ...docker];
+}
+
+export async function missingPackages(def: TargetDef): Promise<{ missing: HostRequirement[]; packages: string[] }> {
+  const missing = await missingRequirements(targetRequirements(def));
   return { missing, packages: [...new Set(missing.map((r) => r.debianPackage))] };
 }
 

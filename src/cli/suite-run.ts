@@ -6,8 +6,11 @@ import { hostInfo } from '../core/host-info.js';
 import { buildPlan, type SessionPlan } from '../core/plan.js';
 import type { Progress } from '../core/progress.js';
 import type { KernelInfo, RunInfo, RunResult } from '../core/result.js';
-import type { TargetDef } from '../core/target.js';
-import type { Runner } from '../core/runner.js';
+import { NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
+import type { DockerRequest, ProvisionRequest, Runner } from '../core/runner.js';
+
+/** How long a guest's engine may take to answer after the boot landmark, unless the target says. */
+const DOCKER_READY_TIMEOUT_MS = 120_000;
 import { dispatch } from '../core/dispatch.js';
 import { loadExpectations, type Expectation } from '../core/expectations.js';
 import type { Reporter } from '../reporters/index.js';
@@ -34,6 +37,7 @@ export interface PreparedTarget {
 
 /** What the results say about a kernel that could not be fetched or built. */
 function unresolvedKernel(def: TargetDef): KernelInfo {
+  if (def.runner === 'docker') return { path: def.docker?.host ?? '', source: 'endpoint', cmdline: '' };
   if (def.image) return { path: def.image, source: 'image', cmdline: '' };
   if (def.kernelSrc) return { path: def.kernelSrc, source: 'source', cmdline: '' };
   const source = def.kernel === 'reference' ? 'debian-package' : def.kernel === 'fixture' ? 'fixture' : 'file';
@@ -45,8 +49,10 @@ export async function prepareTarget(target: ResolvedTarget, progress: Progress):
   const expectations = target.def.expectations
     ? { file: resolve(target.def.expectations), entries: await loadExpectations(resolve(target.def.expectations)) }
     : undefined;
-  const profile = profileFor(target.def.arch);
   const runner = runnerFor(target.def.runner);
+  // An existing endpoint has nothing to fetch or build: its kernel is whatever runs the engine.
+  if (target.def.runner === 'docker') return { target, runner, expectations };
+  const profile = profileFor(target.def.arch);
   const prepared: PreparedTarget = { target, runner, expectations, qemuVersion: await qemuVersion(profile.qemuBinary) };
   try {
     prepared.resolved = await resolveBoot(target.def, profile, progress);
@@ -75,7 +81,7 @@ export function planFor(target: ResolvedTarget, suites?: readonly string[], grep
     only: suites,
     grep,
     target: target.name,
-    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '']),
+    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker]),
   });
 }
 
@@ -104,6 +110,12 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
     testTimeoutOverrideMs: req.testTimeoutOverrideMs,
     signal: req.signal,
     provision: async (session, dir, signal) => {
+      if (target.def.runner === 'docker') {
+        const endpoint = { url: target.def.docker!.host!, certPath: target.def.docker!.certPath };
+        const s = await runner.provision({ ...machinelessRequest(session.id, dir, target), endpoint }, signal);
+        if (s.docker) info.kernel = { ...info.kernel, version: s.docker.info.kernelVersion };
+        return s;
+      }
       if (!resolved) throw resolveError!;
       return runner.provision(
         {
@@ -119,6 +131,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
           eventPatterns: target.eventPatterns,
           powerOffCommand: target.def.powerOffCommand,
           agent: target.def.agent === true,
+          docker: dockerRequest(target.def),
         },
         signal,
       );
@@ -126,8 +139,31 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
   });
 }
 
+/** What the guest's Docker Engine API needs from the runner, when the target says the guest serves one. */
+function dockerRequest(def: TargetDef): DockerRequest | undefined {
+  const d = def.docker;
+  if (!d?.port) return undefined;
+  return {
+    guestPort: d.port,
+    certPath: d.certPath,
+    readyPattern: d.readyPattern ? new RegExp(d.readyPattern) : undefined,
+    readyTimeoutMs: d.readyTimeoutMs ?? DOCKER_READY_TIMEOUT_MS,
+    publishPorts: d.publishPorts ?? NODE_PUBLISH_PORTS,
+  };
+}
+
+/** A provision request for a runner that boots nothing: only ids, folders and the endpoint matter. */
+function machinelessRequest(sessionId: string, dir: string, target: ResolvedTarget): ProvisionRequest {
+  const { def } = target;
+  return {
+    sessionId, dir, arch: def.arch, boot: { kernel: '', cmdline: '' }, cpus: def.cpus, memoryMb: def.memoryMb, accel: 'auto',
+    landmark: target.landmark, bootTimeoutMs: def.bootTimeoutMs, eventPatterns: target.eventPatterns,
+  };
+}
+
 /** Stops QEMU processes an earlier, SIGKILLed tsuite left behind, and says so. */
 export async function sweepOrphans(target: ResolvedTarget): Promise<void> {
+  if (target.def.runner !== 'qemu') return;
   const swept = (await runnerFor(target.def.runner).sweepOrphans?.()) ?? [];
   if (swept.length > 0) {
     process.stderr.write(`tsuite: stopped ${swept.length} QEMU process(es) left by an earlier tsuite that was killed (pids ${swept.join(', ')})\n`);

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { findTarget, type TargetDef } from '../core/target.js';
 import type { ResolvedConfig } from '../config/define-config.js';
@@ -27,6 +29,11 @@ export interface TargetFlags {
   exitSuccess?: number;
   expectations?: string;
   agent?: boolean;
+  rootfs?: string;
+  dockerHost?: string;
+  dockerCertPath?: string;
+  dockerPort?: number;
+  containerImages?: 'local' | 'upstream';
 }
 
 const int = (flag: string, min: number, max: number) => (v: string) => {
@@ -55,7 +62,12 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--ktap', 'the kernel prints in-kernel test results as KTAP on the console (read by the kernel suite)')
     .option('--agent', 'the guest runs a QEMU Guest Agent (qemu-ga protocol) on virtio-serial org.qemu.guest_agent.0')
     .option('--expectations <file>', "the kernel's known gaps: a YAML list of { test, reason } entries")
-    .option('--exit-success <value>', 'isa-debug-exit value the kernel writes on success; QEMU exits with (value << 1) | 1', int('--exit-success', 0, 255));
+    .option('--exit-success <value>', 'isa-debug-exit value the kernel writes on success; QEMU exits with (value << 1) | 1', int('--exit-success', 0, 255))
+    .option('--rootfs <file|node>', "boot from this ext4 root filesystem image (attached as NVMe, never modified); 'node' for tsuite's container host")
+    .option('--docker-host <url>', 'the Docker Engine endpoint of the docker target: tcp://host:port or unix:///path (default: DOCKER_HOST)')
+    .option('--docker-cert-path <dir>', 'TLS with client certificates for the Docker endpoint: a folder with ca.pem, cert.pem, key.pem (default with DOCKER_TLS_VERIFY: DOCKER_CERT_PATH)')
+    .option('--docker-port <port>', "the guest port on which the kernel under test serves the Docker Engine API (forwarded to the host)", int('--docker-port', 1, 65535))
+    .option('--container-images <local|upstream>', "containers suite images: 'local' (built here, no registry) or 'upstream' (alpine, busybox, nginx pulled by reference)");
 }
 
 export interface ResolvedTarget {
@@ -74,9 +86,18 @@ const regex = (source: string, what: string) => {
 };
 
 /** The target named by --target (or the config default), with config and flags applied in that order. */
-export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): ResolvedTarget {
+export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): ResolvedTarget {
   const name = flags.target ?? config.defaultTarget;
   const def: TargetDef = { ...findTarget(name, config.targets) };
+  if (flags.containerImages && !['local', 'upstream'].includes(flags.containerImages)) {
+    throw new UsageError(`--container-images must be local or upstream, not '${flags.containerImages}'`);
+  }
+  if (flags.containerImages) def.containerImages = flags.containerImages;
+  if (def.runner === 'docker') return resolveDockerTarget(name, def, flags, env);
+  if (flags.dockerHost) {
+    throw new UsageError(`--docker-host names an existing endpoint, but target '${name}' boots a machine`,
+      'use --target docker --docker-host <url>, or --docker-port <guest port> for a guest that serves the API');
+  }
   if (flags.accel && !['auto', 'kvm', 'tcg'].includes(flags.accel)) {
     throw new UsageError(`--accel must be auto, kvm or tcg, not '${flags.accel}'`);
   }
@@ -100,19 +121,22 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
   }
   if (flags.ktap) def.ktap = true;
   if (flags.expectations) def.expectations = flags.expectations;
-  // The tsuite initramfs runs qemu-ga; any other guest has an agent only if it says so (--agent).
-  if (flags.kernel || flags.kernelSrc || flags.image || flags.initrd) def.agent = def.initrd === 'tsuite';
-  if (flags.agent) def.agent = true;
+  if (flags.image) def.rootfs = undefined; // an image holds its own root filesystem
+  if (flags.rootfs) def.rootfs = flags.rootfs;
+  if (def.rootfs && def.initrd === 'tsuite' && !flags.initrd) def.initrd = undefined; // the rootfs holds init
   if (flags.exitSuccess !== undefined) def.exitSuccessValue = flags.exitSuccess;
   if (flags.kernel || flags.kernelSrc) {
     // The user's own kernel gets the tsuite initramfs (and its power-off command) only if asked for.
     if (flags.kernel) def.kernel = flags.kernel;
     def.initrd = flags.initrd;
-    if (flags.initrd !== 'tsuite') def.powerOffCommand = undefined;
+    if (flags.initrd !== 'tsuite' && def.rootfs !== 'node') def.powerOffCommand = undefined;
   } else if (flags.initrd) {
     def.initrd = flags.initrd;
     if (flags.initrd !== 'tsuite') def.powerOffCommand = undefined;
   }
+  // The tsuite initramfs and the node rootfs run qemu-ga; any other guest has an agent only if it says so (--agent).
+  if (flags.kernel || flags.kernelSrc || flags.image || flags.initrd || flags.rootfs) def.agent = def.initrd === 'tsuite' || def.rootfs === 'node';
+  if (flags.agent) def.agent = true;
   if (def.kernel === 'fixture' && !def.kernelSrc && !def.image) applyFixtureDefaults(def);
   if (flags.append !== undefined) def.append = [def.append, flags.append].filter(Boolean).join(' ');
   if (flags.landmark) def.landmark = flags.landmark;
@@ -120,12 +144,17 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
   if (flags.accel) def.accel = flags.accel;
   if (flags.cpus) def.cpus = flags.cpus;
   if (flags.memory) def.memoryMb = flags.memory;
+  if (flags.dockerPort) def.docker = { ...def.docker, port: flags.dockerPort };
+  if (flags.dockerCertPath) {
+    if (!def.docker?.port) throw new UsageError(`--docker-cert-path needs a Docker endpoint, and target '${name}' serves none`, 'give --docker-port <guest port> too');
+    def.docker = { ...def.docker, certPath: flags.dockerCertPath };
+  }
 
   if (def.image && def.landmark && config.targets[name]?.powerOffCommand === undefined) {
     // A landmark of its own says the image does not run the tsuite init, which alone knows the power-off command.
     def.powerOffCommand = undefined;
   }
-  if (!def.image && !def.landmark && def.initrd !== 'tsuite') {
+  if (!def.image && !def.landmark && def.initrd !== 'tsuite' && def.rootfs !== 'node') {
     throw new UsageError(
       `target '${name}' boots a kernel without the tsuite initramfs, so tsuite cannot know when it is up`,
       "give --landmark '<regex of a console line your kernel prints when ready>', or --initrd tsuite for a Linux kernel",
@@ -135,6 +164,29 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags): Resol
   const extraPanics = (def.panicPatterns ?? []).map((p) => regex(p, `panic pattern '${p}'`));
   const eventPatterns = { ...LINUX_EVENT_PATTERNS, panic: [...LINUX_EVENT_PATTERNS.panic, ...extraPanics] };
   return { name, def, landmark, eventPatterns };
+}
+
+/**
+ * The `docker` runner boots nothing: only the endpoint settings apply. The endpoint comes from the
+ * flags, then the config, then Docker's own environment (DOCKER_HOST, DOCKER_TLS_VERIFY,
+ * DOCKER_CERT_PATH), then the engine's default socket, as the docker CLI does.
+ */
+function resolveDockerTarget(name: string, def: TargetDef, flags: TargetFlags, env: NodeJS.ProcessEnv): ResolvedTarget {
+  const machineFlags = (['kernel', 'initrd', 'append', 'image', 'kernelSrc', 'rootfs', 'dockerPort', 'landmark', 'cpus', 'memory', 'accel', 'firmware'] as const)
+    .filter((f) => flags[f] !== undefined)
+    .map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  if (machineFlags.length > 0) {
+    throw new UsageError(`target '${name}' talks to an existing Docker endpoint and boots nothing, so ${machineFlags.join(', ')} cannot apply`,
+      'drop them, or use a qemu target (e.g. qemu-x86-node) to boot a machine');
+  }
+  const host = flags.dockerHost ?? def.docker?.host ?? env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+  if (!/^(tcp|unix):\/\//.test(host)) {
+    throw new UsageError(`the Docker endpoint '${host}' is neither tcp://host:port nor unix:///path`, 'give --docker-host tcp://127.0.0.1:2375 or unix:///var/run/docker.sock');
+  }
+  const tlsFromEnv = env.DOCKER_TLS_VERIFY && env.DOCKER_TLS_VERIFY !== '0' ? env.DOCKER_CERT_PATH ?? join(homedir(), '.docker') : undefined;
+  const certPath = flags.dockerCertPath ?? def.docker?.certPath ?? (flags.dockerHost ? undefined : tlsFromEnv);
+  def.docker = { ...def.docker, host, ...(certPath && { certPath }) };
+  return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: LINUX_EVENT_PATTERNS };
 }
 
 /**

@@ -185,6 +185,8 @@ function resolveConfig(config: ConfigInput, options: LoadConfigOptions, file: st
     if (t.image !== undefined && !isAbsolute(t.image)) t.image = resolve(base, t.image);
     if (t.expectations !== undefined && !isAbsolute(t.expectations)) t.expectations = resolve(base, t.expectations);
     if (t.kernelSrc !== undefined && !isAbsolute(t.kernelSrc)) t.kernelSrc = resolve(base, t.kernelSrc);
+    if (t.rootfs !== undefined && t.rootfs !== 'node' && !isAbsolute(t.rootfs)) t.rootfs = resolve(base, t.rootfs);
+    if (t.docker?.certPath !== undefined && !isAbsolute(t.docker.certPath)) t.docker = { ...t.docker, certPath: resolve(base, t.docker.certPath) };
     targets[name] = t;
   }
   return {

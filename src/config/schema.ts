@@ -35,9 +35,21 @@ const positiveInt = z
 
 const nonEmpty = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: 'must not be empty' });
 
+const port = intIn(1, 65_535);
+
+/** Where a target's Docker Engine API is (see DockerTargetSettings). */
+const dockerSchema = z.strictObject({
+  host: z.string({ error: 'must be a string' }).regex(/^(tcp|unix):\/\//, { error: 'must start with tcp:// or unix://' }),
+  port,
+  certPath: nonEmpty("a folder with ca.pem, cert.pem and key.pem"),
+  readyPattern: regexSource,
+  readyTimeoutMs: positiveInt,
+  publishPorts: z.array(port, { error: 'must be an array of guest port numbers' }),
+}).partial();
+
 /** Every field optional: an entry may override a few fields of a built-in target. */
 export const targetSchema = z.strictObject({
-  runner: z.literal('qemu', { error: "must be 'qemu' (the only runner built in so far)" }),
+  runner: z.enum(['qemu', 'docker'], { error: "must be 'qemu' (boot a machine) or 'docker' (an existing Docker Engine endpoint)" }),
   arch: nonEmpty('a string naming the QEMU arch profile'),
   kernel: nonEmpty("'reference' or a path to a kernel image"),
   initrd: nonEmpty("'tsuite' or a path to an initramfs").optional(),
@@ -60,6 +72,9 @@ export const targetSchema = z.strictObject({
   exitSuccessValue: intIn(0, 255),
   expectations: nonEmpty('a path to an expectations file'),
   agent: z.boolean({ error: 'must be true or false' }),
+  rootfs: nonEmpty("'node' for the container host tsuite builds, or a path to an ext4 root filesystem image"),
+  docker: dockerSchema,
+  containerImages: z.enum(['local', 'upstream'], { error: "must be 'local' (built here) or 'upstream' (pulled from a registry)" }),
 }).partial();
 
 const nameList = (what: string) =>
@@ -108,7 +123,7 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   minEffect: 'the smallest relative change reported, e.g. minEffect: 0.05 for 5%',
   alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
   history: "the benchmark history folder, e.g. history: 'bench-history'",
-  runner: "runner: 'qemu'",
+  runner: "runner: 'qemu' to boot a machine, or runner: 'docker' for an existing Docker Engine endpoint",
   arch: "the guest arch, e.g. arch: 'x86_64' or arch: 'aarch64'",
   kernel: "kernel: 'reference' for the distro kernel, or a path such as kernel: './build/kernel.elf'",
   initrd: "initrd: 'tsuite' for the initramfs tsuite builds, or a path to your own",
@@ -131,4 +146,7 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   exitSuccessValue: 'the isa-debug-exit value meaning success, a whole number from 0 to 255, e.g. exitSuccessValue: 0',
   expectations: "a YAML file listing known failures, e.g. expectations: './expectations/my-kernel.yaml'",
   agent: 'agent: true when the guest runs a QEMU Guest Agent on virtio-serial org.qemu.guest_agent.0',
+  rootfs: "rootfs: 'node' for the container host tsuite builds, or a path such as rootfs: './out/root.ext4'",
+  docker: "docker: { host: 'tcp://10.0.0.5:2376', certPath: './certs' } for an endpoint, or docker: { port: 2375 } for the guest port of a QEMU target",
+  containerImages: "containerImages: 'local' (images tsuite builds) or 'upstream' (alpine, busybox, nginx from a registry)",
 });

@@ -6,6 +6,11 @@ export interface ConformanceSpec {
   itemKind: string;
   /** How many id segments after the suite name the item takes: 2 for `syscall/<family>/<syscall>/...`. */
   itemDepth: number;
+  /**
+   * The item a result belongs to, from its id segments after the suite name, or undefined for none;
+   * replaces the itemDepth rule (which counts only results below an item, never the item itself).
+   */
+  itemOf?(path: readonly string[]): string | undefined;
   /** Extra facts per item (e.g. the syscall number on the target's arch). */
   details?(item: string, arch: string): Record<string, string | number> | undefined;
 }
@@ -20,8 +25,9 @@ export function buildConformance(suite: string, spec: ConformanceSpec, tests: re
   const rows = new Map<string, ConformanceItem & { expected: number }>();
   for (const t of tests) {
     const parts = t.id.split('/');
-    if (parts[0] !== suite || parts.length < spec.itemDepth + 2) continue;
-    const item = parts.slice(1, spec.itemDepth + 1).join('/');
+    if (parts[0] !== suite) continue;
+    const item = spec.itemOf ? spec.itemOf(parts.slice(1)) : parts.length >= spec.itemDepth + 2 ? parts.slice(1, spec.itemDepth + 1).join('/') : undefined;
+    if (item === undefined) continue;
     let row = rows.get(item);
     if (!row) {
       row = { item, status: 'skip', passed: 0, failed: 0, skipped: 0, reasons: [], expected: 0 };

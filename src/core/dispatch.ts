@@ -8,7 +8,7 @@ import { markExpectation, type Expectation } from './expectations.js';
 import type { PlannedTest, SessionPlan } from './plan.js';
 import { RESULT_VERSION, summarize, type Metric, type RunInfo, type RunResult, type SessionResult, type TestResult } from './result.js';
 import type { Session } from './session.js';
-import { SkipTest, TestOutcome, unmetRequirement, type ChildResult, type TargetFacts, type TestContext } from './suite.js';
+import { brokenChannel, SkipTest, TestOutcome, unmetRequirement, type ChildResult, type TargetFacts, type TestContext } from './suite.js';
 
 export interface DispatchRequest {
   sessions: readonly SessionPlan[];
@@ -93,6 +93,8 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     req.run.accel = session.accel;
     req.run.accelReason = session.accelReason;
     info.bootMs = session.bootMs;
+    if (session.docker) info.docker = { endpoint: session.docker.endpoint.url, ...session.docker.info };
+    if (session.dockerProblem) info.dockerProblem = session.dockerProblem;
     const upTo = session.landmarkLine === undefined ? undefined : session.landmarkLine + 1;
     const report = parseBootReport(session.console.lines.slice(0, upTo).map((l) => l.text));
     const queue = [...plan.tests];
@@ -101,7 +103,7 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
         const t = queue[i]!;
         await notify(req.reporters, 'onTestStart', { id: t.id, suite: t.suite.name, title: t.test.title, session: plan.id });
         const exitedBefore = session.exit !== undefined;
-        const results = await runTest(t, session, report, plan.id, req);
+        const results = await runTest(t, session, report, plan.id, { ...req, runId: req.run.id });
         for (const result of results) await record(result);
         // Only a test that ran while the machine was up can be where it died.
         const diedDuring = !exitedBefore && session.exit !== undefined && !results.every((r) => r.status === 'skipped');
@@ -163,11 +165,13 @@ async function runTest(
   session: Session,
   report: BootReport | undefined,
   sessionId: string,
-  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'testTimeoutOverrideMs' | 'signal'>,
+  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'testTimeoutOverrideMs' | 'signal'> & { runId: string },
 ): Promise<TestResult[]> {
   const runSignal = req.signal;
   const result = { ...base(t, sessionId), durationMs: 0 };
   for (const need of t.test.requires ?? []) {
+    const broken = brokenChannel(need, session);
+    if (broken) return [{ ...result, status: 'failed', error: { message: broken, consoleExcerpt: session.console.tail(30) || undefined } }];
     const reason = unmetRequirement(need, session, report, req.target);
     if (reason) return [{ ...result, status: 'skipped', reason }];
   }
@@ -179,6 +183,7 @@ async function runTest(
     session,
     bootReport: report,
     target: req.target,
+    runId: req.runId,
     signal: AbortSignal.any([runSignal, timeout.signal]),
     metric: (m) => result.metrics.push(m),
     emit: (c: ChildResult) =>

@@ -57,9 +57,10 @@ export interface KernelInfo {
   /**
    * Where it came from: `debian-package` for the reference kernel, `file` for the user's own,
    * `source` for one built from a source tree, `image` for an ISO or disk image, `fixture` for
-   * tsuite's own test kernel.
+   * tsuite's own test kernel, `endpoint` for whatever kernel runs an existing Docker endpoint
+   * (path is the endpoint's URL, version the kernel the engine reports).
    */
-  source: 'debian-package' | 'file' | 'source' | 'image' | 'fixture';
+  source: 'debian-package' | 'file' | 'source' | 'image' | 'fixture' | 'endpoint';
   package?: string;
   version?: string;
   /** For `source`: the tree's commit, with `+dirty.<hash>` for uncommitted changes. */
@@ -67,6 +68,8 @@ export interface KernelInfo {
   /** For `source`: the build's log. */
   buildLog?: string;
   initrd?: string;
+  /** A root filesystem image the kernel booted from (the container host's). */
+  rootfs?: string;
   cmdline: string;
 }
 
@@ -88,6 +91,10 @@ export interface SessionResult {
   /** How the machine ended. */
   exit?: ExitInfo;
   bootMs?: number;
+  /** The Docker Engine the session talked to, and the API version negotiated with it. */
+  docker?: { endpoint: string; apiVersion: string; serverApiVersion: string; engineVersion: string; os: string; arch: string; kernelVersion?: string };
+  /** Why the target's Docker endpoint never answered. */
+  dockerProblem?: string;
 }
 
 export interface RunInfo {

@@ -1,3 +1,4 @@
+import type { DockerEndpoint } from '../channels/docker.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
 import type { Accel, Session } from './session.js';
 
@@ -26,6 +27,24 @@ export interface BootSpec {
   image?: string;
   imageKind?: ImageKind;
   firmware?: Firmware;
+  /** A root filesystem image (ext4) attached as an NVMe disk; the guest writes to a throwaway overlay. */
+  rootfs?: string;
+}
+
+/** A Docker Engine API the guest serves, reached through a forwarded port. */
+export interface DockerRequest {
+  /** Guest TCP port of the Engine API, forwarded to a free host port. */
+  guestPort: number;
+  /** TLS client material in Docker's layout: a folder with ca.pem, cert.pem, key.pem. */
+  certPath?: string;
+  /**
+   * Console line that says the engine listens, waited for before the first connection: QEMU's
+   * user-mode forward accepts a connection before the guest listens, and that connection hangs.
+   */
+  readyPattern?: RegExp;
+  readyTimeoutMs: number;
+  /** Guest ports forwarded too, for tests that publish a container port and reach it from the host. */
+  publishPorts: readonly number[];
 }
 
 /** Everything a runner needs to bring up one machine. */
@@ -51,6 +70,10 @@ export interface ProvisionRequest {
   agent?: boolean;
   /** Guest TCP ports to forward from free host ports. */
   forwardPorts?: readonly number[];
+  /** The guest serves the Docker Engine API: connect to it after the landmark (the `docker` channel). */
+  docker?: DockerRequest;
+  /** For a runner with no machine of its own (`docker`): the existing endpoint to connect to. */
+  endpoint?: DockerEndpoint;
   /** Called for every console line as it arrives (live reporters). */
   onConsoleLine?: (line: string) => void;
 }

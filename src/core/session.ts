@@ -1,4 +1,5 @@
 import type { AgentClient } from '../channels/agent.js';
+import type { DockerChannel } from '../channels/docker.js';
 import type { ConsoleChannel } from '../channels/console.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
 import type { ExitInfo } from './result.js';
@@ -36,6 +37,13 @@ export interface Session extends AsyncDisposable {
   readonly agent?: AgentClient;
   /** Why a session that asked for the agent has none (e.g. "no guest agent answered ... within 10000 ms"). */
   readonly agentProblem?: string;
+  /** The Docker Engine API, when the session has the `docker` channel. */
+  readonly docker?: DockerChannel;
+  /**
+   * Why a session whose target declares a Docker endpoint has none (the engine never answered):
+   * tests that need it fail with this, since the target promised the channel.
+   */
+  readonly dockerProblem?: string;
   readonly accel: Accel;
   /** Why this accelerator (e.g. "KVM fails here: ...; TCG used"). */
   readonly accelReason?: string;

@@ -10,9 +10,11 @@ import type { ChannelKind, Session } from './session.js';
  *  - `boot-report`: the kernel printed the tsuite boot report;
  *  - `live`: a running machine (not a replayed console log);
  *  - `power-off`: the guest powers off when asked;
- *  - `ktap`: the target declares that its kernel prints KTAP on the console.
+ *  - `ktap`: the target declares that its kernel prints KTAP on the console;
+ *  - a list of channel kinds: any one of them (the syscall probes run over the agent or, for a
+ *    kernel whose only interface is its management API, in a container over `docker`).
  */
-export type Requirement = ChannelKind | 'boot-report' | 'live' | 'power-off' | 'ktap';
+export type Requirement = ChannelKind | 'boot-report' | 'live' | 'power-off' | 'ktap' | readonly ChannelKind[];
 
 /** What a test may know of its target beyond the session: facts from the target's config. */
 export interface TargetFacts {
@@ -23,6 +25,11 @@ export interface TargetFacts {
   ktap: boolean;
   /** The isa-debug-exit value that means success (QEMU status `(value << 1) | 1`), if the kernel uses it. */
   exitSuccessValue?: number;
+  /**
+   * Where the containers suite gets busybox, nginx and alpine: `local` images tsuite builds and
+   * loads (no registry), or `upstream` ones pulled by reference where a registry is reachable.
+   */
+  containerImages: 'local' | 'upstream';
 }
 
 /** A result a test reports for one of its children (e.g. each in-kernel KTAP test). */
@@ -42,6 +49,8 @@ export interface TestContext {
   /** Present whenever the test requires `boot-report`. */
   readonly bootReport: BootReport | undefined;
   readonly target: TargetFacts;
+  /** The run's id: everything a test creates outside the machine (containers, networks) is labelled with it. */
+  readonly runId: string;
   readonly signal: AbortSignal;
   metric(metric: Metric): void;
   /**
@@ -94,13 +103,28 @@ export class SkipTest extends Error {
   }
 }
 
+/**
+ * A channel the target promised but that did not come up (its engine never answered): a test that
+ * needs it fails with this, rather than being skipped, since the target said it offers it.
+ */
+export function brokenChannel(req: Requirement, session: Session): string | undefined {
+  const kinds: readonly Requirement[] = typeof req === 'string' ? [req] : req;
+  if (kinds.some((k) => typeof k === 'string' && session.channels.has(k as ChannelKind))) return undefined;
+  return kinds.includes('docker') && session.dockerProblem ? `the target's Docker endpoint did not come up: ${session.dockerProblem}` : undefined;
+}
+
 /** Why a requirement is not met, or undefined when it is. */
 export function unmetRequirement(req: Requirement, session: Session, report: BootReport | undefined, target: TargetFacts): string | undefined {
+  if (typeof req !== 'string') {
+    const reasons = req.map((kind) => unmetRequirement(kind, session, report, target));
+    return reasons.some((r) => r === undefined) ? undefined : `needs one of the channels ${req.join(', ')}: ${reasons.join('; ')}`;
+  }
   switch (req) {
     case 'ktap':
       return target.ktap ? undefined : `target '${target.name}' does not declare KTAP output (ktap: true in its config, or --ktap)`;
     case 'live':
-      return session.spec ? undefined : 'needs a running machine; this is a replayed console log';
+      if (session.spec) return undefined;
+      return session.channels.has('console') ? 'needs a running machine; this is a replayed console log' : `target '${target.name}' is an existing endpoint: there is no machine tsuite booted to check`;
     case 'power-off':
       return session.canPowerOff ? undefined : 'the target has no power-off command (powerOffCommand in its config)';
     case 'boot-report':

@@ -1,4 +1,5 @@
 import { UsageError } from './errors.js';
+import { hostArch } from './host-info.js';
 import type { Firmware } from './runner.js';
 
 /**
@@ -6,8 +7,9 @@ import type { Firmware } from './runner.js';
  * below; `tsuite.config.ts` may add more or override fields of these, and CLI flags override both.
  */
 export interface TargetDef {
-  runner: 'qemu';
-  /** Guest arch, naming the QEMU profile (`x86_64`). */
+  /** `qemu` boots a machine; `docker` talks to an existing Docker Engine endpoint (no machine, no console). */
+  runner: 'qemu' | 'docker';
+  /** Guest arch, naming the QEMU profile (`x86_64`); for `docker`, the arch the engine's images are built for. */
   arch: string;
   /**
    * `reference` for the distro kernel tsuite fetches, `fixture` for tsuite's own non-Linux test
@@ -54,8 +56,36 @@ export interface TargetDef {
   expectations?: string;
   /** The guest serves the QEMU Guest Agent protocol on virtio-serial `org.qemu.guest_agent.0`. */
   agent?: boolean;
+  /**
+   * A root filesystem to boot from instead of an initramfs: `node` for the container host tsuite
+   * builds (Debian with dockerd), else a path to an ext4 image. Attached as NVMe, never written.
+   */
+  rootfs?: 'node' | (string & {});
+  /** The Docker Engine API the target offers: the `docker` channel. */
+  docker?: DockerTargetSettings;
+  /** `local` test images (built here, no registry) or `upstream` ones pulled by reference. */
+  containerImages?: 'local' | 'upstream';
   description?: string;
 }
+
+/** Where a target's Docker Engine API is. */
+export interface DockerTargetSettings {
+  /** For the `docker` runner: the endpoint, `tcp://host:port` or `unix:///path` (default: DOCKER_HOST). */
+  host?: string;
+  /** For a QEMU guest: the guest port the API listens on, forwarded to a free host port. */
+  port?: number;
+  /** TLS with client certificates: a folder with ca.pem, cert.pem and key.pem (Docker's DOCKER_CERT_PATH layout). */
+  certPath?: string;
+  /** For a QEMU guest: regex source of the console line that says the API listens. */
+  readyPattern?: string;
+  /** For a QEMU guest: how long after the landmark the engine may take to answer. */
+  readyTimeoutMs?: number;
+  /** For a QEMU guest: guest ports forwarded for tests that publish container ports. */
+  publishPorts?: number[];
+}
+
+/** The guest ports the container host forwards for published-port tests. */
+export const NODE_PUBLISH_PORTS: readonly number[] = Object.freeze([18080, 18081, 18082, 18083]);
 
 /** What a configured target gets for the fields it leaves out. */
 export const TARGET_DEFAULTS = Object.freeze({ cpus: 2, memoryMb: 512, accel: 'auto', bootTimeoutMs: 60_000 } as const);
@@ -76,6 +106,25 @@ const referenceTarget = (arch: string, description: string): Readonly<TargetDef>
 export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = Object.freeze({
   'qemu-x86': referenceTarget('x86_64', "x86_64 under QEMU; default kernel: Debian's cloud kernel with the tsuite initramfs"),
   'qemu-arm64': referenceTarget('aarch64', "aarch64 under QEMU (virt); default kernel: Debian's arm64 cloud kernel with the tsuite initramfs"),
+  // The reference container host: dockerd needs far more than the initramfs guest's 512 MiB.
+  'qemu-x86-node': Object.freeze({
+    ...referenceTarget('x86_64', "x86_64 container host under QEMU: Debian's cloud kernel booting a Debian rootfs that runs dockerd (docker.io), API forwarded to the host"),
+    initrd: undefined,
+    rootfs: 'node',
+    memoryMb: 2048,
+    bootTimeoutMs: 120_000,
+    docker: Object.freeze({ port: 2375, readyPattern: 'tsuite-node: dockerd (?:ready|failed)', readyTimeoutMs: 120_000, publishPorts: [...NODE_PUBLISH_PORTS] }),
+  }),
+  docker: Object.freeze({
+    runner: 'docker',
+    arch: hostArch(),
+    kernel: 'endpoint',
+    ...TARGET_DEFAULTS,
+    // How long the endpoint may take to answer: an engine already running answers at once.
+    bootTimeoutMs: 20_000,
+    docker: Object.freeze({}),
+    description: 'an existing Docker Engine endpoint (--docker-host, or DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH): a real Linux Docker host to baseline against, or a kernel\'s own management API',
+  }),
 });
 
 /** Looks a target up among the built-in and configured ones, failing with the list of valid names. */
@@ -87,7 +136,7 @@ export function findTarget(name: string, configured: Readonly<Record<string, Par
     throw new UsageError(`unknown target '${name}'`, `use one of: ${names.join(', ')} (see \`tsuite targets\`)`);
   }
   const merged = { ...TARGET_DEFAULTS, ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
-  if (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc)) {
+  if (merged.runner !== 'docker' && (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc))) {
     throw new UsageError(`target '${name}' needs runner, arch and kernel (or image, or kernelSrc)`, `set them in tsuite.config.ts under targets.${name}`);
   }
   return merged;

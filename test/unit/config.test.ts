@@ -155,7 +155,7 @@ describe('loadConfig', () => {
     });
     const err = await configError(cwd);
     const byPath = Object.fromEntries(err.problems.map((p) => [p.path, p]));
-    expect(byPath['defaultTarget']!.fix).toMatch(/use one of: qemu-x86, qemu-arm64, mine \(did you mean 'qemu-x86'\?\)/);
+    expect(byPath['defaultTarget']!.fix).toMatch(/use one of: qemu-x86, qemu-arm64, qemu-x86-node, docker, mine \(did you mean 'qemu-x86'\?\)/);
     expect(byPath['targets.mine']!.message).toMatch(/missing: runner, arch, kernel/);
   });
 
@@ -203,7 +203,7 @@ describe('validateConfig', () => {
     const problems = validateConfig(
       {
         testTimeoutMs: -1,
-        targets: { 'qemu-x86': { memoryMb: 32, accel: 'hvf', runner: 'docker', bootTimeoutMs: 1.5, typo: 1 } },
+        targets: { 'qemu-x86': { memoryMb: 32, accel: 'hvf', runner: 'ssh', bootTimeoutMs: 1.5, typo: 1 } },
       },
       { knownSuites, knownReporters },
     );

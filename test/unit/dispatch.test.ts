@@ -45,7 +45,7 @@ async function dispatchTests(tests: TestDef[], provision?: DispatchRequest['prov
   const suite = defineSuite({ name: 's', description: '', tests });
   const result = await dispatch({
     sessions: buildPlan({ suites: [suite], target: 't', sessionKey: 'k' }),
-    target: { name: 't', arch: 'x86_64', ktap: false },
+    target: { name: 't', arch: 'x86_64', ktap: false, containerImages: 'local' },
     provision: provision ?? (async (plan) => (boots.push(plan.id), fakeSession(plan.id))),
     reporters: [],
     run: run(),
@@ -66,6 +66,18 @@ describe('dispatch', () => {
     ]);
     expect(status).toEqual({ 's/ok': 'passed', 's/bad': 'failed', 's/needs-report': 'skipped', 's/slow': 'timedOut' });
     expect(result.tests.find((t) => t.id === 's/needs-report')?.reason).toContain('no tsuite boot report');
+  });
+
+  it('a list of channels is met by any one; a promised docker channel that never came up fails the test', async () => {
+    const { status, result } = await dispatchTests([
+      { name: 'either', title: 'e', requires: [['agent', 'console']], run: () => undefined },
+      { name: 'neither', title: 'n', requires: [['agent', 'docker']], run: () => undefined },
+    ]);
+    expect(status).toEqual({ 's/either': 'passed', 's/neither': 'skipped' });
+    expect(result.tests[1]!.reason).toMatch(/one of the channels agent, docker/);
+    const broken = await dispatchTests([{ name: 'needs-docker', title: 'd', requires: ['docker'], run: () => undefined }],
+      async (plan) => Object.assign(fakeSession(plan.id), { dockerProblem: 'no answer on tcp://127.0.0.1:1 within 1000 ms' }));
+    expect(broken.result.tests[0]).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('did not come up: no answer') } });
   });
 
   it('a failing check after a panic on the console is crashed, not failed', async () => {

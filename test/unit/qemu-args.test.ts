@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { qemuArgs, sessionUefiVars, type QemuPaths } from '../../runners/qemu/qemu-args.js';
+import { forwardedGuestPorts, qemuArgs, sessionUefiVars, type QemuPaths } from '../../runners/qemu/qemu-args.js';
 import x86_64 from '../../runners/qemu/profiles/x86_64.js';
 import type { ProvisionRequest } from '../../src/core/runner.js';
 import { BOOT_REPORT_READY } from '../../src/parsers/boot-report.js';
@@ -103,6 +103,54 @@ describe('qemuArgs for x86_64', () => {
     expect(netdev).toContain(',hostfwd=tcp:127.0.0.1:40002-:22');
     expect(allAfter(args, '-netdev')).toHaveLength(1);
     expect(allAfter(args, '-device')).toContain('virtio-net-pci,netdev=net0');
+  });
+});
+
+describe('qemuArgs with a root filesystem', () => {
+  const rootfs = '/cache/node-rootfs/6.1.0-56-cloud-amd64-0123/rootfs.ext4';
+  const cmdline = `${CMDLINE} root=/dev/nvme0n1 rw rootwait init=/sbin/tsuite-node-init`;
+  const args = qemuArgs(request({ boot: { kernel: '/cache/vmlinuz', cmdline, rootfs } }), x86_64, 'tcg', paths);
+
+  it('attaches the image as an NVMe disk under snapshot=on, so the cached image is never written', () => {
+    expect(allAfter(args, '-drive')).toEqual([`file=${rootfs},format=raw,if=none,id=root0,snapshot=on`]);
+    expect(allAfter(args, '-device')).toContain('nvme,serial=tsuite-root,drive=root0');
+  });
+
+  it('boots the kernel directly with no initrd, the root named on the command line', () => {
+    expect(after(args, '-kernel')).toBe('/cache/vmlinuz');
+    expect(args).not.toContain('-initrd');
+    expect(after(args, '-append')).toBe(cmdline);
+  });
+
+  it('adds no disk when the boot has no rootfs', () => {
+    const plain = qemuArgs(request(), x86_64, 'tcg', paths);
+    expect(plain).not.toContain('-drive');
+    expect(allAfter(plain, '-device').some((d) => d.startsWith('nvme'))).toBe(false);
+  });
+
+  it('doubles commas in the rootfs path', () => {
+    const a = qemuArgs(request({ boot: { kernel: '/k', cmdline: '', rootfs: '/my,dir/root.ext4' } }), x86_64, 'tcg', paths);
+    expect(after(a, '-drive')).toBe('file=/my,,dir/root.ext4,format=raw,if=none,id=root0,snapshot=on');
+  });
+});
+
+describe('forwardedGuestPorts', () => {
+  const docker = { guestPort: 2375, readyTimeoutMs: 1000, publishPorts: [18080, 18081] };
+
+  it('forwards the engine API and the publish ports when the guest serves docker', () => {
+    expect(forwardedGuestPorts({ docker })).toEqual([2375, 18080, 18081]);
+  });
+
+  it('keeps the ports asked for, each once', () => {
+    expect(forwardedGuestPorts({ forwardPorts: [22, 2375], docker })).toEqual([22, 2375, 18080, 18081]);
+    expect(forwardedGuestPorts({ forwardPorts: [22] })).toEqual([22]);
+    expect(forwardedGuestPorts({})).toEqual([]);
+  });
+
+  it('gives each forwarded port its own hostfwd on loopback', () => {
+    const ports = new Map(forwardedGuestPorts({ docker }).map((g, i) => [g, 41000 + i] as const));
+    const netdev = after(qemuArgs(request({ docker }), x86_64, 'tcg', paths, ports), '-netdev');
+    expect(netdev).toBe('user,id=net0,hostfwd=tcp:127.0.0.1:41000-:2375,hostfwd=tcp:127.0.0.1:41001-:18080,hostfwd=tcp:127.0.0.1:41002-:18081');
   });
 });
 

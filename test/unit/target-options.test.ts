@@ -193,3 +193,44 @@ describe('resolveTarget with an image', () => {
     expect(err.fix).toContain('targets.qemu-x86');
   });
 });
+
+describe('container targets', () => {
+  it('qemu-x86-node boots the node rootfs with 2 GiB, the agent, and the Engine API on guest port 2375', () => {
+    const t = resolveTarget(config(), { target: 'qemu-x86-node' });
+    expect(t.def).toMatchObject({ runner: 'qemu', rootfs: 'node', memoryMb: 2048, agent: true, powerOffCommand: 'tsuite-poweroff' });
+    expect(t.def.initrd).toBeUndefined();
+    expect(t.def.docker?.port).toBe(2375);
+    expect(t.landmark).toBe(BOOT_REPORT_READY);
+  });
+
+  it('the docker target takes its endpoint from the flag, then DOCKER_HOST, then the default socket', () => {
+    expect(resolveTarget(config(), { target: 'docker', dockerHost: 'tcp://10.0.0.5:2375' }, {}).def.docker?.host).toBe('tcp://10.0.0.5:2375');
+    expect(resolveTarget(config(), { target: 'docker' }, { DOCKER_HOST: 'tcp://h:1' }).def.docker?.host).toBe('tcp://h:1');
+    expect(resolveTarget(config(), { target: 'docker' }, {}).def.docker?.host).toBe('unix:///var/run/docker.sock');
+  });
+
+  it('the docker target takes TLS client certs from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH or --docker-cert-path', () => {
+    const env = { DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' };
+    expect(resolveTarget(config(), { target: 'docker' }, env).def.docker).toMatchObject({ host: 'tcp://h:2376', certPath: '/certs' });
+    expect(resolveTarget(config(), { target: 'docker' }, { ...env, DOCKER_TLS_VERIFY: '0' }).def.docker?.certPath).toBeUndefined();
+    expect(resolveTarget(config(), { target: 'docker', dockerHost: 'tcp://x:1', dockerCertPath: '/mine' }, env).def.docker?.certPath).toBe('/mine');
+  });
+
+  it('rejects machine flags on the docker target and endpoint flags on a machine target', () => {
+    expect(usageError(config(), { target: 'docker', kernel: '/k', memory: 1024 }).message).toMatch(/boots nothing.*--kernel, --memory/);
+    expect(usageError(config(), { target: 'docker', dockerHost: 'http://x' }).message).toContain('neither tcp');
+    expect(usageError(config(), { target: 'qemu-x86', dockerHost: 'tcp://x:1' }).fix).toContain('--target docker');
+    expect(usageError(config(), { dockerCertPath: '/c' }).fix).toContain('--docker-port');
+  });
+
+  it("a user's kernel serving the Engine API on a guest port gets the docker channel there", () => {
+    const t = resolveTarget(config(), { kernel: '/k.elf', landmark: 'up', dockerPort: 2376, dockerCertPath: '/c' });
+    expect(t.def.docker).toEqual({ port: 2376, certPath: '/c' });
+    expect(t.def.agent).toBe(false);
+  });
+
+  it('--container-images picks local or upstream images', () => {
+    expect(resolveTarget(config(), { target: 'docker', containerImages: 'upstream' }, {}).def.containerImages).toBe('upstream');
+    expect(usageError(config(), { containerImages: 'remote' as TargetFlags['containerImages'] }).message).toContain('local or upstream');
+  });
+});

@@ -35,7 +35,7 @@ export function listCommand(): Command {
         process.stdout.write(`${s.suite} — ${s.description}\n`);
         const width = Math.max(...s.tests.map((t) => t.id.length));
         for (const t of s.tests) {
-          const needs = t.requires.length ? `  [requires: ${t.requires.join(', ')}]` : '';
+          const needs = t.requires.length ? `  [requires: ${t.requires.map((r) => (typeof r === 'string' ? r : r.join(' or '))).join(', ')}]` : '';
           process.stdout.write(`  ${t.id.padEnd(width)}  ${t.title}${needs}\n`);
           for (const note of t.notes ?? []) process.stdout.write(`      (${note})\n`);
           if (t.children?.length) process.stdout.write(`      ${t.children.length} reported below it: ${t.children.join(', ')}\n`);

@@ -11,7 +11,7 @@ import { profileFor } from '../../../runners/qemu/profiles/index.js';
 import { chooseAccel, probeKvm, recordKvmVerdict } from '../../../runners/qemu/accel.js';
 import { installCommand, missingPackages } from '../host-check.js';
 import { splitList } from '../load-context.js';
-import type { ArchProfile } from '../../../runners/qemu/arch-profile.js';
+import { buildTestImages } from '../../../oci-images/index.js';
 
 /** Runs apt-get with its output shown: installs are long and their progress is the user's to see. */
 function apt(args: string[]): Promise<void> {
@@ -30,14 +30,14 @@ export function setupCommand(): Command {
       const names = flags.target ?? Object.keys(BUILT_IN_TARGETS);
       const targets = names.map((name) => ({ name, def: findTarget(name) }));
       const progress = createProgress();
-      await installMissing(targets.map((t) => profileFor(t.def.arch)));
+      await installMissing(targets.map((t) => t.def));
       for (const { name, def } of targets) await prepareTarget(name, def, progress);
     });
 }
 
 /** Installs every package the targets' hosts lack in one apt run, or names the command when not root. */
-async function installMissing(profiles: readonly ArchProfile[]): Promise<void> {
-  const packages = [...new Set((await Promise.all(profiles.map(missingPackages))).flatMap((m) => m.packages))];
+async function installMissing(defs: readonly TargetDef[]): Promise<void> {
+  const packages = [...new Set((await Promise.all(defs.map(missingPackages))).flatMap((m) => m.packages))];
   if (packages.length === 0) return;
   if (process.getuid?.() !== 0) {
     throw new InfraError(`the host lacks: ${packages.join(', ')}`, `run as root: ${installCommand(packages)}`);
@@ -49,6 +49,12 @@ async function installMissing(profiles: readonly ArchProfile[]): Promise<void> {
 
 /** Fetches the target's kernel, builds its initramfs, and settles KVM or TCG once for this host. */
 async function prepareTarget(name: string, target: TargetDef, progress: Progress): Promise<void> {
+  if (target.runner === 'docker') {
+    // An existing endpoint: nothing to fetch or boot, only the test images the suite loads into it.
+    await buildTestImages(target.arch, progress);
+    process.stderr.write(`Ready: npx tsuite run --target ${name} --docker-host <tcp://host:port | unix:///path>  [or DOCKER_HOST]\n`);
+    return;
+  }
   const profile = profileFor(target.arch);
   // A foreign-arch reference guest has its own package lists in the cache; keep them fresh.
   if (target.kernel === 'reference') await refreshReferenceLists(profile, progress);
@@ -63,6 +69,7 @@ async function prepareTarget(name: string, target: TargetDef, progress: Progress
     await buildProbes(profile.arch as ProbeArch, progress);
     await buildBench(profile.arch as ProbeArch, progress);
   }
+  if (target.docker) await buildTestImages(target.arch, progress);
   const choice = await chooseAccel('auto', profile);
   let accel = `${choice.accel} (${choice.reason})`;
   if (choice.tentative) {

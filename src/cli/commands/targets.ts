@@ -17,12 +17,18 @@ export function targetsCommand(): Command {
       }
       for (const t of targets) {
         process.stdout.write(`${t.name}${t.builtIn ? '' : ' (config)'} — ${t.description ?? ''}\n`);
+        if (t.runner === 'docker') {
+          const host = t.docker?.host ?? (process.env.DOCKER_HOST ? `DOCKER_HOST (${process.env.DOCKER_HOST})` : 'DOCKER_HOST, else unix:///var/run/docker.sock');
+          process.stdout.write(`  runner docker, endpoint ${host}${t.docker?.certPath ? `, TLS client certs in ${t.docker.certPath}` : ''}, images for ${t.arch}\n`);
+          continue;
+        }
         const boots = t.image
           ? `image ${t.image} (${t.firmware ?? 'default'} firmware)`
           : t.kernelSrc
             ? `kernel built from ${t.kernelSrc} (${t.kernelArtifact})`
-            : `kernel ${t.kernel}, initrd ${t.initrd ?? 'none'}`;
-        const extras = [t.ktap && 'KTAP on the console', t.exitSuccessValue !== undefined && `exit value ${t.exitSuccessValue} = success`].filter(Boolean);
+            : `kernel ${t.kernel}, ${t.rootfs ? `rootfs ${t.rootfs}` : `initrd ${t.initrd ?? 'none'}`}`;
+        const extras = [t.ktap && 'KTAP on the console', t.exitSuccessValue !== undefined && `exit value ${t.exitSuccessValue} = success`,
+          t.docker?.port && `Docker Engine API on guest port ${t.docker.port}`].filter(Boolean);
         process.stdout.write(`  runner ${t.runner}, arch ${t.arch}, ${boots}, ${t.cpus} CPUs, ${t.memoryMb} MiB, accel ${t.accel}, boot timeout ${t.bootTimeoutMs} ms${extras.length ? `, ${extras.join(', ')}` : ''}\n`);
       }
     });

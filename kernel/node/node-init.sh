@@ -1,0 +1,148 @@
+#!/bin/sh
+# tsuite container host init: PID 1 of the node rootfs (Debian userland, no systemd). Mounts what
+# dockerd needs, starts the guest agent, prints the same boot report as the initramfs init
+# (kernel/initramfs/init.sh), then starts dockerd and says on the console when its API answers.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# tini becomes PID 1 so the containerd shims that re-parent to it are reaped (a shell blocked in
+# `read` reaps nothing); this script then runs as its child, with the console as its stdio.
+if [ "$$" = 1 ] && [ -x /usr/bin/tini ]; then
+  mount -t proc proc /proc
+  exec /usr/bin/tini -- /sbin/tsuite-node-init "$@"
+fi
+mountpoint -q /proc || mount -t proc proc /proc
+# The guest's own clock at init, read before anything else costs time.
+read -r uptime_s _ < /proc/uptime
+
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm /dev/mqueue
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+mount -t mqueue mqueue /dev/mqueue
+mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+mkdir -p /run/lock /var/log
+# cgroup v2 with every controller delegated to children: dockerd (cgroupfs driver) puts each
+# container in /sys/fs/cgroup/docker/<id> and sets memory, cpu and pids limits there.
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || echo "tsuite-node: cgroup2 mount failed"
+for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+  echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || echo "tsuite-node: enabling cgroup controller $c failed"
+done
+mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+
+# Modules: virtio transport (the cloud kernel has it as a module), the console and network
+# devices, and what dockerd's bridge network, overlay2 and iptables-nft use. The rest load on
+# demand through /sbin/modprobe (the rootfs holds the kernel's modules and modules.dep).
+# One modprobe for all (each process start is costly under TCG); one by one only to name a failure.
+modules="virtio_pci virtio_console virtio_net overlay bridge br_netfilter veth nf_tables nft_compat nft_chain_nat
+  nf_nat nf_conntrack xt_MASQUERADE xt_addrtype xt_conntrack xt_nat ip_tables iptable_nat iptable_filter"
+if ! modprobe -q -a $modules; then
+  for m in $modules; do modprobe -q "$m" || echo "tsuite-node: modprobe $m failed"; done
+fi
+
+# The host announces virtio-serial ports a moment after the driver binds: give them up to 2 s.
+for dev in /sys/bus/virtio/devices/*; do
+  [ "$(cat "$dev/device" 2>/dev/null)" = 0x0003 ] || continue
+  tries=0
+  while [ $tries -lt 20 ] && ! ls /sys/class/virtio-ports/*/name > /dev/null 2>&1; do sleep 0.1; tries=$((tries + 1)); done
+done
+# devtmpfs makes only /dev/vportNpM; udev would add the named links, so do it here.
+mkdir -p /dev/virtio-ports
+for port in /sys/class/virtio-ports/*; do
+  [ -f "$port/name" ] && ln -sf "/dev/${port##*/}" "/dev/virtio-ports/$(cat "$port/name")"
+done
+
+hostname tsuite-node
+# QEMU user-mode networking: the guest is 10.0.2.15, the gateway 10.0.2.2, DNS 10.0.2.3.
+ip link set lo up || echo "tsuite-node: loopback up failed"
+if ip link show eth0 > /dev/null 2>&1; then
+  ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 \
+    || echo "tsuite-node: eth0 setup failed"
+else
+  echo "tsuite-node: no eth0 (the machine has no network device)"
+fi
+sysctl -q -w net.ipv4.ip_forward=1 || echo "tsuite-node: enabling IP forwarding failed"
+
+# The guest agent answers the host on its virtio-serial port; it starts before the boot report, so
+# it is already coming up when the host sees `ready`. Not daemonized (-d sets umask 077 for every
+# command it runs).
+agent=none
+if [ -x /usr/sbin/qemu-ga ] && [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ]; then
+  setsid /usr/sbin/qemu-ga -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -t /run -f /run/qemu-ga.pid < /dev/null > /dev/null &
+  agent=qemu-ga
+fi
+
+# RAM the firmware handed to the kernel: the sum of the "System RAM" ranges.
+ram_kb=0
+while read -r line; do
+  case "$line" in
+    *": System RAM") range=${line%% *}; ram_kb=$(( ram_kb + (0x${range#*-} - 0x${range%-*} + 1) / 1024 )) ;;
+  esac
+done < /proc/iomem
+read -r _ mem_total_kb _ < /proc/meminfo
+
+# One write, so kernel messages cannot land in the middle of the report.
+printf '%s\n' \
+  "tsuite-boot: version=1" \
+  "tsuite-boot: release=$(uname -r)" \
+  "tsuite-boot: arch=$(uname -m)" \
+  "tsuite-boot: cmdline=$(cat /proc/cmdline)" \
+  "tsuite-boot: cpus=$(nproc)" \
+  "tsuite-boot: mem_total_kb=$mem_total_kb" \
+  "tsuite-boot: mem_system_ram_kb=$ram_kb" \
+  "tsuite-boot: uptime_s=$uptime_s" \
+  "tsuite-boot: agent=$agent" \
+  "tsuite-boot: ready"
+
+# dockerd on plain TCP: --tls=false, since without it dockerd sleeps 15 s on purpose to warn about
+# an unauthenticated API. It starts its own containerd. The host waits for the `ready` line before
+# connecting (QEMU's port forward accepts before anything listens, and that connection hangs).
+DOCKERD_WAIT_S=180
+# Uptime in centiseconds ("12.34" -> 1234; the 1 prefix keeps "0.05" from reading as octal).
+uptime_cs() { read -r t _ < /proc/uptime; echo $(( ${t%.*} * 100 + 1${t#*.} - 100 )); }
+# A process that exited but is not yet reaped still answers kill -0: read its state instead.
+running() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+start_dockerd() {
+  t0=$(uptime_cs)
+  setsid dockerd -H unix:///run/docker.sock -H tcp://0.0.0.0:2375 --tls=false < /dev/null >> /var/log/dockerd.log 2>&1 &
+  pid=$!
+  echo "$pid" > /run/tsuite-dockerd.pid
+  n=0
+  while [ $n -lt $((DOCKERD_WAIT_S * 5)) ]; do
+    if ! running "$pid"; then dockerd_failed "dockerd exited"; return; fi
+    if curl -sf --max-time 2 -o /dev/null http://127.0.0.1:2375/_ping; then
+      dt=$(( $(uptime_cs) - t0 ))
+      echo "tsuite-node: dockerd ready after $((dt / 100)).$((dt % 100 / 10)) s ($(dockerd --version))"
+      return
+    fi
+    sleep 0.2
+    n=$((n + 1))
+  done
+  dockerd_failed "the API did not answer within $DOCKERD_WAIT_S s"
+}
+dockerd_failed() {
+  tail -n 8 /var/log/dockerd.log | while read -r l; do echo "tsuite-node: dockerd.log: $l"; done
+  echo "tsuite-node: dockerd failed: $1 (last log line: $(tail -n 1 /var/log/dockerd.log))"
+}
+start_dockerd &
+
+# Host commands arrive on the console, one per line.
+while read -r line; do
+  case "$line" in
+    *tsuite-poweroff*)
+      echo "tsuite-node: powering off"
+      # A short grace for dockerd; the disk is a throwaway overlay, so nothing needs flushing for
+      # the next boot, but containers get their SIGTERM.
+      if [ -f /run/tsuite-dockerd.pid ]; then
+        pid=$(cat /run/tsuite-dockerd.pid)
+        kill -TERM "$pid" 2> /dev/null
+        n=0
+        while [ $n -lt 30 ] && running "$pid"; do sleep 0.1; n=$((n + 1)); done
+      fi
+      sync
+      busybox poweroff -f ;;
+  esac
+done
+# The console closed; the init must never exit.
+while :; do sleep 3600; done

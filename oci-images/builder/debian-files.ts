@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { InfraError } from '../../src/core/errors.js';
+import { execOk } from '../../src/core/exec.js';
+import { cacheDir } from '../../src/core/paths.js';
+import type { Progress } from '../../src/core/progress.js';
+import { aptFix, downloadAndUnpack, type AptOptions } from '../../kernel/reference/debian-package.js';
+import { debianArch, foreignApt, hostArch, isForeignArch } from '../../kernel/reference/foreign-apt.js';
+import { libraryClosure } from '../../kernel/reference/shared-libraries.js';
+
+/** Library packages are unpacked along Depends at most this deep before giving up. */
+const MAX_DEPTH = 4;
+
+/** Files of a Debian package for an image: `from` in the cache, `to` in the image. */
+export interface DebianFiles {
+  version: string;
+  files: { from: string; to: string }[];
+}
+
+interface Manifest {
+  version: string;
+  files: string[];
+}
+
+interface PackageRecord {
+  version: string;
+  depends: string[];
+}
+
+async function showPackage(name: string, apt: AptOptions): Promise<PackageRecord | undefined> {
+  const show = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', name], { fix: aptFix(apt) }).catch(() => '');
+  const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
+  if (!version) return undefined;
+  const fields = [...show.matchAll(/^(?:Pre-)?Depends:\s*(.*)$/gm)].map((m) => m[1]!);
+  const depends = fields.flatMap((f) => f.split(',')).map((d) => d.split('|')[0]!.trim().split(/[\s(:]/)[0]!).filter(Boolean);
+  return { version, depends };
+}
+
+/**
+ * Debian names shared-library packages after the library's soname (`libssl3`, `zlib1g`); only
+ * those are followed, which keeps configuration packages (nginx-common, debconf, Perl) out.
+ */
+const isLibraryPackage = (name: string) => name.startsWith('lib') || /^zlib\d/.test(name);
+
+/**
+ * Unpacks `pkg` into `stage/root`, then its library dependencies one layer of Depends at a time,
+ * until every binary's loader and libraries (read from the ELF files, so foreign arches work) are there.
+ */
+async function unpackWithLibraries(pkg: string, binaries: readonly string[], apt: AptOptions, stage: string, progress: Progress) {
+  const root = join(stage, 'root');
+  const seen = new Set([pkg]);
+  let layer = [pkg];
+  let version = '';
+  const closures = () => Promise.all(binaries.map((b) => libraryClosure(root, b)));
+  for (let depth = 0; depth <= MAX_DEPTH && layer.length > 0; depth++) {
+    const next: string[] = [];
+    for (const name of layer) {
+      const record = await showPackage(name, apt);
+      if (!record) {
+        if (name === pkg) throw new InfraError(`apt knows no package ${name}`, aptFix(apt));
+        continue;
+      }
+      if (name === pkg) version = record.version;
+      const dir = join(stage, 'pkgs', name);
+      await mkdir(dir, { recursive: true });
+      await cp(await downloadAndUnpack(name, record.version, apt, dir, progress), root, { recursive: true, verbatimSymlinks: true, force: true });
+      await rm(dir, { recursive: true, force: true });
+      for (const dep of record.depends) {
+        if (!seen.has(dep) && isLibraryPackage(dep)) next.push((seen.add(dep), dep));
+      }
+    }
+    const all = await closures();
+    if (all.every((c) => c.missing.length === 0)) return { version, closures: all };
+    layer = next;
+  }
+  const missing = [...new Set((await closures()).flatMap((c) => c.missing))];
+  throw new InfraError(`${pkg} ${version} needs ${missing.join(', ')}, found in none of the packages it depends on (${[...seen].join(', ')})`, aptFix(apt));
+}
+
+async function fetchFor(pkg: string, binaries: readonly string[], apt: AptOptions, debArch: string, progress: Progress, root: string): Promise<DebianFiles> {
+  const record = await showPackage(pkg, apt);
+  if (!record) throw new InfraError(`apt knows no package ${pkg} for ${debArch}`, aptFix(apt));
+  // Keyed by version and by which binaries: another set of binaries needs other libraries.
+  const which = createHash('sha256').update(binaries.join('\n')).digest('hex').slice(0, 8);
+  const dir = join(root, 'oci-images', 'debian', `${pkg}_${record.version.replace(/:/g, '%3a')}_${debArch}-${which}`);
+  const withSources = (m: Manifest): DebianFiles => ({ version: m.version, files: m.files.map((to) => ({ from: join(dir, 'files', to), to })) });
+  const manifest = join(dir, 'manifest.json');
+  if (existsSync(manifest)) return withSources(JSON.parse(await readFile(manifest, 'utf8')) as Manifest);
+
+  await mkdir(dirname(dir), { recursive: true });
+  const stage = await mkdtemp(join(dirname(dir), '.fetch-'));
+  const quiet: Progress = { step: (_label, work) => work() };
+  try {
+    const { version, closures } = await progress.step(`Fetching ${pkg} ${record.version} (${debArch}) and its libraries`, () =>
+      unpackWithLibraries(pkg, binaries, apt, stage, quiet),
+    );
+    const out = join(stage, 'out');
+    const files = new Map(closures.flatMap((c) => c.files).map((f) => [f.to, f.from]));
+    for (const [to, from] of files) {
+      const copy = join(out, 'files', to);
+      await mkdir(dirname(copy), { recursive: true });
+      await copyFile(from, copy);
+      await chmod(copy, 0o755);
+    }
+    const result: Manifest = { version, files: [...files.keys()].sort() };
+    await writeFile(join(out, 'manifest.json'), JSON.stringify(result, null, 2) + '\n');
+    await rm(dir, { recursive: true, force: true });
+    await rename(out, dir);
+    return withSources(result);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `binaries` of Debian's `pkg` for `arch`, with the dynamic loader and every shared library they
+ * need, from Debian's packages of that arch (the host's apt for its own arch, tsuite's own lists
+ * otherwise). Cached under `<cache>/oci-images/debian/<pkg>_<version>_<debArch>/`.
+ */
+export async function fetchDebianFiles(arch: string, pkg: string, binaries: readonly string[], progress: Progress, root = cacheDir()): Promise<DebianFiles> {
+  const deb = debianArch(arch);
+  const apt = isForeignArch(arch, hostArch()) ? await foreignApt(deb, progress, { root }) : [];
+  return fetchFor(pkg, binaries, apt, deb, progress, root);
+}
