@@ -17,12 +17,33 @@ export function aptFix(apt: AptOptions): string {
     `into the tsuite cache); the host's apt sources must carry ${foreign} packages (deb.debian.org does)`;
 }
 
+/** A package's candidate record, the parts tsuite follows. */
+export interface PackageRecord {
+  version: string;
+  /** Depends and Pre-Depends, first alternative of each, without version or arch qualifiers. */
+  depends: string[];
+}
+
+/** The record in `apt-cache show` output, or undefined when it has none (a virtual or unknown name). */
+export function parsePackageRecord(show: string): PackageRecord | undefined {
+  const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
+  if (!version) return undefined;
+  const fields = [...show.matchAll(/^(?:Pre-)?Depends:\s*(.*)$/gm)].map((m) => m[1]!);
+  const depends = fields.flatMap((f) => f.split(',')).map((d) => d.split('|')[0]!.trim().split(/[\s(:]/)[0]!).filter(Boolean);
+  return { version, depends };
+}
+
+/** `name`'s candidate record (what apt would download), or undefined for a virtual or unknown name. */
+export async function showPackage(name: string, apt: AptOptions = []): Promise<PackageRecord | undefined> {
+  const show = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', name], { fix: aptFix(apt) }).catch(() => '');
+  return parsePackageRecord(show);
+}
+
 /** The candidate version apt would download for `name`. */
 export async function packageVersion(name: string, apt: AptOptions = []): Promise<string> {
-  const show = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', name], { fix: aptFix(apt) }).catch(() => '');
-  const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
-  if (!version) throw new InfraError(`apt knows no package ${name}`, aptFix(apt));
-  return version;
+  const record = await showPackage(name, apt);
+  if (!record) throw new InfraError(`apt knows no package ${name}`, aptFix(apt));
+  return record.version;
 }
 
 /**

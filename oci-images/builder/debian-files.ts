@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InfraError } from '../../src/core/errors.js';
-import { execOk } from '../../src/core/exec.js';
 import { cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
-import { aptFix, downloadAndUnpack, type AptOptions } from '../../kernel/reference/debian-package.js';
+import { aptFix, showPackage, type AptOptions } from '../../kernel/reference/debian-package.js';
 import { debianArch, foreignApt, hostArch, isForeignArch } from '../../kernel/reference/foreign-apt.js';
-import { libraryClosure } from '../../kernel/reference/shared-libraries.js';
-
-/** Library packages are unpacked along Depends at most this deep before giving up. */
-const MAX_DEPTH = 4;
+import { unpackWithLibraries } from '../../kernel/reference/package-closure.js';
 
 /** Files of a Debian package for an image: `from` in the cache, `to` in the image. */
 export interface DebianFiles {
@@ -22,61 +18,6 @@ export interface DebianFiles {
 interface Manifest {
   version: string;
   files: string[];
-}
-
-interface PackageRecord {
-  version: string;
-  depends: string[];
-}
-
-async function showPackage(name: string, apt: AptOptions): Promise<PackageRecord | undefined> {
-  const show = await execOk('apt-cache', [...apt, 'show', '--no-all-versions', name], { fix: aptFix(apt) }).catch(() => '');
-  const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
-  if (!version) return undefined;
-  const fields = [...show.matchAll(/^(?:Pre-)?Depends:\s*(.*)$/gm)].map((m) => m[1]!);
-  const depends = fields.flatMap((f) => f.split(',')).map((d) => d.split('|')[0]!.trim().split(/[\s(:]/)[0]!).filter(Boolean);
-  return { version, depends };
-}
-
-/**
- * Debian names shared-library packages after the library's soname (`libssl3`, `zlib1g`); only
- * those are followed, which keeps configuration packages (nginx-common, debconf, Perl) out.
- */
-const isLibraryPackage = (name: string) => name.startsWith('lib') || /^zlib\d/.test(name);
-
-/**
- * Unpacks `pkg` into `stage/root`, then its library dependencies one layer of Depends at a time,
- * until every binary's loader and libraries (read from the ELF files, so foreign arches work) are there.
- */
-async function unpackWithLibraries(pkg: string, binaries: readonly string[], apt: AptOptions, stage: string, progress: Progress) {
-  const root = join(stage, 'root');
-  const seen = new Set([pkg]);
-  let layer = [pkg];
-  let version = '';
-  const closures = () => Promise.all(binaries.map((b) => libraryClosure(root, b)));
-  for (let depth = 0; depth <= MAX_DEPTH && layer.length > 0; depth++) {
-    const next: string[] = [];
-    for (const name of layer) {
-      const record = await showPackage(name, apt);
-      if (!record) {
-        if (name === pkg) throw new InfraError(`apt knows no package ${name}`, aptFix(apt));
-        continue;
-      }
-      if (name === pkg) version = record.version;
-      const dir = join(stage, 'pkgs', name);
-      await mkdir(dir, { recursive: true });
-      await cp(await downloadAndUnpack(name, record.version, apt, dir, progress), root, { recursive: true, verbatimSymlinks: true, force: true });
-      await rm(dir, { recursive: true, force: true });
-      for (const dep of record.depends) {
-        if (!seen.has(dep) && isLibraryPackage(dep)) next.push((seen.add(dep), dep));
-      }
-    }
-    const all = await closures();
-    if (all.every((c) => c.missing.length === 0)) return { version, closures: all };
-    layer = next;
-  }
-  const missing = [...new Set((await closures()).flatMap((c) => c.missing))];
-  throw new InfraError(`${pkg} ${version} needs ${missing.join(', ')}, found in none of the packages it depends on (${[...seen].join(', ')})`, aptFix(apt));
 }
 
 async function fetchFor(pkg: string, binaries: readonly string[], apt: AptOptions, debArch: string, progress: Progress, root: string): Promise<DebianFiles> {

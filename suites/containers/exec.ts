@@ -1,39 +1,20 @@
-import type Dockerode from 'dockerode';
 import type { TestDef } from '../../src/index.js';
-import { dockerTest, type Scope } from './scope.js';
-import { demux, pollUntil } from './streams.js';
-
-/** A running busybox container that does nothing, to exec into. */
-const idle = (s: Scope) => s.startContainer({ Image: s.images.busybox, Cmd: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'] });
-
-/** The exec's inspect once the engine has recorded its end (the stream can close a moment before). */
-const finished = (s: Scope, e: Dockerode.Exec) =>
-  pollUntil('the exec is recorded as ended', async () => {
-    const i = await e.inspect();
-    return i.Running ? undefined : i;
-  }, s.signal, 30_000);
-
-/** Runs a non-TTY exec to its end: output apart, and ExecInspect's exit code. */
-async function execRun(s: Scope, c: Dockerode.Container, cmd: string[], opts: Partial<Dockerode.ExecCreateOptions> = {}) {
-  const e = await c.exec({ ...opts, Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const out = demux(s.api, await e.start({ hijack: true, stdin: false }));
-  await out.ended;
-  const info = await finished(s, e);
-  return { stdout: out.stdout.text, stderr: out.stderr.text, exitCode: info.ExitCode, info };
-}
+import { execEnded, execIn, startIdle } from './container-exec.js';
+import { dockerTest } from './scope.js';
+import { demux } from './streams.js';
 
 export const execTests: TestDef[] = [
   dockerTest({
     name: 'exec-output',
     title: 'exec without a TTY: stdout and stderr apart, the exit code in ExecInspect, the exec a process of the container',
     async run(s) {
-      const c = await idle(s);
-      const r = await execRun(s, c, ['sh', '-c', 'echo out; echo err >&2; exit 3']);
+      const c = await startIdle(s);
+      const r = await execIn(s, c, ['sh', '-c', 'echo out; echo err >&2; exit 3']);
       if (r.stdout !== 'out\n' || r.stderr !== 'err\n') throw new Error(`exec stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`);
       if (r.exitCode !== 3) throw new Error(`ExecInspect ExitCode is ${r.exitCode}, not 3`);
       if (r.info.ContainerID !== c.id) throw new Error(`ExecInspect ContainerID is ${r.info.ContainerID}`);
       // The exec joins the container's pid namespace: it sees the container's init as PID 1.
-      const ps = await execRun(s, c, ['sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "; echo; echo "self=$$"']);
+      const ps = await execIn(s, c, ['sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "; echo; echo "self=$$"']);
       if (!ps.stdout.startsWith('sh -c trap') || !/self=(\d+)/.test(ps.stdout) || /self=1\n/.test(ps.stdout)) throw new Error(`inside the exec, PID 1 and self are ${JSON.stringify(ps.stdout)}`);
     },
   }),
@@ -41,10 +22,10 @@ export const execTests: TestDef[] = [
     name: 'exec-exit-codes',
     title: "exec exit codes: 0, a non-zero code, and death by a signal as 128 + n; the container keeps running",
     async run(s) {
-      const c = await idle(s);
+      const c = await startIdle(s);
       const wrong: string[] = [];
       for (const [script, want] of [['true', 0], ['exit 42', 42], ['kill -USR1 $$', 138], ['kill -KILL $$', 137]] as const) {
-        const r = await execRun(s, c, ['sh', '-c', script]);
+        const r = await execIn(s, c, ['sh', '-c', script]);
         if (r.exitCode !== want) wrong.push(`\`${script}\`: ${r.exitCode}, not ${want}`);
       }
       if (wrong.length) throw new Error(`exec exit codes: ${wrong.join('; ')}`);
@@ -55,10 +36,10 @@ export const execTests: TestDef[] = [
     name: 'exec-options',
     title: 'exec with Env, User and WorkingDir: the process sees them; the container keeps its own',
     async run(s) {
-      const c = await idle(s);
-      const r = await execRun(s, c, ['sh', '-c', 'echo "$TSUITE_X|$(id -u):$(id -g)|$(pwd)"'], { Env: ['TSUITE_X=exec value'], User: '1000:1000', WorkingDir: '/tmp' });
+      const c = await startIdle(s);
+      const r = await execIn(s, c, ['sh', '-c', 'echo "$TSUITE_X|$(id -u):$(id -g)|$(pwd)"'], { Env: ['TSUITE_X=exec value'], User: '1000:1000', WorkingDir: '/tmp' });
       if (r.exitCode !== 0 || r.stdout !== 'exec value|1000:1000|/tmp\n') throw new Error(`the exec saw ${JSON.stringify(r.stdout)} (exit ${r.exitCode}), not "exec value|1000:1000|/tmp"`);
-      const plain = await execRun(s, c, ['sh', '-c', 'echo "${TSUITE_X:-unset}|$(id -u)|$(pwd)"']);
+      const plain = await execIn(s, c, ['sh', '-c', 'echo "${TSUITE_X:-unset}|$(id -u)|$(pwd)"']);
       if (plain.stdout !== 'unset|0|/\n') throw new Error(`a later plain exec saw ${JSON.stringify(plain.stdout)}, not "unset|0|/"`);
     },
   }),
@@ -66,7 +47,7 @@ export const execTests: TestDef[] = [
     name: 'exec-tty-interactive',
     title: 'exec with a TTY and stdin: a line-by-line round trip, terminal size from resize, and the exit code',
     async run(s) {
-      const c = await idle(s);
+      const c = await startIdle(s);
       const script = '[ -t 0 ] && echo tty-yes; while read l; do case "$l" in quit) exit 5;; size) stty size;; *) echo "<$l>";; esac; done';
       const e = await c.exec({ Cmd: ['sh', '-c', script], AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true });
       const stream = await e.start({ hijack: true, stdin: true, Tty: true });
@@ -83,7 +64,7 @@ export const execTests: TestDef[] = [
       // A terminal turns "\n" into "\r\n" on output: proof the process wrote to a TTY.
       if (!out.text.includes('<one>\r\n')) throw new Error(`the TTY output has no CRLF line ends: ${JSON.stringify(out.text)}`);
       stream.write('quit\n');
-      const info = await finished(s, e);
+      const info = await execEnded(s, e);
       if (info.ExitCode !== 5) throw new Error(`the interactive exec ended with ${info.ExitCode}, not 5`);
       stream.destroy();
     },

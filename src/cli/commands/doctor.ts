@@ -30,7 +30,7 @@ export function doctorCommand(): Command {
         line(ok, req.what, installCommand([req.debianPackage]));
       }
       problems += def.runner === 'docker' ? await checkEndpoint(def.docker?.host ?? '', def.docker?.certPath) : await checkMachine(def.arch);
-      process.stdout.write(problems ? `\n${problems} problem(s): run \`npx tsuite setup\` to fix them.\n` : '\nThe host is ready.\n');
+      process.stdout.write(problems ? `\n${problems} problem(s): see the fix under each (\`npx tsuite setup\` installs and builds what is missing).\n` : '\nThe host is ready.\n');
       process.exitCode = problems ? 3 : 0;
     });
 }

@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerChannel } from '../../src/channels/docker.js';
+import type { RunResult, TestResult } from '../../src/core/result.js';
+import { hostDockerdUnavailable, startHostDockerd, type HostDockerd } from '../support/host-dockerd.js';
+import { tempDir, tsuite } from './cli.js';
+
+/**
+ * The containers suite end to end through the CLI, against two real engines: Debian's dockerd in
+ * the reference container host (qemu-x86-node, cgroup v2, under QEMU) and Debian's dockerd started
+ * on this host (cgroup v1), reached over TLS with client certificates. Whatever differs between
+ * the two is printed as a finding.
+ */
+const runSuite = async (name: string, ...args: string[]) => {
+  const out = tempDir(name);
+  const cli = await tsuite('run', '--suite', 'containers', '--reporter', 'json', '--output-dir', out, ...args);
+  const result = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult;
+  return { cli, result };
+};
+
+const notPassed = (r: RunResult) => r.tests.filter((t) => t.status !== 'passed').map((t) => `${t.id}: ${t.status} ${t.error?.message ?? t.reason ?? ''}`);
+
+const results: Record<string, RunResult> = {};
+
+const unavailable = hostDockerdUnavailable({ tls: true });
+
+describe.skipIf(unavailable)(`containers suite on Debian's dockerd on this host, over TLS${unavailable ? ` (${unavailable})` : ''}`, () => {
+  let dockerd: HostDockerd;
+  let r: RunResult;
+
+  beforeAll(async () => {
+    dockerd = await startHostDockerd({ tls: true });
+    const run = await runSuite('containers-host', '--target', 'docker', '--docker-host', dockerd.url, '--docker-cert-path', dockerd.certPath!);
+    r = results.host = run.result;
+    expect(run.cli.code, run.cli.stderr.slice(-3000)).toBe(0);
+  }, 900_000);
+
+  afterAll(() => dockerd?.stop(), 60_000);
+
+  it('passes every test, at least 30, against the real engine', () => {
+    expect(notPassed(r)).toEqual([]);
+    expect(r.summary.passed).toBeGreaterThanOrEqual(30);
+  });
+
+  it('records the engine and the negotiated API version, and the kernel it runs on', () => {
+    expect(r.sessions[0]!.docker).toMatchObject({ endpoint: dockerd.url, apiVersion: '1.41', engineVersion: expect.stringMatching(/^20\.10\./) });
+    expect(r.run.kernel).toMatchObject({ source: 'endpoint', path: dockerd.url, version: expect.any(String) });
+  });
+
+  it('folds the results into a conformance matrix per API area', () => {
+    const areas = r.conformance!.containers!.items.map((i) => i.item);
+    expect(areas).toEqual(expect.arrayContaining(['engine', 'images', 'lifecycle', 'logs', 'exec', 'limits', 'network', 'isolation', 'volumes', 'cli']));
+    expect(r.conformance!.containers!.items.every((i) => i.status === 'pass')).toBe(true);
+  });
+
+  it('leaves nothing labelled with the run behind', async () => {
+    const channel = await DockerChannel.connect({ url: dockerd.url, certPath: dockerd.certPath }, { timeoutMs: 10_000 });
+    try {
+      const label = [`tsuite.run=${r.run.id}`];
+      const left = [
+        ...(await channel.api.listContainers({ all: true, filters: { label } })).map((c) => `container ${c.Names.join(',')}`),
+        ...(await channel.api.listNetworks({ filters: { label } })).map((n) => `network ${n.Name}`),
+        ...((await channel.api.listVolumes({ filters: { label } })).Volumes ?? []).map((v) => `volume ${v.Name}`),
+      ];
+      expect(left).toEqual([]);
+    } finally {
+      channel.close();
+    }
+  });
+});
+
+describe('containers suite on the reference container host (qemu-x86-node)', () => {
+  let r: RunResult;
+
+  beforeAll(async () => {
+    const run = await runSuite('containers-node', '--target', 'qemu-x86-node');
+    r = results.node = run.result;
+    expect(run.cli.code, run.cli.stderr.slice(-3000)).toBe(0);
+  }, 1_500_000);
+
+  it('passes every test against dockerd in the guest, with the API forwarded to the host', () => {
+    expect(notPassed(r)).toEqual([]);
+    expect(r.summary.passed).toBeGreaterThanOrEqual(30);
+    expect(r.sessions[0]!.docker).toMatchObject({ endpoint: expect.stringMatching(/^tcp:\/\/127\.0\.0\.1:\d+$/), apiVersion: '1.41' });
+    expect(r.run.kernel).toMatchObject({ source: 'debian-package', rootfs: expect.stringContaining('node-rootfs') });
+  });
+
+  it('the two engines agree test by test; the differences in what they measured are printed', () => {
+    if (!results.host) return void console.log(`no host engine to compare with: ${unavailable}`);
+    const status = (list: readonly TestResult[]) => Object.fromEntries(list.map((t) => [t.id, t.status]));
+    expect(status(r.tests)).toEqual(status(results.host.tests));
+    const metrics = (res: RunResult) => new Map(res.tests.flatMap((t) => t.metrics.filter((m) => m.value !== undefined).map((m) => [`${t.id} ${m.name}`, `${m.value} ${m.unit}`] as const)));
+    const host = metrics(results.host);
+    const rows = [...metrics(r)].map(([k, v]) => `${k}: guest ${v}, host ${host.get(k) ?? '-'}`);
+    console.log(`containers metrics, reference container host vs Debian's dockerd on this host:\n  ${rows.join('\n  ')}`);
+  });
+});
+
+describe('a target with no docker channel', () => {
+  it('skips the whole suite, saying why', async () => {
+    const { cli, result } = await runSuite('containers-none', '--target', 'qemu-x86');
+    expect(cli.code, cli.stderr.slice(-2000)).toBe(0);
+    expect(result.tests.length).toBeGreaterThanOrEqual(30);
+    expect(result.tests.filter((t) => t.status !== 'skipped' || t.reason !== "target offers no 'docker' channel")).toEqual([]);
+  }, 300_000);
+});
