@@ -9,6 +9,10 @@ import { assetPath, cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
 import { indexModules, resolveLoadOrder } from '../modules.js';
 
+/** The shell functions tsuite's guest inits share (the boot report), and where they go in a guest. */
+export const GUEST_LIB_SOURCE = ['kernel', 'guest', 'guest-lib.sh'] as const;
+export const GUEST_LIB = '/lib/tsuite/guest-lib.sh';
+
 /** Modules the reference guest loads: virtio PCI transport, console/agent port, network, disk. */
 export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'virtio_net', 'virtio_blk'] as const;
 
@@ -47,6 +51,7 @@ function stagePath(stage: string, to: string): string {
  */
 export async function buildInitramfs(req: InitramfsRequest, progress: Progress, root = cacheDir()): Promise<string> {
   const init = req.init ?? assetPath('kernel', 'initramfs', 'init.sh');
+  const guestLib = assetPath(...GUEST_LIB_SOURCE);
   const modules = req.modules ?? GUEST_MODULES;
   if (!existsSync(req.busybox)) throw new InfraError(`no static busybox at ${req.busybox}`, 'run `npx tsuite setup` (installs busybox-static)');
 
@@ -54,7 +59,7 @@ export async function buildInitramfs(req: InitramfsRequest, progress: Progress, 
   const order = await resolveLoadOrder(index, modules);
   const extra = req.extraFiles ?? [];
   const hash = createHash('sha256');
-  hash.update(await readFile(init)).update(await readFile(req.busybox)).update(req.release).update(order.join(','));
+  hash.update(await readFile(init)).update(await readFile(guestLib)).update(await readFile(req.busybox)).update(req.release).update(order.join(','));
   for (const f of extra) {
     stagePath('/', f.to);
     if (!existsSync(f.from)) throw new InfraError(`initramfs file not found: ${f.from}`, 'run `npx tsuite setup` to fetch and build it again');
@@ -73,6 +78,8 @@ export async function buildInitramfs(req: InitramfsRequest, progress: Progress, 
       await chmod(join(stage, 'bin', 'busybox'), 0o755);
       await copyFile(init, join(stage, 'init'));
       await chmod(join(stage, 'init'), 0o755);
+      await mkdir(join(stage, dirname(GUEST_LIB)), { recursive: true });
+      await copyFile(guestLib, join(stage, GUEST_LIB));
       for (const m of order) await copyFile(index.get(m)!, join(stage, 'lib', 'modules', `${m}.ko`));
       await writeFile(join(stage, 'lib', 'modules', 'load-order'), order.join('\n') + '\n');
       for (const f of extra) {

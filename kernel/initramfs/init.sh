@@ -26,18 +26,8 @@ if [ -f /lib/modules/load-order ]; then
     insmod "/lib/modules/$mod.ko" || echo "tsuite-init: insmod $mod failed"
   done < /lib/modules/load-order
 fi
-# The host announces virtio-serial ports a moment after the driver binds: with a virtio console
-# device (virtio id 3) present, give its ports up to 2 s to appear.
-for dev in /sys/bus/virtio/devices/*; do
-  [ "$(cat "$dev/device" 2>/dev/null)" = 0x0003 ] || continue
-  tries=0
-  while [ $tries -lt 20 ] && ! ls /sys/class/virtio-ports/*/name > /dev/null 2>&1; do sleep 0.1; tries=$((tries + 1)); done
-done
-# devtmpfs makes only /dev/vportNpM; udev would add the named links, so do it here.
-mkdir -p /dev/virtio-ports
-for port in /sys/class/virtio-ports/*; do
-  [ -f "$port/name" ] && ln -sf "/dev/${port##*/}" "/dev/virtio-ports/$(cat "$port/name")"
-done
+. /lib/tsuite/guest-lib.sh
+tsuite_virtio_port_links
 hostname tsuite-guest
 
 # What the probes and agent-based suites expect of the guest (the probe contract in the README):
@@ -65,27 +55,7 @@ if [ -x /usr/sbin/qemu-ga ] && [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ]; 
   agent=qemu-ga
 fi
 
-# RAM the firmware handed to the kernel: the sum of the "System RAM" ranges.
-ram_kb=0
-while read -r line; do
-  case "$line" in
-    *": System RAM") range=${line%% *}; ram_kb=$(( ram_kb + (0x${range#*-} - 0x${range%-*} + 1) / 1024 )) ;;
-  esac
-done < /proc/iomem
-read -r _ mem_total_kb _ < /proc/meminfo
-
-# One write, so kernel messages cannot land in the middle of the report.
-printf '%s\n' \
-  "tsuite-boot: version=1" \
-  "tsuite-boot: release=$(uname -r)" \
-  "tsuite-boot: arch=$(uname -m)" \
-  "tsuite-boot: cmdline=$(cat /proc/cmdline)" \
-  "tsuite-boot: cpus=$(nproc)" \
-  "tsuite-boot: mem_total_kb=$mem_total_kb" \
-  "tsuite-boot: mem_system_ram_kb=$ram_kb" \
-  "tsuite-boot: uptime_s=$uptime_s" \
-  "tsuite-boot: agent=$agent" \
-  "tsuite-boot: ready"
+tsuite_boot_report "$uptime_s" "$agent"
 
 # Host commands arrive on the console, one per line.
 while read -r line; do

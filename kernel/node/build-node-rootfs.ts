@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InfraError } from '../../src/core/errors.js';
 import { execOk } from '../../src/core/exec.js';
 import { assetPath, cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
+import { GUEST_LIB, GUEST_LIB_SOURCE } from '../initramfs/build-initramfs.js';
 import { requireTools } from '../images/requirements.js';
 import { hostSuiteSources, NODE_PACKAGES, NODE_SUITE, resolveNodePackages } from './node-packages.js';
 import { DEPMOD, MKE2FS, nodeRootfsRequirements, USERADD } from './requirements.js';
@@ -68,7 +69,7 @@ export async function buildNodeRootfs(req: NodeRootfsRequest, progress: Progress
   const base = join(root, 'node-rootfs');
   const resolved = await resolveNodePackages(packages, join(base, 'resolved'));
   const hash = createHash('sha256').update(`${BUILDER_REVISION}\0${NODE_SUITE}\0${NODE_ROOTFS_SIZE}\0${req.kernel.release}\0${req.kernel.version ?? ''}\0`);
-  hash.update(resolved.join('\n')).update(await readFile(init)).update(JSON.stringify(GUEST_FILES));
+  hash.update(resolved.join('\n')).update(await readFile(init)).update(await readFile(assetPath(...GUEST_LIB_SOURCE))).update(JSON.stringify(GUEST_FILES));
   const key = hash.digest('hex').slice(0, 16);
   const dir = join(base, `${req.kernel.release}-${key}`);
   const manifest = join(dir, 'node.json');
@@ -133,6 +134,8 @@ async function configure(tree: string, init: string, kernel: NodeRootfsRequest['
   await execOk(DEPMOD, ['-b', tree, kernel.release], { fix: 'install kmod' });
   await cp(init, join(tree, NODE_INIT));
   await chmod(join(tree, NODE_INIT), 0o755);
+  await mkdir(join(tree, dirname(GUEST_LIB)), { recursive: true });
+  await cp(assetPath(...GUEST_LIB_SOURCE), join(tree, GUEST_LIB));
   for (const [path, text] of Object.entries(GUEST_FILES)) {
     await rm(join(tree, path), { force: true }); // may be a symlink to a host file (resolv.conf)
     await writeFile(join(tree, path), text);
