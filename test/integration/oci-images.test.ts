@@ -4,7 +4,7 @@ import { DockerChannel } from '../../src/channels/docker.js';
 import { InfraError } from '../../src/core/errors.js';
 import { hostArch } from '../../kernel/reference/foreign-apt.js';
 import { buildTestImages, ensureTestImages, IMAGE_NAMES, loadImage, NGINX_MARKER, type BuiltImages, type TestImages } from '../../oci-images/index.js';
-import { demuxDockerLogs } from '../../suites/probe-runner.js';
+import { demuxDockerLogs } from '../../suites/probe-container.js';
 import { hostDockerdUnavailable, startHostDockerd, type HostDockerd } from '../support/host-dockerd.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { demuxDockerLogs, missingCapabilities } from '../../suites/probe-runner.js';
+import { demuxDockerLogs, missingCapabilities } from '../../suites/probe-container.js';
 
 /** One frame of Docker's multiplexed log stream: [stream, 0, 0, 0, size BE32] + payload. */
 const frame = (stream: 1 | 2, text: string) => {
