@@ -92,17 +92,30 @@ export const consoleReporter: ReporterFactory = (options) => {
   let lastExcerpt: string | undefined;
   const passing = { group: undefined as string | undefined, count: 0, ms: 0 };
 
+  // A suite the target cannot run (no docker channel) skips every test for one reason: one line.
+  const skipping = { suite: undefined as string | undefined, reason: '', results: [] as TestResult[] };
+
   function flushPassing(): void {
     if (passing.count > 0) {
       print(`  ${paint('green', '✓')} ${passing.group}: ${passing.count} passed ${paint('dim', `(${formatDuration(passing.ms)})`)}`);
     }
     Object.assign(passing, { group: undefined, count: 0, ms: 0 });
+    if (skipping.results.length > 1) {
+      print(`  ${paint('yellow', '-')} ${skipping.suite}: ${skipping.results.length} skipped ${paint('dim', `(${skipping.reason})`)}`);
+    } else if (skipping.results.length === 1) {
+      print(...testLines(skipping.results[0]!));
+    }
+    Object.assign(skipping, { suite: undefined, reason: '', results: [] });
   }
 
   /** One line per matrix, then the items that are not a plain pass. */
   function matrixLines(suite: string, m: ConformanceMatrix): string[] {
     const count = (s: string) => m.items.filter((i) => i.status === s).length;
     const head = `  ${suite} conformance: ${m.covered} ${m.itemKind}s covered — ${count('pass')} pass, ${count('fail')} fail, ${count('expected-fail')} expected to fail, ${count('skip')} skipped`;
+    const reasons = new Set(m.items.map((i) => i.reasons.join('; ')));
+    if (m.items.length > 1 && count('skip') === m.items.length && reasons.size === 1) {
+      return [head, paint('dim', `    ${'skip'.padEnd(13)} every ${m.itemKind} (${[...reasons][0]})`)];
+    }
     const rows = m.items.filter((i) => i.status !== 'pass').map((i) =>
       paint(i.status === 'fail' ? 'red' : 'dim', `    ${i.status.padEnd(13)} ${i.item}${i.reasons.length ? ` (${i.reasons.join('; ')})` : ''}`));
     return [head, ...rows];
@@ -148,7 +161,13 @@ export const consoleReporter: ReporterFactory = (options) => {
       // group (`syscall/files`), everything else one line each.
       const parts = result.id.split('/');
       const group = parts.length >= 3 ? parts.slice(0, 2).join('/') : undefined;
-      if (group !== passing.group) flushPassing();
+      const skippedAlike = result.status === 'skipped' && skipping.suite === result.suite && skipping.reason === result.reason;
+      if (group !== passing.group || (skipping.results.length > 0 && !skippedAlike)) flushPassing();
+      if (result.status === 'skipped' && !result.expectation) {
+        Object.assign(skipping, { suite: result.suite, reason: result.reason ?? 'no reason given' });
+        skipping.results.push(result);
+        return;
+      }
       if (group && result.status === 'passed' && !result.expectation && !result.retries && result.metrics.length === 0) {
         passing.group = group;
         passing.count += 1;

@@ -242,6 +242,18 @@ describe('console reporter', () => {
     expect(out).toContain('fix: apt install qemu-system-x86');
   });
 
+  it('folds a suite skipped for one reason into one line, and its matrix into one row', async () => {
+    const skipped = ['engine-ping', 'engine-info', 'logs-follow'].map((n) =>
+      test({ id: `containers/${n}`, status: 'skipped', durationMs: 0, reason: "target offers no 'docker' channel" }));
+    const list = [...skipped, test({ id: 'containers/other', status: 'skipped', durationMs: 0, reason: 'something else' })];
+    const items = ['engine', 'logs'].map((item) => ({ item, status: 'skip' as const, passed: 0, failed: 0, skipped: 2, reasons: ["target offers no 'docker' channel"] }));
+    const out = await render(false, { ...fixture, tests: list, summary: summarize(list, 0), conformance: { containers: { itemKind: 'area', covered: 0, items } } });
+    expect(out).toContain("  - containers: 3 skipped (target offers no 'docker' channel)");
+    expect(out).toContain('  - containers/other (skipped: something else)');
+    expect(out).not.toContain('containers/engine-ping');
+    expect(out).toContain("    skip          every area (target offers no 'docker' channel)");
+  });
+
   it('rewrites a live status line on a TTY', async () => {
     const out = await render(true);
     expect(out).toContain('\r\x1b[2K');
