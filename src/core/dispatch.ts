@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseBootReport, type BootReport } from '../parsers/boot-report.js';
 import { scanKernelEvents } from '../parsers/kernel-events.js';
 import type { Reporter } from '../reporters/reporter.js';
@@ -23,6 +24,8 @@ export interface DispatchRequest {
   /** The user's explicit limit (--test-timeout): it wins over the tests' own. */
   testTimeoutOverrideMs?: number;
   signal: AbortSignal;
+  /** How long a test that was aborted or timed out gets to clean up after itself (default 10 s). */
+  testCleanupGraceMs?: number;
   /** The target's known gaps (its expectations file). */
   expectations?: { file: string; entries: readonly Expectation[] };
 }
@@ -165,7 +168,7 @@ async function runTest(
   session: Session,
   report: BootReport | undefined,
   sessionId: string,
-  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'testTimeoutOverrideMs' | 'signal'> & { runId: string },
+  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'testTimeoutOverrideMs' | 'signal' | 'testCleanupGraceMs'> & { runId: string },
 ): Promise<TestResult[]> {
   const runSignal = req.signal;
   const result = { ...base(t, sessionId), durationMs: 0 };
@@ -208,9 +211,10 @@ async function runTest(
   const excerpt = () => session.console.tail(40) || undefined;
   // A test that reported children stands for them when it succeeds; a failure of its own joins them.
   const done = (own: TestResult): TestResult[] => (children.length > 0 && own.status === 'passed' ? children : [...children, own]);
+  const running = Promise.resolve().then(() => t.test.run(ctx));
   try {
     await Promise.race([
-      Promise.resolve().then(() => t.test.run(ctx)),
+      running,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           timeout.abort();
@@ -224,6 +228,11 @@ async function runTest(
   } catch (err) {
     const durationMs = Date.now() - started;
     if (err instanceof SkipTest) return done({ ...result, status: 'skipped', reason: err.reason, durationMs });
+    if (runSignal.aborted || err instanceof TestTimeout) {
+      // The test saw its signal abort: let it remove what it made (containers on a remote engine)
+      // before the run moves on or ends, within a bound, since a hung test may never return.
+      await Promise.race([running.catch(() => undefined), sleep(req.testCleanupGraceMs ?? TEST_CLEANUP_GRACE_MS, undefined, { ref: false })]);
+    }
     if (runSignal.aborted) return done({ ...result, status: 'skipped', reason: `not finished: ${interruptReason(runSignal)}`, durationMs });
     if (err instanceof TestTimeout) return done({ ...result, status: 'timedOut', durationMs, error: { message: err.message, consoleExcerpt: excerpt() } });
     if (err instanceof InfraError) return done({ ...result, status: 'infraError', durationMs, error: { message: describeError(err) } });
@@ -241,6 +250,9 @@ async function runTest(
     runSignal.removeEventListener('abort', onAbort);
   }
 }
+
+/** How long a test that was aborted or timed out gets to clean up after itself. */
+const TEST_CLEANUP_GRACE_MS = 10_000;
 
 class TestTimeout extends Error {
   constructor(ms: number) {

@@ -7,6 +7,8 @@ import type { TestContext } from '../../src/index.js';
 export const RUN_LABEL = 'tsuite.run';
 /** Which test created an object (when the test said), for whoever finds a leftover. */
 export const TEST_LABEL = 'tsuite.test';
+/** One per scope (one test's objects), so its cleanup finds what a cut-off create made. */
+export const SCOPE_LABEL = 'tsuite.scope';
 
 /** What the containers suite shares across one session: the engine and the test images loaded into it. */
 export interface Fixture {

@@ -2,7 +2,7 @@ import type Dockerode from 'dockerode';
 import type { TestImages } from '../../oci-images/index.js';
 import type { DockerChannel } from '../../src/index.js';
 import type { TestContext, TestDef } from '../../src/index.js';
-import { containerFixture, RUN_LABEL, TEST_LABEL } from './fixture.js';
+import { containerFixture, RUN_LABEL, SCOPE_LABEL, TEST_LABEL } from './fixture.js';
 import { demuxBuffer } from './streams.js';
 
 export type CreateOptions = Dockerode.ContainerCreateOptions;
@@ -59,7 +59,10 @@ let nameCounter = 0;
 export async function withScope<T>(ctx: TestContext, fn: (scope: Scope) => Promise<T>, opts: { test?: string } = {}): Promise<T> {
   const { docker, images } = await containerFixture(ctx);
   const api = docker.api;
-  const labels: Record<string, string> = { [RUN_LABEL]: ctx.runId, ...(opts.test && { [TEST_LABEL]: opts.test }) };
+  // A label of this scope's own: a create whose answer was cut off (the test aborted mid-call) still
+  // made the object on the engine, and the cleanup finds it by this label.
+  const scopeId = `${ctx.runId}-${++nameCounter}`;
+  const labels: Record<string, string> = { [RUN_LABEL]: ctx.runId, [SCOPE_LABEL]: scopeId, ...(opts.test && { [TEST_LABEL]: opts.test }) };
   const containers: string[] = [];
   const networks: string[] = [];
   const volumes: string[] = [];
@@ -137,11 +140,15 @@ export async function withScope<T>(ctx: TestContext, fn: (scope: Scope) => Promi
         if ((err as { statusCode?: number }).statusCode !== 404) problems.push(`${what}: ${(err as Error).message}`);
       }
     };
+    const filters = { label: [`${SCOPE_LABEL}=${scopeId}`] };
+    await step('list containers', async () => containers.push(...(await api.listContainers({ all: true, filters })).map((c) => c.Id)));
+    await step('list networks', async () => networks.push(...(await api.listNetworks({ filters })).map((n) => n.Id)));
+    await step('list volumes', async () => volumes.push(...((await api.listVolumes({ filters })).Volumes ?? []).map((v) => v.Name)));
     // Containers first: networks, volumes and images cannot go while one uses them.
-    await Promise.all(containers.map((id) => step(`remove container ${id.slice(0, 12)}`, () => api.getContainer(id).remove({ force: true, v: true }))));
+    await Promise.all([...new Set(containers)].map((id) => step(`remove container ${id.slice(0, 12)}`, () => api.getContainer(id).remove({ force: true, v: true }))));
     for (const f of deferred.reverse()) await step('deferred cleanup', f);
-    for (const id of networks) await step(`remove network ${id.slice(0, 12)}`, () => api.getNetwork(id).remove());
-    for (const name of volumes) await step(`remove volume ${name}`, () => api.getVolume(name).remove());
+    for (const id of new Set(networks)) await step(`remove network ${id.slice(0, 12)}`, () => api.getNetwork(id).remove());
+    for (const name of new Set(volumes)) await step(`remove volume ${name}`, () => api.getVolume(name).remove());
     for (const ref of imageRefs.reverse()) await step(`remove image ${ref}`, () => api.getImage(ref).remove());
     return problems;
   }

@@ -58,12 +58,26 @@ describe('withScope', () => {
       },
       { test: 'demo' },
     );
+    const scope = expect.stringMatching(/^run-1-\d+$/);
     expect(e.created.map((c) => c.labels)).toEqual([
-      { 'tsuite.run': 'run-1', 'tsuite.test': 'demo' },
-      { mine: 'yes', 'tsuite.run': 'run-1', 'tsuite.test': 'demo' },
-      { 'tsuite.run': 'run-1', 'tsuite.test': 'demo' },
+      { 'tsuite.run': 'run-1', 'tsuite.scope': scope, 'tsuite.test': 'demo' },
+      { mine: 'yes', 'tsuite.run': 'run-1', 'tsuite.scope': scope, 'tsuite.test': 'demo' },
+      { 'tsuite.run': 'run-1', 'tsuite.scope': scope, 'tsuite.test': 'demo' },
     ]);
     expect(e.log).toEqual(['remove container c2', 'remove network n1', 'remove volume', 'remove image repo:v1']);
+  });
+
+  it('removes a container whose create was cut off (the engine made it, the answer never came), found by the scope label', async () => {
+    const e = fakeEngine();
+    let scopeLabel = '';
+    e.api.createContainer = async (o: { Labels: Record<string, string> }) => {
+      scopeLabel = o.Labels['tsuite.scope']!;
+      throw new Error('The operation was aborted');
+    };
+    e.api.listContainers = (async (q: { filters: { label: string[] } }) =>
+      (q.filters.label.includes(`tsuite.scope=${scopeLabel}`) ? [{ Id: 'orphan1' }] : [])) as never;
+    await expect(withScope(e.ctx, async (s) => void (await s.createContainer({ Image: 'x' })))).rejects.toThrow(/aborted/);
+    expect(e.log).toEqual(['remove container orphan1']);
   });
 
   it('cleans up when the test throws, and adds a cleanup failure to its error; "already gone" is no failure', async () => {

@@ -40,7 +40,7 @@ const run = (): RunInfo => ({
   host: { hostname: 'h', platform: 'p', arch: 'x64', cpuModel: 'c', cpus: 1, memoryMb: 1 },
 });
 
-async function dispatchTests(tests: TestDef[], provision?: DispatchRequest['provision']) {
+async function dispatchTests(tests: TestDef[], provision?: DispatchRequest['provision'], signal = new AbortController().signal) {
   const boots: string[] = [];
   const suite = defineSuite({ name: 's', description: '', tests });
   const result = await dispatch({
@@ -51,7 +51,8 @@ async function dispatchTests(tests: TestDef[], provision?: DispatchRequest['prov
     run: run(),
     outputDir: '/nonexistent',
     testTimeoutMs: 1000,
-    signal: new AbortController().signal,
+    testCleanupGraceMs: 50,
+    signal,
   });
   return { result, boots, status: Object.fromEntries(result.tests.map((t) => [t.id, t.status])) };
 }
@@ -78,6 +79,22 @@ describe('dispatch', () => {
     const broken = await dispatchTests([{ name: 'needs-docker', title: 'd', requires: ['docker'], run: () => undefined }],
       async (plan) => Object.assign(fakeSession(plan.id), { dockerProblem: 'no answer on tcp://127.0.0.1:1 within 1000 ms' }));
     expect(broken.result.tests[0]).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('did not come up: no answer') } });
+  });
+
+  it('an interrupted test gets to finish its cleanup before the run ends', async () => {
+    const stop = new AbortController();
+    const cleaned: string[] = [];
+    const { status } = await dispatchTests([{ name: 'makes-things', title: 'm', run: async ({ signal }) => {
+      try {
+        setTimeout(() => stop.abort(), 5);
+        await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      } finally {
+        await new Promise((r) => setTimeout(r, 20));
+        cleaned.push('removed its container');
+      }
+    } }], undefined, stop.signal);
+    expect(status['s/makes-things']).toBe('skipped');
+    expect(cleaned).toEqual(['removed its container']);
   });
 
   it('a failing check after a panic on the console is crashed, not failed', async () => {
