@@ -10,7 +10,7 @@ import { assembleImage, writeImageArchive } from '../../oci-images/builder/image
 import { layerTar } from '../../oci-images/builder/layer-tar.js';
 import { CUSTOM_IMAGES, IMAGE_NAMES } from '../../oci-images/images.js';
 import type { TestDef } from '../../src/index.js';
-import { RUN_LABEL, TEST_LABEL } from './fixture.js';
+import { containerFixture, RUN_LABEL, TEST_LABEL } from './fixture.js';
 import { dockerTest, expectStatus, type Scope } from './scope.js';
 
 /** An image made for one test, so what the engine reports can be compared with what we defined. */
@@ -109,6 +109,10 @@ export const testImagesTest: TestDef = dockerTest({
     if (wrong.length) throw new Error(wrong.join('; '));
     const r = await s.run(s.images.busybox, ['echo', 'ok']);
     if (r.exitCode !== 0 || r.stdout !== 'ok\n') throw new Error(`busybox printed ${JSON.stringify(r.stdout)} and exited ${r.exitCode}`);
+    // What the session's sweep found of earlier, killed runs (it never fails a test).
+    const { swept } = await containerFixture(s.ctx);
+    s.ctx.metric({ name: 'leftovers-removed', unit: 'objects', value: swept.removed.length });
+    if (swept.failed.length > 0) s.ctx.metric({ name: 'leftovers-not-removed', unit: 'objects', value: swept.failed.length });
   },
 });
 
