@@ -31,7 +31,18 @@ export function setupCommand(): Command {
       const targets = names.map((name) => ({ name, def: findTarget(name) }));
       const progress = createProgress();
       await installMissing(targets.map((t) => t.def));
-      for (const { name, def } of targets) await prepareTarget(name, def, progress);
+      // One target that cannot be prepared (the container host needs root to build) does not stop the others.
+      const failed: string[] = [];
+      for (const { name, def } of targets) {
+        try {
+          await prepareTarget(name, def, progress);
+        } catch (err) {
+          if (!(err instanceof InfraError) || targets.length === 1) throw err;
+          failed.push(name);
+          process.stderr.write(`Not ready: ${name}: ${err.message}${err.fix ? `\n  fix: ${err.fix}` : ''}\n`);
+        }
+      }
+      if (failed.length > 0) throw new InfraError(`could not prepare ${failed.join(', ')} (see above)`, `fix what is said above, then run \`npx tsuite setup --target ${failed.join(',')}\``);
     });
 }
 
