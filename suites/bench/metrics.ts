@@ -46,6 +46,9 @@ export const BOOT_HOST: MetricDef = lower('boot/host-to-ready', 'ms');
 export const BOOT_GUEST: MetricDef = lower('boot/guest-to-init', 'ms');
 /** Host-side, timed with tinybench. */
 export const AGENT_ROUND_TRIP: MetricDef = lower('agent/round-trip', 'ms');
-/** Need the `docker` channel (Docker Engine API), which no target offers yet. */
+/** Host-side over the `docker` channel, timed with tinybench: a `docker run` costs seconds under TCG. */
 export const CONTAINER_COLD_START: MetricDef = lower('container/cold-start', 'ms');
 export const CONTAINER_EXEC: MetricDef = lower('container/exec', 'ms');
+/** Runs per boot (after one warm-up): few for a cold start, which takes seconds in a TCG guest. */
+export const CONTAINER_RUN_SAMPLES = 5;
+export const CONTAINER_EXEC_SAMPLES = 10;

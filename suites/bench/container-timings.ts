@@ -1,0 +1,84 @@
+import type Dockerode from 'dockerode';
+import { Bench } from 'tinybench';
+import { InfraError, TestOutcome, type DockerChannel, type MetricDef, type TestContext } from '../../src/index.js';
+import { ensureTestImage } from '../../oci-images/index.js';
+import { CONTAINER_COLD_START, CONTAINER_EXEC, CONTAINER_RUN_SAMPLES, CONTAINER_EXEC_SAMPLES } from './metrics.js';
+
+/** The session's engine and tsuite's busybox image on it (loaded once per engine). */
+async function engine(ctx: TestContext): Promise<{ docker: DockerChannel; busybox: string }> {
+  const docker = ctx.session.docker;
+  if (!docker) throw new InfraError('the session has no docker channel', 'run on a target with a Docker Engine API (qemu-x86-node, docker)');
+  return { docker, busybox: await ensureTestImage(docker, ctx.target.arch, 'busybox', ctx.signal) };
+}
+
+/**
+ * Times `fn` with tinybench for a fixed number of iterations (no time budget: every boot gives the
+ * same number of samples), and records the latencies as `metric`.
+ */
+async function timeIt(ctx: TestContext, metric: MetricDef, iterations: number, fn: () => Promise<void>, afterEach?: () => Promise<void>): Promise<void> {
+  const bench = new Bench({ name: metric.name, iterations, time: 0, warmupIterations: 1, warmupTime: 0, retainSamples: true, throws: true, signal: ctx.signal });
+  bench.add(metric.name, fn, afterEach ? { afterEach } : {});
+  const [task] = await bench.run();
+  const result = task!.result;
+  if (result.state !== 'completed') {
+    throw new TestOutcome('failed', `${metric.name} did not complete ${iterations} runs: ${result.state === 'errored' ? result.error.message : result.state}`);
+  }
+  const samples = result.latency.samples;
+  if (!samples || samples.length === 0) throw new TestOutcome('failed', `tinybench kept no samples for ${metric.name}`);
+  ctx.metric({ ...metric, samples: [...samples] });
+}
+
+/** Removes the containers a measurement made, whatever happened; a removal that fails is reported. */
+async function removeAll(api: Dockerode, ids: Iterable<string>): Promise<void> {
+  const failed: string[] = [];
+  for (const id of ids) {
+    await api.getContainer(id).remove({ force: true }).catch((err: { statusCode?: number; message: string }) => {
+      if (err.statusCode !== 404) failed.push(`${id.slice(0, 12)}: ${err.message}`);
+    });
+  }
+  if (failed.length) throw new InfraError(`could not remove the benchmark's containers: ${failed.join('; ')}`, 'remove them by hand; a later containers run sweeps what is labelled tsuite.run');
+}
+
+/** `docker run` of busybox `true`: create, start, wait for exit (removal is not timed). */
+export async function measureColdStart(ctx: TestContext): Promise<void> {
+  const { docker, busybox } = await engine(ctx);
+  const made = new Set<string>();
+  try {
+    await timeIt(ctx, CONTAINER_COLD_START, CONTAINER_RUN_SAMPLES, async () => {
+      const c = await docker.api.createContainer({ Image: busybox, Cmd: ['true'], Labels: { 'tsuite.run': ctx.runId, 'tsuite.bench': 'cold-start' } });
+      made.add(c.id);
+      await c.start();
+      const { StatusCode } = (await c.wait()) as { StatusCode: number };
+      if (StatusCode !== 0) throw new Error(`busybox true exited with ${StatusCode}`);
+    }, async () => {
+      await removeAll(docker.api, made);
+      made.clear();
+    });
+  } finally {
+    await removeAll(docker.api, made);
+  }
+}
+
+/** `docker exec` of `true` in a running container: create the exec, start it attached, read to its end. */
+export async function measureExec(ctx: TestContext): Promise<void> {
+  const { docker, busybox } = await engine(ctx);
+  const c = await docker.api.createContainer({ Image: busybox, Cmd: ['sleep', '3600'], Labels: { 'tsuite.run': ctx.runId, 'tsuite.bench': 'exec' } });
+  try {
+    await c.start();
+    await timeIt(ctx, CONTAINER_EXEC, CONTAINER_EXEC_SAMPLES, async () => {
+      const exec = await c.exec({ Cmd: ['true'], AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({ hijack: true, stdin: false });
+      // The attached stream ends when the process does.
+      await new Promise<void>((resolve, reject) => {
+        stream.on('end', resolve).on('close', resolve).on('error', reject);
+        stream.resume();
+      });
+      // The engine may record the exit a moment after the stream ends.
+      let info = await exec.inspect();
+      for (let i = 0; info.Running && i < 100; i++) info = await exec.inspect();
+      if (info.ExitCode !== 0) throw new Error(`exec of true exited with ${info.ExitCode}`);
+    });
+  } finally {
+    await removeAll(docker.api, [c.id]);
+  }
+}
