@@ -1,6 +1,7 @@
 import type Dockerode from 'dockerode';
 import { InfraError, TestOutcome, type DockerChannel, type TestContext } from '../src/index.js';
 import { ensureTestImage, PROBES_IN_IMAGE } from '../oci-images/index.js';
+import { demuxBuffer } from './containers/streams.js';
 import { outputTail } from './guest-upload.js';
 
 /** What one probe run left: its output and how it ended (`signal` instead of `exitCode` when killed). */
@@ -9,18 +10,6 @@ export interface ProbeRun {
   stderr: Buffer;
   exitCode?: number;
   signal?: number;
-}
-
-/** Splits `docker logs` output of a container without a TTY: frames of [stream, 0, 0, 0, size (BE32)] + payload. */
-export function demuxDockerLogs(buf: Buffer): { stdout: Buffer; stderr: Buffer } {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  for (let at = 0; at + 8 <= buf.length; ) {
-    const size = buf.readUInt32BE(at + 4);
-    (buf[at] === 2 ? err : out).push(buf.subarray(at + 8, at + 8 + size));
-    at += 8 + size;
-  }
-  return { stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
 }
 
 /** Linux capability names by bit, as Docker spells them (without CAP_). */
@@ -62,7 +51,8 @@ async function runContainer(docker: DockerChannel, opts: Dockerode.ContainerCrea
     const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
     const ended = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, expired, aborted]).finally(() => clearTimeout(timer));
-    const logs = demuxDockerLogs((await container.logs({ stdout: true, stderr: true, follow: false })) as Buffer);
+    const text = await demuxBuffer(docker.api, (await container.logs({ stdout: true, stderr: true, follow: false })) as Buffer);
+    const logs = { stdout: Buffer.from(text.stdout), stderr: Buffer.from(text.stderr) };
     if (ended === 'aborted') throw signal.reason;
     if (ended === 'timeout') throw new TestOutcome('timedOut', `${what} did not end within ${timeoutMs} ms in its container; stdout:\n${outputTail(logs.stdout)}`);
     return { code: ended.StatusCode, ...logs };

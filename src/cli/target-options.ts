@@ -70,6 +70,9 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--container-images <local|upstream>', "containers suite images: 'local' (built here, no registry) or 'upstream' (alpine, busybox, nginx pulled by reference)");
 }
 
+/** The command-line spelling of a TargetFlags field: `kernelSrc` → `--kernel-src`. */
+const flagName = (field: string) => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 export interface ResolvedTarget {
   name: string;
   def: TargetDef;
@@ -174,7 +177,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
 function resolveDockerTarget(name: string, def: TargetDef, flags: TargetFlags, env: NodeJS.ProcessEnv): ResolvedTarget {
   const machineFlags = (['kernel', 'initrd', 'append', 'image', 'kernelSrc', 'rootfs', 'dockerPort', 'landmark', 'cpus', 'memory', 'accel', 'firmware'] as const)
     .filter((f) => flags[f] !== undefined)
-    .map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    .map(flagName);
   if (machineFlags.length > 0) {
     throw new UsageError(`target '${name}' talks to an existing Docker endpoint and boots nothing, so ${machineFlags.join(', ')} cannot apply`,
       'drop them, or use a qemu target (e.g. qemu-x86-node) to boot a machine');
@@ -215,7 +218,7 @@ function applyImage(name: string, config: ResolvedConfig, flags: TargetFlags, de
       `remove ${inConfig.join(', ')} from targets.${name}: the image's bootloader chooses them`);
   }
   const kernelFlags = (['kernel', 'initrd', 'append', 'kernelSrc'] as const).filter((f) => flags[f] !== undefined)
-    .map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    .map(flagName);
   if (flags.image && kernelFlags.length > 0) {
     throw new UsageError(`--image cannot be combined with ${kernelFlags.join(', ')}: the image's bootloader chooses the kernel, initrd and command line`,
       `drop ${kernelFlags.join(', ')} to boot the image, or drop --image to boot a kernel; state the image's command line with --image-cmdline`);

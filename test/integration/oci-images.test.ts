@@ -4,7 +4,7 @@ import { DockerChannel } from '../../src/channels/docker.js';
 import { InfraError } from '../../src/core/errors.js';
 import { hostArch } from '../../kernel/reference/foreign-apt.js';
 import { buildTestImages, ensureTestImages, IMAGE_NAMES, loadImage, NGINX_MARKER, type BuiltImages, type TestImages } from '../../oci-images/index.js';
-import { demuxDockerLogs } from '../../suites/probe-container.js';
+import { demuxBuffer } from '../../suites/containers/streams.js';
 import { hostDockerdUnavailable, startHostDockerd, type HostDockerd } from '../support/host-dockerd.js';
 
 /**
@@ -42,7 +42,7 @@ describe.skipIf(unavailable)(`tsuite's OCI images on a host dockerd${unavailable
     created.push(c);
     await c.start();
     const { StatusCode } = (await c.wait()) as { StatusCode: number };
-    const out = demuxDockerLogs((await c.logs({ stdout: true, stderr: true })) as Buffer);
+    const out = await demuxBuffer(channel.api, (await c.logs({ stdout: true, stderr: true })) as Buffer);
     return { code: StatusCode, stdout: out.stdout.toString(), stderr: out.stderr.toString() };
   }
   const report = (s: string) => JSON.parse(s.trim().split('\n').pop()!) as Record<string, unknown>;
@@ -113,7 +113,7 @@ describe.skipIf(unavailable)(`tsuite's OCI images on a host dockerd${unavailable
       const r = await run(images.net, ['call', `tsuite-oci-echo-${process.pid}`, '7000', 'ping-42'], { NetworkMode: net.id });
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(report(r.stdout)).toEqual({ sent: 7, received: 7, reply: 'ping-42', ok: true });
-      const logs = demuxDockerLogs((await server.logs({ stdout: true })) as Buffer).stdout.toString();
+      const logs = (await demuxBuffer(channel.api, (await server.logs({ stdout: true })) as Buffer)).stdout;
       expect(report(logs.split('\n')[0]!)).toEqual({ listening: 7000 });
     } finally {
       for (const c of created.splice(0)) await c.remove({ force: true });
@@ -140,7 +140,7 @@ describe.skipIf(unavailable)(`tsuite's OCI images on a host dockerd${unavailable
         if (!body) await new Promise((r) => setTimeout(r, 100));
       }
       expect(body).toContain(NGINX_MARKER);
-      const logs = demuxDockerLogs((await c.logs({ stdout: true, stderr: true })) as Buffer);
+      const logs = await demuxBuffer(channel.api, (await c.logs({ stdout: true, stderr: true })) as Buffer);
       expect(logs.stdout.toString()).toMatch(/"GET \/ HTTP\/1.1" 200/);
     } finally {
       port.release();

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { demuxDockerLogs, missingCapabilities } from '../../suites/probe-container.js';
+import Dockerode from 'dockerode';
+import { demuxBuffer } from '../../suites/containers/streams.js';
+import { missingCapabilities } from '../../suites/probe-container.js';
+
+const demuxDockerLogs = (logs: Buffer) => demuxBuffer(new Dockerode(), logs);
 
 /** One frame of Docker's multiplexed log stream: [stream, 0, 0, 0, size BE32] + payload. */
 const frame = (stream: 1 | 2, text: string) => {
@@ -10,17 +14,17 @@ const frame = (stream: 1 | 2, text: string) => {
   return Buffer.concat([head, payload]);
 };
 
-describe('demuxDockerLogs', () => {
-  it('splits stdout from stderr, keeping each stream in order', () => {
+describe('demuxing a probe container\'s logs (docker-modem)', () => {
+  it('splits stdout from stderr, keeping each stream in order', async () => {
     const logs = Buffer.concat([frame(1, 'KTAP version 1\n'), frame(2, 'warn\n'), frame(1, '1..1\n'), frame(2, 'more\n')]);
-    const { stdout, stderr } = demuxDockerLogs(logs);
+    const { stdout, stderr } = await demuxDockerLogs(logs);
     expect(stdout.toString()).toBe('KTAP version 1\n1..1\n');
     expect(stderr.toString()).toBe('warn\nmore\n');
   });
 
-  it('ignores a frame cut short at the end rather than reading past it', () => {
+  it('ignores a frame cut short at the end rather than reading past it', async () => {
     const logs = Buffer.concat([frame(1, 'whole\n'), frame(1, 'cut').subarray(0, 6)]);
-    expect(demuxDockerLogs(logs).stdout.toString()).toBe('whole\n');
+    expect((await demuxDockerLogs(logs)).stdout.toString()).toBe('whole\n');
   });
 });
 
