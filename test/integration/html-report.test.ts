@@ -63,7 +63,7 @@ describe('tsuite report', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package with \`apt-get install chromium\` (.ci/run does), or set TSUITE_CHROMIUM`);
+      throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package with \`apt-get install chromium\` (npm run setup:tests does), or set TSUITE_CHROMIUM`);
     }
     ws = await workspace();
     const out = join(ws.dir, 'out', 'report.html');
