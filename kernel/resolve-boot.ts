@@ -5,7 +5,8 @@ import { InfraError, UsageError } from '../src/core/errors.js';
 import type { Progress } from '../src/core/progress.js';
 import type { KernelInfo } from '../src/core/result.js';
 import { defaultFirmware, type BootSpec } from '../src/core/runner.js';
-import type { TargetDef } from '../src/core/target.js';
+import { checkMachineFiles } from '../src/core/machine.js';
+import { bootsFromDrives, type TargetDef } from '../src/core/target.js';
 import type { ArchProfile } from '../runners/qemu/arch-profile.js';
 import { detectImageKind } from './images/image-kind.js';
 import { buildInitramfs, type ExtraFile } from './initramfs/build-initramfs.js';
@@ -34,7 +35,9 @@ export interface ResolveBootOptions {
  * the user's ext4 image) replaces the tsuite initramfs: the kernel mounts it from NVMe.
  */
 export async function resolveBoot(target: TargetDef, profile: ArchProfile, progress: Progress, cwd = process.cwd(), options: ResolveBootOptions = {}): Promise<ResolvedBoot> {
+  checkMachineFiles(target.machine, cwd);
   if (target.image) return resolveImage(target, target.image, profile, cwd);
+  if (bootsFromDrives(target)) return resolveDriveBoot(target, profile);
   let reference: ReferenceGuest | undefined;
   const referenceGuest = async () => (reference ??= await fetchReferenceGuest(profile, progress));
   const userFile = (flag: string, path: string) => {
@@ -88,6 +91,25 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
 }
 
 /**
+ * A boot from the machine's drives: the firmware (SeaBIOS unless `firmware: 'uefi'`) boots the
+ * first bootable drive, whose bootloader chooses kernel and command line, as an image's does.
+ */
+function resolveDriveBoot(target: TargetDef, profile: ArchProfile): ResolvedBoot {
+  const firmware = target.firmware ?? 'bios';
+  if (firmware === 'uefi') checkUefi(profile);
+  const drives = target.machine!.drives!;
+  const first = [...drives].sort((a, b) => (a.bootIndex ?? Infinity) - (b.bootIndex ?? Infinity))[0]!;
+  const cmdline = target.imageCmdline ?? '';
+  return { kernel: { path: first.file, source: 'drives', cmdline }, boot: { kernel: '', cmdline, driveBoot: true, firmware } };
+}
+
+function checkUefi(profile: ArchProfile): void {
+  if (!profile.uefi) throw new UsageError(`no UEFI firmware is known for ${profile.arch}`, 'use --firmware bios');
+  const missing = [profile.uefi.code, profile.uefi.vars].filter((f) => !existsSync(f));
+  if (missing.length > 0) throw new InfraError(`UEFI firmware not found: ${missing.join(', ')}`, 'run `npx tsuite setup` as root (installs the UEFI firmware), or use --firmware bios');
+}
+
+/**
  * An image boot: what the image is (by content), the firmware for it, and the command line the
  * target states the image passes ('' when not stated: tsuite cannot know what a bootloader passes).
  */
@@ -96,11 +118,7 @@ async function resolveImage(target: TargetDef, image: string, profile: ArchProfi
   if (!existsSync(path)) throw new UsageError(`--image file not found: ${path}`, 'pass an existing ISO or raw disk image to --image');
   const imageKind = await detectImageKind(path);
   const firmware = target.firmware ?? defaultFirmware(imageKind);
-  if (firmware === 'uefi') {
-    if (!profile.uefi) throw new UsageError(`no UEFI firmware is known for ${profile.arch}`, 'use --firmware bios');
-    const missing = [profile.uefi.code, profile.uefi.vars].filter((f) => !existsSync(f));
-    if (missing.length > 0) throw new InfraError(`UEFI firmware not found: ${missing.join(', ')}`, 'run `npx tsuite setup` as root (installs the UEFI firmware), or use --firmware bios');
-  }
+  if (firmware === 'uefi') checkUefi(profile);
   const cmdline = target.imageCmdline ?? '';
   return {
     kernel: { path, source: 'image', cmdline },

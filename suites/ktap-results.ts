@@ -1,4 +1,4 @@
-import { flattenKtap, type ChildResult, type KtapDocument, type KtapTest, type TestStatus } from '../src/index.js';
+import { flattenKtap, type ChildResult, type KtapDocument, type KtapFlatTest, type KtapTest, type TestStatus } from '../src/index.js';
 
 /**
  * KTAP trees as tsuite child results, shared by every suite whose evidence is KTAP: the kernel's
@@ -26,25 +26,66 @@ const anyFailing = (t: KtapTest): boolean => t.subtests.some((s) => failing(s) |
  * test below it (e.g. a suite whose init failed), so nothing is counted twice. Ids are unique
  * within a document; one repeated in a later document gets `#2`.
  */
-export function reportedKtapTests(docs: readonly KtapDocument[]): { id: string; test: KtapTest }[] {
+export function reportedKtapTests(docs: readonly KtapDocument[]): ReportedKtapTest[] {
   const seen = new Map<string, number>();
   return docs
-    .flatMap((doc) => flattenKtap(doc).filter(({ leaf, test }) => leaf || (failing(test) && !anyFailing(test))))
-    .map(({ id, test }) => {
+    .flatMap((doc, d) => withInherited(flattenKtap(doc)).map((f) => ({ ...f, doc: d })))
+    .map(({ id, test, doc, inherited }) => {
       const n = (seen.get(id) ?? 0) + 1;
       seen.set(id, n);
-      return { id: n === 1 ? id : `${id}#${n}`, test };
+      return { id: n === 1 ? id : `${id}#${n}`, test, doc, inherited };
     });
 }
 
+/**
+ * The reported tests of one document; a parent that is not reported hands its warnings to its
+ * last reported descendant (`<parent id>: <warning>`), so no warning is lost on the way to results.json.
+ */
+function withInherited(flat: readonly KtapFlatTest[]): (KtapFlatTest & { inherited: string[] })[] {
+  const reported = flat.map((f) => ({ ...f, inherited: [] as string[], shown: f.leaf || (failing(f.test) && !anyFailing(f.test)) }));
+  reported.forEach((parent, i) => {
+    if (parent.shown || parent.test.warnings.length === 0) return;
+    let heir: (typeof reported)[number] | undefined;
+    for (let j = i + 1; j < reported.length && reported[j]!.id.startsWith(`${parent.id}/`); j++) if (reported[j]!.shown) heir = reported[j];
+    heir?.inherited.push(...parent.test.warnings.map((w) => `${parent.id}: ${w}`));
+  });
+  return reported.filter((f) => f.shown);
+}
+
+export interface ReportedKtapTest {
+  id: string;
+  test: KtapTest;
+  /** Index of its document in the list given to reportedKtapTests. */
+  doc: number;
+  /** Warnings of parents that are not reported themselves, each prefixed with the parent's id. */
+  inherited: string[];
+}
+
+/** A document's own warnings (not its tests'), each saying which document it is about. */
+export function documentWarnings(docs: readonly KtapDocument[], only?: number): string[] {
+  return docs.flatMap((d, i) => (only === undefined || only === i ? d.warnings.map((w) => `KTAP document at line ${d.startLine + 1}: ${w}`) : []));
+}
+
+/**
+ * The reported tests as child results. A document's own warnings (cut short, missing subtests,
+ * bail out) go on the last test reported from it, where the document ended, so they reach results.json.
+ */
+export function ktapChildren(reported: readonly ReportedKtapTest[], docs: readonly KtapDocument[], excerpt: (line: number) => string): ChildResult[] {
+  const lastOfDoc = new Map(reported.map((r, i) => [r.doc, i]));
+  return reported.map((r, i) => ktapChild(r.id, r.test, excerpt, [...r.inherited, ...(lastOfDoc.get(r.doc) === i ? documentWarnings(docs, r.doc) : [])]));
+}
+
 /** One KTAP test as a child result; `excerpt` gives the evidence lines up to its result line. */
-export function ktapChild(name: string, t: KtapTest, excerpt: (line: number) => string): ChildResult {
+export function ktapChild(name: string, t: KtapTest, excerpt: (line: number) => string, moreWarnings: readonly string[] = []): ChildResult {
   const status = KTAP_STATUS[t.status];
-  const detail = [...t.diagnostics, ...t.warnings].join('\n');
+  const warnings = [...t.warnings, ...moreWarnings];
+  const detail = [...t.diagnostics, ...warnings].join('\n');
   return {
     name,
     title: t.name,
     status,
+    // The parser's warnings reach results.json whatever the status.
+    ...(warnings.length > 0 && { warnings }),
     ...(status === 'skipped' && { reason: t.reason || `KTAP ${t.directive ?? 'SKIP'}` }),
     ...(status !== 'passed' && status !== 'skipped' && {
       error: { message: [t.reason || `KTAP result: ${t.status}`, detail].filter(Boolean).join('\n'), consoleExcerpt: excerpt(t.line) },

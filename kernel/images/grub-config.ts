@@ -8,6 +8,8 @@ export interface GrubEntry {
   args: readonly string[];
   /** FAT/ISO volume id to search for the root device (`XXXX-XXXX`); the boot device when absent. */
   rootFsUuid?: string;
+  /** GRUB's loader command: `linux` (the default) or `multiboot` for a multiboot (v1) kernel. */
+  loader?: 'linux' | 'multiboot';
 }
 
 /**
@@ -25,8 +27,12 @@ export function grubArgs(cmdline: string): string[] {
   return args;
 }
 
-/** What the kernel will see in /proc/cmdline: GRUB's `linux` puts BOOT_IMAGE=<path> first. */
-export const grubKernelCmdline = (entry: GrubEntry) => [`BOOT_IMAGE=${entry.kernel}`, ...entry.args].join(' ');
+/**
+ * What the kernel will see as its command line: GRUB's `linux` puts BOOT_IMAGE=<path> first (as
+ * /proc/cmdline shows); its `multiboot` passes the arguments alone.
+ */
+export const grubKernelCmdline = (entry: GrubEntry) =>
+  (entry.loader === 'multiboot' ? entry.args : [`BOOT_IMAGE=${entry.kernel}`, ...entry.args]).join(' ');
 
 /** A grub.cfg that boots one entry at once, with GRUB itself on the first serial port. */
 export function grubConfig(entry: GrubEntry): string {
@@ -40,7 +46,7 @@ export function grubConfig(entry: GrubEntry): string {
     'set default=0',
     ...(entry.rootFsUuid ? [`search --no-floppy --fs-uuid --set=root ${entry.rootFsUuid}`] : []),
     "menuentry 'tsuite' {",
-    `  linux ${entry.kernel} ${quoted}`,
+    `  ${entry.loader ?? 'linux'} ${entry.kernel} ${quoted}`.trimEnd(),
     ...(entry.initrd ? [`  initrd ${entry.initrd}`] : []),
     '}',
     '',

@@ -24,10 +24,19 @@ export function diskBuildRequirements(): HostRequirement[] {
   return [grubTools(), grubEfi(), fatTools(), fileRequirement('GPT partitioner', SGDISK, 'gdisk')];
 }
 
+/** What `buildBiosDisk` needs: GRUB's i386-pc boot sector and core image maker, and a FAT filesystem. */
+export function biosDiskBuildRequirements(): HostRequirement[] {
+  return [
+    programRequirement('GRUB image maker', 'grub-mkimage', 'grub-common'),
+    fileRequirement('GRUB for BIOS (i386-pc)', '/usr/lib/grub/i386-pc/boot.img', 'grub-pc-bin'),
+    fatTools(),
+  ];
+}
+
 /** Everything the image builders under kernel/images/ need, for `setup` and `doctor`. */
 export function imageBuildRequirements(): HostRequirement[] {
   const seen = new Set<string>();
-  return [...isoBuildRequirements(), ...diskBuildRequirements()].filter((r) => !seen.has(r.what) && seen.add(r.what));
+  return [...isoBuildRequirements(), ...diskBuildRequirements(), ...biosDiskBuildRequirements()].filter((r) => !seen.has(r.what) && seen.add(r.what));
 }
 
 /** Fails with the packages to install when the host lacks any of `reqs`. */

@@ -4,6 +4,7 @@ import { extname, join } from 'node:path';
 import { UsageError } from '../../src/core/errors.js';
 import { defaultFirmware, type BootSpec, type Firmware, type ImageKind, type ProvisionRequest } from '../../src/core/runner.js';
 import type { ArchProfile } from './arch-profile.js';
+import { concreteMachine, iommuArgs, machineArgs, machineOption, type PortMap } from './machine-args.js';
 
 export interface QemuPaths {
   consoleLog: string;
@@ -27,17 +28,7 @@ export const ROOTFS_SERIAL = 'tsuite-root';
 /** QEMU splits option values on ',' and reads ',,' as a literal comma. */
 const optionValue = (path: string) => path.replace(/,/g, ',,');
 
-/** Guest port → host port, for user-mode networking. */
-export type PortMap = ReadonlyMap<number, number>;
-
-/**
- * The guest ports a machine forwards, each once: those asked for, plus the Docker Engine API and
- * the ports tests publish containers on when the guest serves docker.
- */
-export function forwardedGuestPorts(req: Pick<ProvisionRequest, 'forwardPorts' | 'docker'>): number[] {
-  const ports = [...(req.forwardPorts ?? []), ...(req.docker ? [req.docker.guestPort, ...req.docker.publishPorts] : [])];
-  return [...new Set(ports)];
-}
+export { forwardedGuestPorts, type PortMap } from './machine-args.js';
 
 /**
  * The QEMU command line for one machine. Pure apart from checking that the firmware file exists,
@@ -50,23 +41,30 @@ export function qemuArgs(
   paths: QemuPaths,
   ports: PortMap = new Map(),
 ): string[] {
+  const machine = concreteMachine(req, profile, ports);
   const args = [
     '-nodefaults', '-no-user-config', '-display', 'none',
     // A guest reset (panic=-1, triple fault) ends QEMU instead of rebooting forever.
     '-no-reboot',
     '-accel', accel,
-    '-M', profile.machine,
+    '-M', machineOption(machine, accel),
     '-cpu', profile.cpu[accel],
     '-smp', String(req.cpus),
     '-m', String(req.memoryMb),
-    // The console log is written by QEMU itself, so it holds every byte even if tsuite dies.
-    '-chardev', `stdio,id=console0,signal=off,logfile=${optionValue(paths.consoleLog)}`,
+    // The console log is written by QEMU itself, so it holds every byte even if tsuite dies. In
+    // append mode, so tsuite can add what it types to a shell that does not echo (the runner
+    // removes an old log first).
+    '-chardev', `stdio,id=console0,signal=off,logfile=${optionValue(paths.consoleLog)},logappend=on`,
     '-serial', 'chardev:console0',
     '-qmp', `unix:${optionValue(paths.qmpSocket)},server=on,wait=off`,
   ];
+  args.push(...iommuArgs(machine));
   if (profile.exitDevice) args.push('-device', profile.exitDevice);
   if (req.boot.image) {
     args.push(...imageArgs(req.boot, req.boot.image, profile, paths));
+  } else if (req.boot.driveBoot) {
+    // The firmware boots the machine's own drives (SeaBIOS by default; qboot boots only -kernel).
+    args.push(...firmwareArgs(req.boot.firmware ?? 'bios', profile, paths));
   } else {
     if (profile.firmware && existsSync(profile.firmware)) args.push('-bios', profile.firmware);
     args.push('-kernel', req.boot.kernel);
@@ -86,10 +84,8 @@ export function qemuArgs(
       '-chardev', `socket,id=qga0,path=${optionValue(paths.agentSocket)},server=on,wait=off`,
       '-device', `virtserialport,bus=vserial0.0,chardev=qga0,name=${AGENT_PORT_NAME},id=${AGENT_PORT_ID}`);
   }
-  if (ports.size > 0) {
-    const fwd = [...ports].map(([guest, host]) => `,hostfwd=tcp:127.0.0.1:${host}-:${guest}`).join('');
-    args.push('-netdev', `user,id=net0${fwd}`, '-device', 'virtio-net-pci,netdev=net0');
-  }
+  // Drives, NICs (tsuite's own forwards included), shares, extra devices, then the raw arguments.
+  args.push(...machineArgs(machine));
   return args;
 }
 
@@ -100,15 +96,7 @@ export function qemuArgs(
  */
 function imageArgs(boot: BootSpec, image: string, profile: ArchProfile, paths: QemuPaths): string[] {
   const { kind, firmware } = imageBoot(boot, image);
-  const args: string[] = [];
-  if (firmware === 'uefi') {
-    if (!profile.uefi) throw new UsageError(`no UEFI firmware is known for ${profile.arch}`, 'use --firmware bios');
-    args.push('-drive', `if=pflash,format=raw,readonly=on,file=${optionValue(profile.uefi.code)}`);
-    // The firmware writes its variables (BootOrder) at every boot: never into the system's template.
-    args.push('-drive', paths.uefiVars
-      ? `if=pflash,format=raw,file=${optionValue(paths.uefiVars)}`
-      : `if=pflash,format=raw,file=${optionValue(profile.uefi.vars)},snapshot=on`);
-  }
+  const args = firmwareArgs(firmware, profile, paths);
   const file = optionValue(image);
   if (kind === 'iso') {
     // virtio-scsi: SeaBIOS, OVMF and AAVMF all boot a CD from it, and it needs only PCI (aarch64 virt has no IDE).
@@ -120,6 +108,19 @@ function imageArgs(boot: BootSpec, image: string, profile: ArchProfile, paths: Q
     args.push('-drive', `file=${file},format=raw,if=none,id=disk0,snapshot=on`, '-device', 'virtio-blk-pci,drive=disk0');
   }
   return args;
+}
+
+/** UEFI as two pflash drives; SeaBIOS is QEMU's default, so `bios` needs nothing. */
+function firmwareArgs(firmware: Firmware, profile: ArchProfile, paths: QemuPaths): string[] {
+  if (firmware !== 'uefi') return [];
+  if (!profile.uefi) throw new UsageError(`no UEFI firmware is known for ${profile.arch}`, 'use --firmware bios');
+  return [
+    '-drive', `if=pflash,format=raw,readonly=on,file=${optionValue(profile.uefi.code)}`,
+    // The firmware writes its variables (BootOrder) at every boot: never into the system's template.
+    '-drive', paths.uefiVars
+      ? `if=pflash,format=raw,file=${optionValue(paths.uefiVars)}`
+      : `if=pflash,format=raw,file=${optionValue(profile.uefi.vars)},snapshot=on`,
+  ];
 }
 
 /** Resolution normally sets kind and firmware; a bare request falls back on the file name. */
@@ -134,7 +135,8 @@ function imageBoot(boot: BootSpec, image: string): { kind: ImageKind; firmware: 
  * the boot does not use UEFI.
  */
 export async function sessionUefiVars(req: ProvisionRequest, profile: ArchProfile): Promise<string | undefined> {
-  if (!req.boot.image || !profile.uefi || imageBoot(req.boot, req.boot.image).firmware !== 'uefi') return undefined;
+  const firmware = req.boot.image ? imageBoot(req.boot, req.boot.image).firmware : req.boot.driveBoot ? req.boot.firmware ?? 'bios' : undefined;
+  if (!profile.uefi || firmware !== 'uefi') return undefined;
   const vars = join(req.dir, 'uefi-vars.fd');
   await copyFile(profile.uefi.vars, vars);
   await chmod(vars, 0o644); // QEMU opens it read-write; the template may be read-only

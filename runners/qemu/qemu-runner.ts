@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rename } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient } from '../../src/channels/agent.js';
@@ -13,7 +13,9 @@ import type { ArchProfile } from './arch-profile.js';
 import { chooseAccel, KVM_FAILURE, probeKvm, qemuVersion, recordKvmVerdict } from './accel.js';
 import { profileFor } from './profiles/index.js';
 import { forwardedGuestPorts, qemuArgs, sessionUefiVars } from './qemu-args.js';
+import { concreteMachine } from './machine-args.js';
 import { connectGuestDocker } from './guest-docker.js';
+import { connectGuestShell } from './guest-shell.js';
 import { QemuSession } from './qemu-session.js';
 import { ownedTmpPrefix, sweepOrphanQemus } from './orphans.js';
 import { QmpClient } from './qmp.js';
@@ -42,7 +44,7 @@ export const qemuRunner: Runner = {
     await mkdir(req.dir, { recursive: true });
     let choice = await chooseAccel(req.accel, profile);
     // An image boot has no kernel file to probe with; it runs under TCG until a kernel boot proves KVM.
-    if (choice.tentative && req.boot.image) choice = { accel: 'tcg', reason: 'KVM not yet proven on this host (an image boot does not probe it)', tentative: false };
+    if (choice.tentative && !req.boot.kernel) choice = { accel: 'tcg', reason: 'KVM not yet proven on this host (an image or drive boot does not probe it)', tentative: false };
     if (choice.tentative) {
       // First KVM use on this host: prove it with a short probe boot rather than risk a boot
       // that stalls until its timeout. The verdict is cached for later runs.
@@ -74,16 +76,20 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
   for (const guest of forwardedGuestPorts(req)) ports.set(guest, await freePort());
   const args = qemuArgs(req, profile, accel, paths, ports);
 
+  // QEMU appends to the log (so tsuite can add what it types): a log from an earlier run must go.
+  await rm(paths.consoleLog, { force: true });
   const started = Date.now();
   // Own process group: a terminal's Ctrl-C reaches tsuite only, which then stops QEMU in order.
   const child = spawn(profile.qemuBinary, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   trackChild(child);
   const console = new ConsoleChannel(started, (text) => child.stdin!.write(text));
-  const firmware = req.boot.image ? req.boot.firmware ?? 'bios' : profile.firmware ? 'qboot' : 'default';
+  const firmware = req.boot.image || req.boot.driveBoot ? req.boot.firmware ?? 'bios' : profile.firmware ? 'qboot' : 'default';
   const spec = { arch: profile.arch, cpus: req.cpus, memoryMb: req.memoryMb, cmdline: req.boot.cmdline, firmware } as const;
   const session = new QemuSession(req.sessionId, req.dir, console, accel, spec, req.eventPatterns, child, tmp,
     req.powerOffCommand, Boolean(profile.exitDevice));
   session.accelReason = accelReason;
+  // The machine as booted, host ports included, for results.json.
+  session.machine = concreteMachine(req, profile, ports);
 
   let stderr = '';
   let spawnError: Error | undefined;
@@ -100,6 +106,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     session.bootMs = landmark.line.atMs;
     session.landmarkLine = landmark.index;
     if (paths.agentSocket) await connectAgent(session, paths.agentSocket, signal);
+    if (req.shell) await connectGuestShell(session, req.shell, paths.consoleLog, signal);
     if (req.docker) await connectGuestDocker(session, req.docker, ports, signal);
     return session;
   } catch (err) {

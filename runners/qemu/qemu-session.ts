@@ -4,10 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentClient } from '../../src/channels/agent.js';
 import type { ConsoleChannel } from '../../src/channels/console.js';
 import type { DockerChannel } from '../../src/channels/docker.js';
+import type { ShellChannel } from '../../src/channels/shell.js';
 import type { EventPatterns } from '../../src/parsers/kernel-events.js';
 import type { Accel, ChannelKind, ExitInfo, MachineSpec, Session } from '../../src/core/session.js';
 import { AGENT_PORT_ID } from './qemu-args.js';
 import type { QmpClient, QmpEvent } from './qmp.js';
+import type { ResolvedMachine } from '../../src/core/machine.js';
 
 /**
  * How long a guest gets to power itself off before QMP `quit`, and `quit` before SIGKILL. These
@@ -15,6 +17,9 @@ import type { QmpClient, QmpEvent } from './qmp.js';
  */
 const POWEROFF_GRACE_MS = 10_000;
 const QUIT_GRACE_MS = 3_000;
+
+/** Why a machine is stopped when its session closes normally: its tests are done. */
+const SESSION_DONE = "after the session's last test";
 
 /** One running QEMU process and everything that knows about it. */
 export class QemuSession implements Session {
@@ -26,19 +31,25 @@ export class QemuSession implements Session {
   docker?: DockerChannel;
   /** Why a machine that was asked to serve docker has no `docker` channel. */
   dockerProblem?: string;
+  /** The shell on the serial console, once its prompt appeared. */
+  shell?: ShellChannel;
+  /** Why a machine whose target declares a shell has no `shell` channel. */
+  shellProblem?: string;
   /** Host milliseconds from machine start to the engine's ready line on the console. */
   dockerReadyMs?: number;
   /** Whether the guest has its end of the agent port open (QMP VSERPORT_CHANGE); undefined until it says. */
   agentPortOpen?: boolean;
   bootMs?: number;
   accelReason?: string;
+  /** The machine as booted (type, drives, NICs with their host ports, ...), recorded in results.json. */
+  machine?: ResolvedMachine;
   landmarkLine?: number;
   exit?: ExitInfo;
   /** Resolves once the process has exited and its QMP stream is drained. */
   readonly ended: Promise<ExitInfo>;
   private shutdownEvent?: QmpEvent;
   private panicked = false;
-  private stopped?: { reason: string; kind: 'killed' | 'hang' };
+  private stopped?: { reason: string; kind: 'killed' | 'hang' | 'stopped' };
 
   constructor(
     readonly id: string,
@@ -98,6 +109,13 @@ export class QemuSession implements Session {
     this.channelSet.add('docker');
   }
 
+  /** The shell's prompt appeared: the session now offers the `shell` channel. */
+  attachShell(shell: ShellChannel): void {
+    this.shell = shell;
+    this.shellProblem = undefined;
+    this.channelSet.add('shell');
+  }
+
   markPanicked(): void {
     this.panicked = true;
   }
@@ -106,17 +124,23 @@ export class QemuSession implements Session {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /**
+   * Ends the machine the way it allows: its power-off command, escalating to a hard stop; a kernel
+   * with no power-off (nor an exit it reached by itself) is stopped by tsuite, recorded as
+   * `stopped` with `reason` ("after the session's last test"): never a crash, never a failure.
+   */
   async shutdown(reason = 'shutdown requested'): Promise<ExitInfo> {
     if (this.alive && this.powerOffCommand && !this.console.isClosed) {
       this.console.write(`${this.powerOffCommand}\n`);
       await Promise.race([this.ended, sleep(POWEROFF_GRACE_MS, undefined, { ref: false })]);
+      if (this.alive) await this.kill(reason);
     }
-    if (this.alive) await this.kill(reason);
+    if (this.alive) await this.kill(`tsuite stopped the machine ${reason}: the kernel has no power-off`, 'stopped');
     return this.ended;
   }
 
   /** Stops the machine from the host side: QMP quit, then SIGKILL of its process group. */
-  async kill(reason: string, kind: 'killed' | 'hang' = 'killed'): Promise<ExitInfo> {
+  async kill(reason: string, kind: 'killed' | 'hang' | 'stopped' = 'killed'): Promise<ExitInfo> {
     if (this.alive) {
       this.stopped = { reason, kind };
       await this.qmp?.command('quit').catch(() => undefined);
@@ -135,7 +159,8 @@ export class QemuSession implements Session {
   async [Symbol.asyncDispose](): Promise<void> {
     // Kept-alive API connections first: the guest is about to go.
     this.docker?.close();
-    await this.shutdown('session closed');
+    await this.shutdown(SESSION_DONE);
+    this.shell?.close();
     this.agent?.close();
     this.qmp?.close();
     await rm(this.tmpDir, { recursive: true, force: true });

@@ -37,13 +37,17 @@ export class ConsoleClosed extends Error {
 }
 
 type Listener = (line: ConsoleLine, index: number) => void;
+type DataListener = (chunk: string) => void;
 
+/** The machine's first serial port as lines: replayable from the start, awaitable with `expect`. */
 export class ConsoleChannel {
+  /** Every line so far, from the machine's start (the boot landmark is `session.landmarkLine`). */
   readonly lines: ConsoleLine[] = [];
   private partial = '';
   private closed = false;
   private readonly listeners = new Set<Listener>();
   private readonly closeListeners = new Set<() => void>();
+  private readonly dataListeners = new Set<DataListener>();
 
   constructor(
     private readonly startedAt = Date.now(),
@@ -63,7 +67,22 @@ export class ConsoleChannel {
     return this.closed;
   }
 
+  /**
+   * The unterminated rest after the last newline, as received (`\r` and escapes kept): where a
+   * shell's prompt waits, since prompts end without a newline.
+   */
+  get partialLine(): string {
+    return this.partial;
+  }
+
+  /** Every chunk as it arrives, before it is split into lines: for the shell channel's prompts. */
+  onData(listener: DataListener): () => void {
+    this.dataListeners.add(listener);
+    return () => this.dataListeners.delete(listener);
+  }
+
   push(chunk: string): void {
+    for (const l of this.dataListeners) l(chunk);
     const parts = (this.partial + chunk).split('\n');
     this.partial = parts.pop() ?? '';
     for (const p of parts) this.emit(p);
@@ -77,11 +96,13 @@ export class ConsoleChannel {
     for (const l of this.closeListeners) l();
   }
 
+  /** Types into the guest's serial input, as is (add the line ending the kernel wants). */
   write(text: string): void {
     if (!this.sink || this.closed) throw new Error('this console cannot be written to (replayed log or closed machine)');
     this.sink(text);
   }
 
+  /** Calls `listener` for each new line; returns the function that stops it. */
   onLine(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { InfraError } from '../core/errors.js';
+import { InfraError, UsageError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
 import { hostInfo } from '../core/host-info.js';
 import { buildPlan, type SessionPlan } from '../core/plan.js';
 import type { Progress } from '../core/progress.js';
 import type { KernelInfo, RunInfo, RunResult } from '../core/result.js';
-import { NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
+import { bootsFromDrives, NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
+import { resolveMachine } from '../core/machine.js';
 import type { DockerRequest, ProvisionRequest, Runner } from '../core/runner.js';
 
 /** How long a guest's engine may take to answer after the boot landmark, unless the target says. */
@@ -15,6 +16,8 @@ import { dispatch } from '../core/dispatch.js';
 import { loadExpectations, type Expectation } from '../core/expectations.js';
 import type { Reporter } from '../reporters/index.js';
 import { builtInSuites } from '../../suites/index.js';
+import { SHELL_SUITE, withShellTests } from '../../suites/shell/index.js';
+import type { SuiteDef } from '../core/suite.js';
 import { resolveBoot, type ResolvedBoot } from '../../kernel/resolve-boot.js';
 import { runnerFor } from '../../runners/index.js';
 import { profileFor } from '../../runners/qemu/profiles/index.js';
@@ -39,6 +42,7 @@ export interface PreparedTarget {
 function unresolvedKernel(def: TargetDef): KernelInfo {
   if (def.runner === 'docker') return { path: def.docker?.host ?? '', source: 'endpoint', cmdline: '' };
   if (def.image) return { path: def.image, source: 'image', cmdline: '' };
+  if (bootsFromDrives(def)) return { path: def.machine!.drives![0]!.file, source: 'drives', cmdline: '' };
   if (def.kernelSrc) return { path: def.kernelSrc, source: 'source', cmdline: '' };
   const source = def.kernel === 'reference' ? 'debian-package' : def.kernel === 'fixture' ? 'fixture' : 'file';
   return { path: def.kernel, source, cmdline: '' };
@@ -65,6 +69,8 @@ export async function prepareTarget(target: ResolvedTarget, progress: Progress):
 
 export interface SuiteRunRequest {
   suites?: readonly string[];
+  /** Every suite that may be planned (the context's catalog); the built-in ones when absent. */
+  available?: readonly SuiteDef[];
   grep?: readonly string[];
   runId: string;
   outputDir: string;
@@ -74,21 +80,29 @@ export interface SuiteRunRequest {
   signal: AbortSignal;
 }
 
-/** The sessions that run the chosen tests; a bad suite name or a pattern that matches nothing is a UsageError. */
-export function planFor(target: ResolvedTarget, suites?: readonly string[], grep?: readonly string[]): SessionPlan[] {
+/**
+ * The sessions that run the chosen tests; a bad suite name or a pattern that matches nothing is a
+ * UsageError. `available` is every suite that may run: the built-in ones and the user's (the context's catalog).
+ */
+export function planFor(target: ResolvedTarget, suites?: readonly string[], grep?: readonly string[], available: readonly SuiteDef[] = builtInSuites): SessionPlan[] {
+  if (suites?.length === 1 && suites[0] === SHELL_SUITE && !target.def.shellTests?.length) {
+    throw new UsageError(`--suite ${SHELL_SUITE} runs the target's declarative shell tests, and target '${target.name}' has none`,
+      `add shellTests (and shell: { prompt }) to targets.${target.name} in tsuite.config.ts, or drop ${SHELL_SUITE} from the suites`);
+  }
   return buildPlan({
-    suites: builtInSuites,
+    // The declarative shell tests are the target's: they fill the `shell` suite here.
+    suites: withShellTests(available, target.def),
     only: suites,
     grep,
     target: target.name,
-    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker]),
+    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker, target.def.machine]),
   });
 }
 
 /** Plans the chosen tests and runs them on fresh boots of the prepared target. */
 export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest): Promise<RunResult> {
   const { target, runner, resolved, resolveError } = prepared;
-  const plan = planFor(target, req.suites, req.grep);
+  const plan = planFor(target, req.suites, req.grep, req.available);
   // Waiting for a guest's engine costs tens of seconds under TCG: only when some test needs it.
   const needsDocker = plan.some((s) => s.tests.some((t) => (t.test.requires ?? []).includes('docker')));
   const info: RunInfo = {
@@ -133,7 +147,9 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
           eventPatterns: target.eventPatterns,
           powerOffCommand: target.def.powerOffCommand,
           agent: target.def.agent === true,
+          shell: target.def.shell,
           docker: needsDocker ? dockerRequest(target.def) : undefined,
+          machine: resolveMachine(target.def.machine, target.def.arch, profileFor(target.def.arch).machine),
         },
         signal,
       );

@@ -1,4 +1,7 @@
+import type { ChannelKind } from '../core/session.js';
 import type { TargetFacts } from '../core/suite.js';
+import type { TargetDef } from '../core/target.js';
+import { profiles } from '../../runners/qemu/profiles/index.js';
 import type { ResolvedTarget } from './target-options.js';
 
 /** The target config facts tests may read (see TargetFacts). */
@@ -9,5 +12,24 @@ export function targetFacts(target: ResolvedTarget): TargetFacts {
     ktap: target.def.ktap === true,
     exitSuccessValue: target.def.exitSuccessValue,
     containerImages: target.def.containerImages ?? 'local',
+    channels: declaredChannels(target.def),
+    powerOff: target.def.powerOffCommand !== undefined,
   };
+}
+
+/**
+ * The channels a target's config promises, known before any boot: what the runner would give a
+ * session that came up fully. (Whether each then answers is the session's business.)
+ */
+export function declaredChannels(def: TargetDef): ChannelKind[] {
+  // The docker runner boots nothing: its only channel is the endpoint it was given.
+  if (def.runner === 'docker') return ['docker'];
+  const channels: ChannelKind[] = ['console'];
+  if (profiles[def.arch]?.exitDevice) channels.push('exit');
+  if (def.agent) channels.push('agent');
+  // A guest serves the Docker Engine API on a port QEMU forwards (a qemu target's docker.host is unused).
+  if (def.docker?.port !== undefined) channels.push('docker');
+  // The shell channel rides on the console, when the target declares its prompt.
+  if (def.shell) channels.push('shell');
+  return channels;
 }

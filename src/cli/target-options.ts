@@ -2,14 +2,17 @@ import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { findTarget, type TargetDef } from '../core/target.js';
+import { bootsFromDrives, findTarget, type TargetDef } from '../core/target.js';
+import { resolveMachine } from '../core/machine.js';
+import { profileFor } from '../../runners/qemu/profiles/index.js';
+import { applyMachineFlags, collect, machineFlagNames, type MachineFlags } from './machine-flags.js';
 import type { ResolvedConfig } from '../config/define-config.js';
 import { BOOT_REPORT_READY } from '../parsers/boot-report.js';
 import { LINUX_EVENT_PATTERNS, type EventPatterns } from '../parsers/kernel-events.js';
-import { FIXTURE_LANDMARK, FIXTURE_PANIC_PATTERN } from '../../kernel/fixture/fixture-protocol.js';
+import { FIXTURE_LANDMARK, FIXTURE_PANIC_PATTERN, FIXTURE_SHELL_PROMPT } from '../../kernel/fixture/fixture-protocol.js';
 
 /** Flags shared by `run` and `parse` that shape a target. */
-export interface TargetFlags {
+export interface TargetFlags extends MachineFlags {
   target?: string;
   kernel?: string;
   initrd?: string;
@@ -34,6 +37,7 @@ export interface TargetFlags {
   dockerCertPath?: string;
   dockerPort?: number;
   containerImages?: 'local' | 'upstream';
+  shellPrompt?: string;
 }
 
 const int = (flag: string, min: number, max: number) => (v: string) => {
@@ -67,7 +71,15 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--docker-host <url>', 'the Docker Engine endpoint of the docker target: tcp://host:port or unix:///path (default: DOCKER_HOST)')
     .option('--docker-cert-path <dir>', 'TLS with client certificates for the Docker endpoint: a folder with ca.pem, cert.pem, key.pem (default with DOCKER_TLS_VERIFY: DOCKER_CERT_PATH)')
     .option('--docker-port <port>', "the guest port on which the kernel under test serves the Docker Engine API (forwarded to the host)", int('--docker-port', 1, 65535))
-    .option('--container-images <local|upstream>', "containers suite images: 'local' (built here, no registry) or 'upstream' (alpine, busybox, nginx pulled by reference)");
+    .option('--container-images <local|upstream>', "containers suite images: 'local' (built here, no registry) or 'upstream' (alpine, busybox, nginx pulled by reference)")
+    .option('--shell-prompt <regex>', "the kernel has a shell on its serial console with this prompt (regex, matched without ANSI escapes): the shell channel")
+    .option('--machine <type>', "QEMU machine type: pc, q35 or microvm on x86_64, virt on aarch64 (default: the arch profile's)")
+    .option('--drive <spec>', 'add a drive (repeatable): file=<image>,if=<ide|ahci|virtio|nvme|scsi|usb|floppy|sd>[,format=raw|qcow2|...][,media=cdrom][,readonly][,writable][,boot=<n>]; never written unless writable', collect)
+    .option('--nic <spec>', "a NIC (repeatable; replaces the config's): <virtio-net|e1000|e1000e|rtl8139|...|none>[,fwd=[HOST:]GUEST]...", collect)
+    .option('--share <folder=tag>', 'share a host folder over 9p (repeatable): <folder>=<tag>[,readonly]', collect)
+    .option('--iommu <kind>', 'emulated IOMMU: intel-iommu (q35 only) or virtio-iommu')
+    .option('--device <value>', 'extra QEMU -device value, verbatim (repeatable)', collect)
+    .option('--qemu-arg <arg>', 'raw QEMU argument appended last (repeatable; write --qemu-arg=-rtc --qemu-arg=base=utc); the console, monitor, QMP and exit device are refused', collect);
 }
 
 /** The command-line spelling of a TargetFlags field: `kernelSrc` → `--kernel-src`. */
@@ -97,6 +109,9 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
   }
   if (flags.containerImages) def.containerImages = flags.containerImages;
   if (def.runner === 'docker') return resolveDockerTarget(name, def, flags, env);
+  def.machine = applyMachineFlags(def.machine, flags);
+  // Every machine problem at once, before anything is fetched or booted.
+  if (def.machine) resolveMachine(def.machine, def.arch, profileFor(def.arch).machine, name);
   if (flags.dockerHost) {
     throw new UsageError(`--docker-host names an existing endpoint, but target '${name}' boots a machine`,
       'use --target docker --docker-host <url>, or --docker-port <guest port> for a guest that serves the API');
@@ -140,9 +155,13 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
   // The tsuite initramfs and the node rootfs run qemu-ga; any other guest has an agent only if it says so (--agent).
   if (flags.kernel || flags.kernelSrc || flags.image || flags.initrd || flags.rootfs) def.agent = def.initrd === 'tsuite' || def.rootfs === 'node';
   if (flags.agent) def.agent = true;
-  if (def.kernel === 'fixture' && !def.kernelSrc && !def.image) applyFixtureDefaults(def);
+  if (def.kernel === 'fixture' && !def.kernelSrc && !def.image) applyFixtureDefaults(def, `${def.append ?? ''} ${flags.append ?? ''}`);
   if (flags.append !== undefined) def.append = [def.append, flags.append].filter(Boolean).join(' ');
   if (flags.landmark) def.landmark = flags.landmark;
+  if (flags.shellPrompt) {
+    regex(flags.shellPrompt, '--shell-prompt'); // a typo fails here, not after the boot
+    def.shell = { ...def.shell, prompt: flags.shellPrompt };
+  }
   if (flags.bootTimeout) def.bootTimeoutMs = flags.bootTimeout;
   if (flags.accel) def.accel = flags.accel;
   if (flags.cpus) def.cpus = flags.cpus;
@@ -157,7 +176,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
     // A landmark of its own says the image does not run the tsuite init, which alone knows the power-off command.
     def.powerOffCommand = undefined;
   }
-  if (!def.image && !def.landmark && def.initrd !== 'tsuite' && def.rootfs !== 'node') {
+  if (!def.image && !bootsFromDrives(def) && !def.landmark && def.initrd !== 'tsuite' && def.rootfs !== 'node') {
     throw new UsageError(
       `target '${name}' boots a kernel without the tsuite initramfs, so tsuite cannot know when it is up`,
       "give --landmark '<regex of a console line your kernel prints when ready>', or --initrd tsuite for a Linux kernel",
@@ -175,9 +194,9 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
  * DOCKER_CERT_PATH), then the engine's default socket, as the docker CLI does.
  */
 function resolveDockerTarget(name: string, def: TargetDef, flags: TargetFlags, env: NodeJS.ProcessEnv): ResolvedTarget {
-  const machineFlags = (['kernel', 'initrd', 'append', 'image', 'kernelSrc', 'rootfs', 'dockerPort', 'landmark', 'cpus', 'memory', 'accel', 'firmware'] as const)
+  const machineFlags = [...(['kernel', 'initrd', 'append', 'image', 'kernelSrc', 'rootfs', 'dockerPort', 'landmark', 'cpus', 'memory', 'accel', 'firmware', 'shellPrompt'] as const)
     .filter((f) => flags[f] !== undefined)
-    .map(flagName);
+    .map(flagName), ...machineFlagNames(flags)];
   if (machineFlags.length > 0) {
     throw new UsageError(`target '${name}' talks to an existing Docker endpoint and boots nothing, so ${machineFlags.join(', ')} cannot apply`,
       'drop them, or use a qemu target (e.g. qemu-x86-node) to boot a machine');
@@ -194,13 +213,19 @@ function resolveDockerTarget(name: string, def: TargetDef, flags: TargetFlags, e
 
 /**
  * The fixture kernel says how it behaves (kernel/fixture/fixture-protocol.ts): its landmark, its
- * panic line, KTAP on the console, isa-debug-exit value 0 for success, no initrd, no power-off.
+ * panic line, KTAP on the console, isa-debug-exit value 0 for success, no initrd, no power-off;
+ * in its `shell` mode (`--append shell`), its prompt instead of KTAP and an exit.
  */
-function applyFixtureDefaults(def: TargetDef): void {
+function applyFixtureDefaults(def: TargetDef, append: string): void {
   def.landmark ??= FIXTURE_LANDMARK;
   def.panicPatterns = [...new Set([...(def.panicPatterns ?? []), FIXTURE_PANIC_PATTERN])];
-  def.ktap ??= true;
-  def.exitSuccessValue ??= 0;
+  // The `shell` mode prints no KTAP and never exits: a prompt instead, which the shell channel drives.
+  if (append.split(/\s+/).includes('shell')) {
+    def.shell ??= { prompt: FIXTURE_SHELL_PROMPT };
+  } else {
+    def.ktap ??= true;
+    def.exitSuccessValue ??= 0;
+  }
   def.initrd = undefined;
   def.powerOffCommand = undefined;
 }
@@ -236,6 +261,8 @@ function applyImage(name: string, config: ResolvedConfig, flags: TargetFlags, de
     def.initrd = def.append = undefined; // the base target's kernel settings do not apply to an image
     return;
   }
+  // A boot from the machine's drives takes firmware and imageCmdline as an image does.
+  if (bootsFromDrives(def)) return;
   if (def.firmware) {
     throw new UsageError('firmware (--firmware) applies only to image boots',
       "give --image <ISO or raw disk>, or drop --firmware: a kernel boot uses the profile's firmware");

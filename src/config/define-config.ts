@@ -4,9 +4,18 @@ import type { TargetDef } from '../core/target.js';
 export interface TsuiteConfig {
   /** Extra targets, or overrides of built-in ones' fields (e.g. memoryMb of qemu-x86). */
   targets?: Record<string, Partial<TargetDef>>;
-  /** Suites `tsuite run` runs when --suite is not given. Default: every built-in suite but `bench` (`tsuite bench` runs it). */
+  /** Suites `tsuite run` runs when --suite is not given. Default: every built-in and user suite but the `explicit` ones such as `bench` (`tsuite bench` runs it). */
   suites?: string[];
-  /** Default ['console', 'json', 'tap', 'junit']. */
+  /**
+   * Suite files of your own (each default-exports `defineSuite(...)` or an array of suites), as paths
+   * or globs relative to this file's folder. Default: every `*.suite.ts` (or .mts, .js, .mjs) file under `tsuite/`.
+   * Their suites run beside the built-in ones and may be named in `suites` and `--suite`.
+   */
+  suiteFiles?: string[];
+  /**
+   * Default ['console', 'json', 'tap', 'junit']. A name that is a path (`./my-reporter.ts`, relative
+   * to this file's folder) loads a custom reporter: its default export is a `ReporterFactory` or a class.
+   */
   reporters?: string[];
   /** Parent of each run's output folder; default 'reports' (a run writes reports/<run-id>/). */
   outputDir?: string;
@@ -37,6 +46,9 @@ export interface ResolvedConfig {
    */
   targets: Record<string, Partial<TargetDef>>;
   suites: string[];
+  /** The suite-file patterns searched (absolute): `--suite-files`, `suiteFiles`, or the default. */
+  suiteFiles: string[];
+  /** Built-in reporter names, and absolute paths of reporter files. */
   reporters: string[];
   /** Absolute: resolved against the config file's folder (the cwd when there is no file). */
   outputDir: string;

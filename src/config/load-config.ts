@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createJiti } from 'jiti';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { BUILT_IN_TARGETS, type TargetDef } from '../core/target.js';
+import { absoluteMachinePaths, MACHINE_TYPES, machineProblems, type MachineDef } from '../core/machine.js';
+import { MACHINE_KEYS, machineSchema } from './machine-schema.js';
+import { isReporterPath } from '../reporters/load-reporter.js';
+import { hasDefaultExport, importUserModule } from './import-module.js';
+import { absolutePatterns, DEFAULT_SUITE_FILES } from './suite-files.js';
 import {
   DEFAULT_BENCH,
   DEFAULT_OUTPUT_DIR,
@@ -14,6 +17,7 @@ import {
   DEFAULT_TEST_TIMEOUT_MS,
   type ResolvedConfig,
 } from './define-config.js';
+import { SHELL_KEYS } from './shell-schema.js';
 import { BENCH_KEYS, CONFIG_KEYS, configSchema, FIELD_FIXES, TARGET_KEYS, type ConfigInput } from './schema.js';
 
 /** Looked for in this order in the working directory when --config is not given. */
@@ -29,8 +33,15 @@ export interface LoadConfigOptions {
   knownSuites: readonly string[];
   /** The suites a plain `tsuite run` runs (default: all known ones). */
   defaultSuites?: readonly string[];
-  /** Names `reporters` may use. */
+  /** Names `reporters` may use (besides paths of reporter files). */
   knownReporters: readonly string[];
+  /** Absolute suite-file patterns from --suite-files: they replace the config's `suiteFiles`. */
+  suiteFiles?: readonly string[];
+  /**
+   * Loads the user's suite files (load-suites.ts) before names are checked, since `suites` may name
+   * them: `explicit` when the user named the patterns, so a pattern matching nothing is an error.
+   */
+  loadSuites?(patterns: readonly string[], explicit: boolean, source: string): Promise<{ known: readonly string[]; defaults: readonly string[] }>;
 }
 
 /**
@@ -39,12 +50,30 @@ export interface LoadConfigOptions {
  */
 export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedConfig> {
   const file = await findConfigFile(options.cwd, options.file);
-  if (!file) return resolveConfig({}, options, undefined);
-  const raw = await importConfigFile(file);
-  const problems = validateConfig(raw, options);
+  const raw = file ? await importConfigFile(file) : {};
+  const base = file ? dirname(file) : resolve(options.cwd);
+  const withUser = await withUserSuites(raw, base, file, options);
+  if (!file) return resolveConfig({}, withUser, undefined);
+  const problems = validateConfig(raw, withUser, base);
   if (problems.length > 0) throw new ConfigError(file, problems);
   // validateConfig found no problems, so the schema accepts it.
-  return resolveConfig(configSchema.parse(raw), options, file);
+  return resolveConfig(configSchema.parse(raw), withUser, file);
+}
+
+/** The options with the user's suites (from --suite-files, `suiteFiles`, or the default globs) among the known ones. */
+async function withUserSuites(raw: unknown, base: string, file: string | undefined, options: LoadConfigOptions): Promise<LoadConfigOptions> {
+  const configured = isRecord(raw) ? raw.suiteFiles : undefined;
+  // A malformed suiteFiles is reported with the other config problems; nothing is loaded from it.
+  if (configured !== undefined && !(Array.isArray(configured) && configured.every((p) => typeof p === 'string' && p !== ''))) return options;
+  const patterns = options.suiteFiles ?? absolutePatterns((configured as string[] | undefined) ?? DEFAULT_SUITE_FILES, base);
+  const source = options.suiteFiles ? '--suite-files' : configured ? `suiteFiles in ${file}` : `the default suite files under ${base}`;
+  const user = options.loadSuites ? await options.loadSuites(patterns, options.suiteFiles !== undefined || configured !== undefined, source) : undefined;
+  return {
+    ...options,
+    suiteFiles: patterns,
+    knownSuites: [...options.knownSuites, ...(user?.known ?? [])],
+    defaultSuites: [...(options.defaultSuites ?? options.knownSuites), ...(user?.defaults ?? [])],
+  };
 }
 
 /** The absolute path of the config file to load, or undefined when there is none. */
@@ -67,33 +96,10 @@ export async function findConfigFile(cwd: string, explicit?: string): Promise<st
   return undefined;
 }
 
-/**
- * `import 'tsuite'` in a config resolves to the tsuite that is running, wherever the config lives
- * (dist/src/index.js when built, src/index.ts under vitest), so a config never needs tsuite installed
- * beside it and always sees the same defineConfig.
- */
-function selfAlias(): Record<string, string> {
-  const here = fileURLToPath(import.meta.url);
-  const index = join(dirname(here), '..', `index${extname(here)}`);
-  return existsSync(index) ? { tsuite: index } : {};
-}
-
-/** Imports the file's default export; a syntax error or a throw becomes a UsageError naming the file. */
+/** Imports the file's default export; a syntax error or a throw becomes a UsageError naming the file and line. */
 async function importConfigFile(file: string): Promise<unknown> {
-  const jiti = createJiti(import.meta.url, { moduleCache: false, alias: selfAlias() });
-  let mod: Record<string, unknown>;
-  try {
-    mod = await jiti.import<Record<string, unknown>>(file);
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new UsageError(
-      `${file}: could not load the config: ${reason}`,
-      'fix the error in the config file; it must `export default defineConfig({ ... })`',
-      { cause: err },
-    );
-  }
-  // jiti's interop makes `mod.default` the namespace itself when there is no default export.
-  if (!Object.keys(mod).includes('default')) {
+  const mod = await importUserModule(file, 'config', 'it must `export default defineConfig({ ... })`');
+  if (!hasDefaultExport(mod)) {
     throw new ConfigError(file, [
       { path: '', message: 'the file has no default export', fix: "export default defineConfig({ ... }) (import { defineConfig } from 'tsuite')" },
     ]);
@@ -102,18 +108,29 @@ async function importConfigFile(file: string): Promise<unknown> {
 }
 
 /** Every problem in a raw config: schema errors, then names that must be known. Empty = valid. */
-export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'knownSuites' | 'knownReporters'>): ConfigProblem[] {
+export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'knownSuites' | 'knownReporters'>, base?: string): ConfigProblem[] {
   const parsed = configSchema.safeParse(raw);
   const problems = parsed.success ? [] : parsed.error.issues.flatMap(problemsFromIssue);
   if (!isRecord(raw)) return problems;
   // The cross-checks read the raw input, guarded by type, so they run even when other fields are bad.
   problems.push(...unknownNames(raw.suites, 'suites', 'suite', known.knownSuites));
-  problems.push(...unknownNames(raw.reporters, 'reporters', 'reporter', known.knownReporters));
+  const reporterNames = Array.isArray(raw.reporters) ? raw.reporters : undefined;
+  problems.push(...unknownNames(reporterNames, 'reporters', 'reporter', known.knownReporters, isReporterPath));
+  reporterNames?.forEach((name: unknown, i) => {
+    if (typeof name !== 'string' || !isReporterPath(name) || base === undefined || existsSync(resolve(base, name))) return;
+    problems.push({
+      path: formatPath(['reporters', i]),
+      message: `reporter file not found: ${resolve(base, name)}`,
+      fix: `a path relative to the config file's folder, of a module default-exporting a reporter factory; or one of: ${known.knownReporters.join(', ')}`,
+    });
+  });
   const configured = isRecord(raw.targets) ? raw.targets : {};
+  problems.push(...machineConfigProblems(configured));
   for (const [name, target] of Object.entries(configured)) {
     if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target)) continue;
     const missing: string[] = (['runner', 'arch'] as const).filter((key) => target[key] === undefined);
-    if (target.kernel === undefined && target.image === undefined && target.kernelSrc === undefined) missing.push('kernel (or image, or kernelSrc)');
+    const drives = isRecord(target.machine) && Array.isArray(target.machine.drives) && target.machine.drives.length > 0;
+    if (target.kernel === undefined && target.image === undefined && target.kernelSrc === undefined && !drives) missing.push('kernel (or image, or kernelSrc, or machine.drives to boot from)');
     if (missing.length === 0) continue;
     const near = closest(name, Object.keys(BUILT_IN_TARGETS));
     const overrides = near ? `; or, to override the built-in target, rename it to '${near}'` : '';
@@ -136,9 +153,27 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
   return problems;
 }
 
+/**
+ * What the machine schema cannot see: the machine type for the target's arch, the interfaces and
+ * IOMMU that type has, colliding qemuArgs. Only machines the schema accepts are checked.
+ */
+function machineConfigProblems(configured: Record<string, unknown>): ConfigProblem[] {
+  return Object.entries(configured).flatMap(([name, target]) => {
+    if (!isRecord(target) || !machineSchema.safeParse(target.machine).success || target.machine === undefined) return [];
+    const arch = typeof target.arch === 'string' ? target.arch : BUILT_IN_TARGETS[name]?.arch ?? 'x86_64';
+    return machineProblems(target.machine as MachineDef, arch, MACHINE_TYPES[arch]?.[0]).map((p) => ({
+      path: formatPath(['targets', name, 'machine', ...p.path.split(/[.[\]]+/).filter(Boolean).map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg))]),
+      message: p.message,
+      fix: p.fix,
+    }));
+  });
+}
+
 function problemsFromIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
   if (issue.code === 'unrecognized_keys') {
-    const valid =
+    const holder = [...issue.path].reverse().find((segment): segment is string => typeof segment === 'string');
+    const valid = issue.path.includes('machine') && holder && Object.hasOwn(MACHINE_KEYS, holder) ? MACHINE_KEYS[holder]! :
+      holder && Object.hasOwn(SHELL_KEYS, holder) && issue.path.length > 2 ? SHELL_KEYS[holder]! :
       issue.path.length === 0 ? CONFIG_KEYS : issue.path.length === 2 && issue.path[0] === 'targets' ? TARGET_KEYS : issue.path[0] === 'bench' ? BENCH_KEYS : [];
     return issue.keys.map((key) => {
       const near = closest(key, valid);
@@ -159,10 +194,11 @@ function problemsFromIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
   return [{ path: formatPath(issue.path), message: issue.message, ...(fix ? { fix } : {}) }];
 }
 
-function unknownNames(value: unknown, field: string, what: string, known: readonly string[]): ConfigProblem[] {
+/** Names in `value` not in `known`; `isPath` marks names that are file paths, checked elsewhere. */
+function unknownNames(value: unknown, field: string, what: string, known: readonly string[], isPath?: (name: string) => boolean): ConfigProblem[] {
   if (!Array.isArray(value)) return [];
   return value.flatMap((name: unknown, i) =>
-    typeof name === 'string' && name !== '' && !known.includes(name)
+    typeof name === 'string' && name !== '' && !known.includes(name) && !isPath?.(name)
       ? [
           {
             path: formatPath([field, i]),
@@ -187,12 +223,15 @@ function resolveConfig(config: ConfigInput, options: LoadConfigOptions, file: st
     if (t.kernelSrc !== undefined && !isAbsolute(t.kernelSrc)) t.kernelSrc = resolve(base, t.kernelSrc);
     if (t.rootfs !== undefined && t.rootfs !== 'node' && !isAbsolute(t.rootfs)) t.rootfs = resolve(base, t.rootfs);
     if (t.docker?.certPath !== undefined && !isAbsolute(t.docker.certPath)) t.docker = { ...t.docker, certPath: resolve(base, t.docker.certPath) };
+    if (t.machine) t.machine = absoluteMachinePaths(t.machine, base);
     targets[name] = t;
   }
   return {
     targets,
     suites: [...new Set(config.suites ?? options.defaultSuites ?? options.knownSuites)],
-    reporters: [...new Set(config.reporters ?? DEFAULT_REPORTERS)],
+    // A reporter file's path is taken from the config file's folder, as kernel paths are.
+    reporters: [...new Set((config.reporters ?? DEFAULT_REPORTERS).map((r) => (isReporterPath(r) ? resolve(base, r) : r)))],
+    suiteFiles: [...(options.suiteFiles ?? absolutePatterns(DEFAULT_SUITE_FILES, base))],
     outputDir: resolve(base, config.outputDir ?? DEFAULT_OUTPUT_DIR),
     defaultTarget: config.defaultTarget ?? DEFAULT_TARGET,
     testTimeoutMs: config.testTimeoutMs ?? DEFAULT_TEST_TIMEOUT_MS,

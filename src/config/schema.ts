@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { MACHINE_FIELD_FIXES, machineSchema } from './machine-schema.js';
+import { SHELL_FIELD_FIXES, shellSchema, shellTestsSchema } from './shell-schema.js';
 
 /**
  * The strict shape of `tsuite.config.ts`. Unknown keys are errors (a typo such as `reporter:` must
@@ -74,6 +76,9 @@ export const targetSchema = z.strictObject({
   agent: z.boolean({ error: 'must be true or false' }),
   rootfs: nonEmpty("'node' for the container host tsuite builds, or a path to an ext4 root filesystem image"),
   docker: dockerSchema,
+  machine: machineSchema,
+  shell: shellSchema,
+  shellTests: shellTestsSchema,
   containerImages: z.enum(['local', 'upstream'], { error: "must be 'local' (built here) or 'upstream' (pulled from a registry)" }),
 }).partial();
 
@@ -95,6 +100,7 @@ export const configSchema = z.strictObject({
   targets: z.record(z.string(), targetSchema, { error: 'must be an object mapping target names to target fields' }).optional(),
   suites: nameList('suite').optional(),
   reporters: nameList('reporter').optional(),
+  suiteFiles: z.array(nonEmpty('a path or glob of suite files'), { error: 'must be an array of paths or globs of suite files' }).optional(),
   outputDir: nonEmpty('a folder path').optional(),
   defaultTarget: nonEmpty('a target name').optional(),
   testTimeoutMs: positiveInt.optional(),
@@ -112,9 +118,12 @@ export const CONFIG_KEYS: readonly string[] = Object.keys(configSchema.shape);
  * Fixes that need the list of valid names are built in load-config.ts.
  */
 export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
+  ...MACHINE_FIELD_FIXES,
+  ...SHELL_FIELD_FIXES,
   targets: "an object keyed by target name, e.g. targets: { 'qemu-x86': { memoryMb: 1024 } }",
   suites: "an array of suite names, e.g. suites: ['boot']",
-  reporters: "an array of reporter names, e.g. reporters: ['console', 'junit']",
+  reporters: "an array of reporter names or reporter file paths, e.g. reporters: ['console', 'junit', './my-reporter.ts']",
+  suiteFiles: "globs or paths of your suite files, relative to the config file's folder, e.g. suiteFiles: ['tsuite/**/*.suite.ts']",
   outputDir: "a folder path, e.g. outputDir: 'reports'",
   defaultTarget: "a target name, e.g. defaultTarget: 'qemu-x86'",
   testTimeoutMs: 'a whole number of milliseconds, e.g. testTimeoutMs: 60000',

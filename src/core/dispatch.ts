@@ -10,6 +10,7 @@ import type { PlannedTest, SessionPlan } from './plan.js';
 import { RESULT_VERSION, summarize, type Metric, type RunInfo, type RunResult, type SessionResult, type TestResult } from './result.js';
 import type { Session } from './session.js';
 import { brokenChannel, SkipTest, TestOutcome, unmetRequirement, type ChildResult, type TargetFacts, type TestContext } from './suite.js';
+import { withoutUndeclared, type UndeclaredSkip } from './undeclared-skips.js';
 
 export interface DispatchRequest {
   sessions: readonly SessionPlan[];
@@ -62,11 +63,21 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     for (const t of list) await record({ ...base(t, session), status: 'skipped', durationMs: 0, ...make(t) } as TestResult);
   };
 
-  for (let p = 0; p < req.sessions.length; p++) {
-    const plan = req.sessions[p]!;
+  // Tests needing what the target never offers are skipped before, and whatever, the boot; a
+  // session left with no test boots nothing.
+  const plans = withoutUndeclared(req.sessions, req.target);
+  const recordUndeclared = async (session: string, skipped: readonly UndeclaredSkip[]) => {
+    for (const { test, reason } of skipped) await record({ ...base(test, session), status: 'skipped', durationMs: 0, reason });
+  };
+
+  for (let p = 0; p < plans.length; p++) {
+    const { plan, skipped } = plans[p]!;
+    const runnable = plan.tests;
+    await recordUndeclared(plan.id, skipped);
+    if (runnable.length === 0) continue;
     const info: SessionResult = { id: plan.id, target: req.run.target, accel: req.run.accel, consoleLog: join(plan.id, 'console.log') };
     if (req.signal.aborted) {
-      await recordAll(plan.tests, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
+      await recordAll(runnable, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
       continue;
     }
     await notify(req.reporters, 'onSessionStart', info);
@@ -78,13 +89,23 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
       if (err instanceof BootFailure) {
         if (err.accel) req.run.accel = info.accel = err.accel;
         info.exit = err.exit;
-        await recordAll(plan.tests, plan.id, () => ({ status: err.kind, error: { message: err.message, consoleExcerpt: err.consoleTail } }));
+        // Recorded on the session before its tests, so a reporter can show it once.
+        info.bootFailure = { status: err.kind, message: err.message, ...(err.consoleTail && { consoleExcerpt: err.consoleTail }) };
+        const failed = [...runnable];
+        // The next session of the same key would have shared this boot had its session-ending
+        // test been able to run (it never can): its tests share the failure, not boot again.
+        while (!plans[p]!.plan.tests.some((t) => t.test.endsSession) && plans[p + 1]?.plan.key === plan.key) {
+          const next = plans[++p]!;
+          await recordUndeclared(plan.id, next.skipped);
+          failed.push(...next.plan.tests);
+        }
+        await recordAll(failed, plan.id, () => ({ status: err.kind, error: { message: err.message, consoleExcerpt: err.consoleTail } }));
       } else if (req.signal.aborted) {
-        await recordAll(plan.tests, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
+        await recordAll(runnable, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
       } else {
         const message = describeError(err);
         req.run.infraError ??= { message, fix: err instanceof InfraError ? err.fix : undefined };
-        await recordAll(plan.tests, plan.id, () => ({ status: 'infraError', error: { message } }));
+        await recordAll(runnable, plan.id, () => ({ status: 'infraError', error: { message } }));
       }
       sessions.push(info);
       await notify(req.reporters, 'onSessionEnd', info);
@@ -98,9 +119,10 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     info.bootMs = session.bootMs;
     if (session.docker) info.docker = { endpoint: session.docker.endpoint.url, ...session.docker.info };
     if (session.dockerProblem) info.dockerProblem = session.dockerProblem;
+    if (session.machine) info.machine = session.machine;
     const upTo = session.landmarkLine === undefined ? undefined : session.landmarkLine + 1;
     const report = parseBootReport(session.console.lines.slice(0, upTo).map((l) => l.text));
-    const queue = [...plan.tests];
+    const queue = [...runnable];
     try {
       for (let i = 0; i < queue.length; i++) {
         const t = queue[i]!;
@@ -112,9 +134,10 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
         const diedDuring = !exitedBefore && session.exit !== undefined && !results.every((r) => r.status === 'skipped');
         // A session-ending test that was skipped left the machine up: the next session's tests
         // (same key, by construction of the plan) reuse it instead of booting again.
-        const next = req.sessions[p + 1];
-        if (i === queue.length - 1 && !session.exit && next?.key === plan.key && !req.signal.aborted) {
-          queue.push(...next.tests);
+        const next = plans[p + 1];
+        if (i === queue.length - 1 && !session.exit && next?.plan.key === plan.key && !req.signal.aborted) {
+          await recordUndeclared(plan.id, next.skipped);
+          queue.push(...next.plan.tests);
           p++;
         }
         const rest = queue.slice(i + 1);
@@ -129,6 +152,8 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
         }
       }
     } finally {
+      // Disposing ends a machine "after the session's last test"; an interrupted run says so instead.
+      if (req.signal.aborted && !session.exit) await session.shutdown(`when the run was interrupted (${interruptReason(req.signal)})`).catch(() => undefined);
       await session[Symbol.asyncDispose]();
       info.exit = session.exit;
       sessions.push(info);
@@ -182,6 +207,10 @@ async function runTest(
   const fromLine = session.console.lines.length;
   const timeout = new AbortController();
   const children: TestResult[] = [];
+  const started = Date.now();
+  // A child that brings no time of its own took what passed since the previous report (or the
+  // test's start), so a test's children add up to its wall time.
+  let lastReport = started;
   const ctx: TestContext = {
     session,
     bootReport: report,
@@ -189,23 +218,27 @@ async function runTest(
     runId: req.runId,
     signal: AbortSignal.any([runSignal, timeout.signal]),
     metric: (m) => result.metrics.push(m),
-    emit: (c: ChildResult) =>
+    emit: (c: ChildResult) => {
+      const now = Date.now();
+      const sinceLast = now - lastReport;
+      lastReport = now;
       children.push({
         id: `${t.suite.name}/${c.name}`,
         suite: t.suite.name,
         title: c.title ?? c.name,
         session: sessionId,
         status: c.status,
-        durationMs: c.durationMs ?? 0,
+        durationMs: c.durationMs ?? sinceLast,
         metrics: c.metrics ?? [],
         ...(c.reason !== undefined && { reason: c.reason }),
         ...(c.error !== undefined && { error: c.error }),
-      }),
+        ...(c.warnings !== undefined && c.warnings.length > 0 && { warnings: c.warnings }),
+      });
+    },
     skip: (reason) => {
       throw new SkipTest(reason);
     },
   };
-  const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   let onAbort = () => {};
   const excerpt = () => session.console.tail(40) || undefined;

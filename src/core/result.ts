@@ -3,6 +3,8 @@
  * bench history only read it. Bump RESULT_VERSION on any incompatible change.
  */
 
+import type { ResolvedMachine } from './machine.js';
+
 export const RESULT_VERSION = 1;
 
 export const TEST_STATUSES = [
@@ -49,6 +51,8 @@ export interface TestResult {
    * `unexpected-pass` (fails the run until the entry is removed).
    */
   expectation?: { outcome: 'expected-failure' | 'unexpected-pass'; reason: string; needs?: string };
+  /** What the parser of the test's output (KTAP) noticed but tolerated, e.g. odd indentation or numbering. */
+  warnings?: string[];
 }
 
 export interface KernelInfo {
@@ -57,10 +61,10 @@ export interface KernelInfo {
   /**
    * Where it came from: `debian-package` for the reference kernel, `file` for the user's own,
    * `source` for one built from a source tree, `image` for an ISO or disk image, `fixture` for
-   * tsuite's own test kernel, `endpoint` for whatever kernel runs an existing Docker endpoint
+   * tsuite's own test kernel, `drives` for a boot from the machine's drives (path: the boot drive), `endpoint` for whatever kernel runs an existing Docker endpoint
    * (path is the endpoint's URL, version the kernel the engine reports).
    */
-  source: 'debian-package' | 'file' | 'source' | 'image' | 'fixture' | 'endpoint';
+  source: 'debian-package' | 'file' | 'source' | 'image' | 'drives' | 'fixture' | 'endpoint';
   package?: string;
   version?: string;
   /** For `source`: the tree's commit, with `+dirty.<hash>` for uncommitted changes. */
@@ -73,9 +77,13 @@ export interface KernelInfo {
   cmdline: string;
 }
 
-/** How a machine ended. `reset` is a guest reset (reboot request, triple fault) under -no-reboot. */
+/**
+ * How a machine ended. `reset` is a guest reset (reboot request, triple fault) under -no-reboot.
+ * `stopped`: tsuite stopped a machine that has no power-off once its session was over (or the run
+ * was interrupted), as planned: never a crash or a failure.
+ */
 export interface ExitInfo {
-  kind: 'clean' | 'panic' | 'hang' | 'killed' | 'exit-code' | 'reset';
+  kind: 'clean' | 'panic' | 'hang' | 'killed' | 'exit-code' | 'reset' | 'stopped';
   /** The host process's exit status, when it exited by itself. */
   code?: number;
   detail?: string;
@@ -95,6 +103,13 @@ export interface SessionResult {
   docker?: { endpoint: string; apiVersion: string; serverApiVersion: string; engineVersion: string; os: string; arch: string; kernelVersion?: string };
   /** Why the target's Docker endpoint never answered. */
   dockerProblem?: string;
+  /**
+   * The kernel never reached its landmark: how and why, once for the session. Each test that could
+   * not run for it carries the same status and error.
+   */
+  bootFailure?: { status: 'crashed' | 'timedOut'; message: string; consoleExcerpt?: string };
+  /** The machine the kernel ran on: type, drives, NICs with their host ports, shares, IOMMU, extra devices, raw args. */
+  machine?: ResolvedMachine;
 }
 
 export interface RunInfo {
@@ -197,7 +212,10 @@ export function failsRun(t: TestResult): boolean {
   return isKernelFailure(t.status) && t.expectation?.outcome !== 'expected-failure';
 }
 
-/** Statuses that are the kernel's fault. `infraError` is deliberately not one of them. */
+/**
+ * Statuses that are the kernel's fault. `infraError` is deliberately not one of them. `noTests`
+ * is: a kernel that was to print its tests and ran none fails the run, as kunit.py's "no tests run" does.
+ */
 export function isKernelFailure(status: TestStatus): boolean {
-  return status === 'failed' || status === 'timedOut' || status === 'crashed' || status === 'parseError';
+  return status === 'failed' || status === 'timedOut' || status === 'crashed' || status === 'parseError' || status === 'noTests';
 }

@@ -1,5 +1,7 @@
 import type { DockerEndpoint } from '../channels/docker.js';
+import type { ShellSettings } from '../channels/shell.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
+import type { ResolvedMachine } from './machine.js';
 import type { Accel, Session } from './session.js';
 
 /** How a boot image is attached: an ISO 9660 CD-ROM, or a raw disk (MBR/GPT). */
@@ -29,6 +31,11 @@ export interface BootSpec {
   firmware?: Firmware;
   /** A root filesystem image (ext4) attached as an NVMe disk; the guest writes to a throwaway overlay. */
   rootfs?: string;
+  /**
+   * No kernel and no image: the firmware (`firmware`, default bios) boots from the machine's drives,
+   * whose bootloader chooses the kernel and command line, as with an image.
+   */
+  driveBoot?: boolean;
 }
 
 /** A Docker Engine API the guest serves, reached through a forwarded port. */
@@ -70,6 +77,10 @@ export interface ProvisionRequest {
   agent?: boolean;
   /** Guest TCP ports to forward from free host ports. */
   forwardPorts?: readonly number[];
+  /** The target's machine, validated, defaults filled in (src/core/machine.ts); absent: the profile's plain machine. */
+  machine?: ResolvedMachine;
+  /** A shell on the serial console: after the landmark, wait for its prompt (the `shell` channel). */
+  shell?: ShellSettings;
   /** The guest serves the Docker Engine API: connect to it after the landmark (the `docker` channel). */
   docker?: DockerRequest;
   /** For a runner with no machine of its own (`docker`): the existing endpoint to connect to. */

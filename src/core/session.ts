@@ -1,13 +1,15 @@
 import type { AgentClient } from '../channels/agent.js';
 import type { DockerChannel } from '../channels/docker.js';
+import type { ShellChannel } from '../channels/shell.js';
 import type { ConsoleChannel } from '../channels/console.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
+import type { ResolvedMachine } from './machine.js';
 import type { ExitInfo } from './result.js';
 
 export type { ExitInfo };
 
 /** The channel kinds of the architecture; a test needing one the session lacks is skipped. */
-export type ChannelKind = 'console' | 'exit' | 'agent' | 'docker' | 'cri' | 'ssh' | 'k8s';
+export type ChannelKind = 'console' | 'exit' | 'agent' | 'docker' | 'shell' | 'cri' | 'ssh' | 'k8s';
 
 export type Accel = 'kvm' | 'tcg' | 'none';
 
@@ -44,11 +46,17 @@ export interface Session extends AsyncDisposable {
    * tests that need it fail with this, since the target promised the channel.
    */
   readonly dockerProblem?: string;
+  /** The shell on the serial console (expect-style), when the target declares one and its prompt appeared. */
+  readonly shell?: ShellChannel;
+  /** Why a session whose target declares a shell has none (its prompt never appeared): tests needing it fail with this. */
+  readonly shellProblem?: string;
   readonly accel: Accel;
   /** Why this accelerator (e.g. "KVM fails here: ...; TCG used"). */
   readonly accelReason?: string;
   /** Undefined for a replayed console log: there is no machine to compare with. */
   readonly spec?: MachineSpec;
+  /** The machine as booted (type, drives, NICs and their host ports, shares, IOMMU, extra devices, raw args). */
+  readonly machine?: ResolvedMachine;
   /** Host milliseconds from machine start to the boot landmark. */
   readonly bootMs?: number;
   /** Index of the console line that was the boot landmark. */

@@ -30,28 +30,65 @@ export interface TargetFacts {
    * loads (no registry), or `upstream` ones pulled by reference where a registry is reachable.
    */
   containerImages: 'local' | 'upstream';
+  /**
+   * The channels the target declares it offers (a QEMU target: `console`, `exit` when its arch
+   * profile has an exit device, `agent`, `docker`, `shell` as configured). A test needing a channel
+   * not listed is `skipped` before any boot, whatever the boot does; one listed may still be missing
+   * from a session (an agent that never answered), which the session then says. Absent: not known
+   * before the session, so every requirement is judged against it.
+   */
+  channels?: readonly ChannelKind[];
+  /** The target declares a power-off command (`powerOffCommand`); absent: not known before the session. */
+  powerOff?: boolean;
 }
 
-/** A result a test reports for one of its children (e.g. each in-kernel KTAP test). */
+/**
+ * A result a test reports for one of its children (e.g. each in-kernel KTAP test, each syscall
+ * behaviour), with `ctx.emit`. Each becomes a result of its own in every report.
+ */
 export interface ChildResult {
-  /** Path below the suite: the id becomes `<suite>/<name>`. */
+  /** Path below the suite: the id becomes `<suite>/<name>` (e.g. `features/fpu`). */
   name: string;
+  /** Human words for reports; defaults to the name. */
   title?: string;
   status: TestStatus;
+  /** Why it was skipped: required for `skipped`. */
   reason?: string;
+  /** What went wrong, for a non-passing status; `consoleExcerpt` defaults to nothing. */
   error?: { message: string; consoleExcerpt?: string };
+  /**
+   * How long the child took, when the test has evidence (the kernel suite: the console arrival
+   * times of KTAP result lines). Left out: the time since the test's previous report (or its
+   * start), so children reported all at once after one program ran give it all to the first.
+   */
   durationMs?: number;
   metrics?: Metric[];
+  /** What the parser of its output noticed but tolerated; copied to the result's `warnings`. */
+  warnings?: string[];
 }
 
+/**
+ * What a test's `run` gets. Throwing fails the test (`failed`, with the console's last lines);
+ * `TestOutcome` ends it with another status; `ctx.skip` skips it; running past `timeoutMs` is
+ * `timedOut`; the machine dying under it is `crashed`; an `InfraError` is `infraError` (the harness's
+ * fault, never the kernel's).
+ */
 export interface TestContext {
+  /**
+   * The booted machine: `console` (every line, `expect(regex, { timeoutMs })`, `write`), and the
+   * channels the test required — `agent` (QEMU Guest Agent), `docker` (Docker Engine API), `shell`
+   * (commands typed at the kernel's serial prompt: `shell.run('cmd')` returns the output).
+   */
   readonly session: Session;
   /** Present whenever the test requires `boot-report`. */
   readonly bootReport: BootReport | undefined;
+  /** What the target's config says: name, arch, KTAP, which channels it declares. */
   readonly target: TargetFacts;
   /** The run's id: everything a test creates outside the machine (containers, networks) is labelled with it. */
   readonly runId: string;
+  /** Aborted when the test times out or the run is interrupted: pass it to every wait. */
   readonly signal: AbortSignal;
+  /** Records a measurement on this test's result (every reporter shows it; `tsuite bench` keeps history of them). */
   metric(metric: Metric): void;
   /**
    * Reports a child result. A test that reports children and does not throw is represented by its
@@ -62,11 +99,15 @@ export interface TestContext {
   skip(reason: string): never;
 }
 
+/** One test of a suite. */
 export interface TestDef {
   /** Kebab-case; the test id is `<suite>/<name>`. */
   name: string;
+  /** What the test checks, in words: reports show it. */
   title: string;
+  /** What the session must offer; a test whose requirement is unmet is `skipped` with the reason, never run. */
   requires?: readonly Requirement[];
+  /** Per-test limit in ms (default: the config's testTimeoutMs, 60000); past it the test is `timedOut`. */
   timeoutMs?: number;
   /** The test ends the machine (e.g. shutdown): it runs last in its session. */
   endsSession?: boolean;
@@ -75,12 +116,20 @@ export interface TestDef {
    * what they need beyond `requires` (root, arch). The kernel decides at run time; this is the plan.
    */
   describeChildren?(): { ids: readonly string[]; notes?: readonly string[] };
+  /** The test itself: returning passes it, unless it emitted children (then they are its results). */
   run(ctx: TestContext): Promise<void> | void;
 }
 
+/**
+ * A suite: built in (suites/) or a kernel team's own, in a file matched by the config's
+ * `suiteFiles` (default `tsuite/**` + `/*.suite.ts`) that default-exports one suite or an array.
+ */
 export interface SuiteDef {
+  /** Kebab-case, unique among all suites (built-in and user): it prefixes every test id. */
   name: string;
+  /** One line for `tsuite list`. */
   description: string;
+  /** Run in this order, sharing one boot until a test `endsSession`. */
   tests: readonly TestDef[];
   /** The suite's results fold into a conformance matrix (per syscall, per endpoint). */
   conformance?: ConformanceSpec;
@@ -91,6 +140,7 @@ export interface SuiteDef {
   explicit?: true;
 }
 
+/** Identity function: gives a suite file type checking and editor completion (`import { defineSuite } from 'tsuite'`). */
 export function defineSuite(suite: SuiteDef): SuiteDef {
   return suite;
 }
@@ -110,7 +160,46 @@ export class SkipTest extends Error {
 export function brokenChannel(req: Requirement, session: Session): string | undefined {
   const kinds: readonly Requirement[] = typeof req === 'string' ? [req] : req;
   if (kinds.some((k) => typeof k === 'string' && session.channels.has(k as ChannelKind))) return undefined;
-  return kinds.includes('docker') && session.dockerProblem ? `the target's Docker endpoint did not come up: ${session.dockerProblem}` : undefined;
+  if (kinds.includes('docker') && session.dockerProblem) return `the target's Docker endpoint did not come up: ${session.dockerProblem}`;
+  return kinds.includes('shell') && session.shellProblem ? `the target's shell did not come up: ${session.shellProblem}` : undefined;
+}
+
+const KTAP_UNDECLARED = (target: TargetFacts) => `target '${target.name}' does not declare KTAP output (ktap: true in its config, or --ktap)`;
+const POWER_OFF_UNDECLARED = 'the target has no power-off command (powerOffCommand in its config)';
+
+/** How a target gets each channel it may lack, for the skip reason. */
+const CHANNEL_FIX: Readonly<Record<string, string>> = {
+  agent: 'agent: true in its config, or --agent',
+  docker: 'docker.port in its config, or --docker-port, for a guest serving the Docker Engine API',
+  shell: 'shell in its config, or --shell-prompt',
+};
+
+/** The skip reason for a channel the target does not offer. */
+export function noChannel(kind: ChannelKind, target: TargetFacts): string {
+  const fix = CHANNEL_FIX[kind];
+  return `target '${target.name}' offers no '${kind}' channel${fix ? ` (${fix})` : ''}`;
+}
+
+/**
+ * Why a requirement can never be met on this target, from what its config declares (no boot
+ * needed), or undefined when only a session can tell. Dispatch skips such tests before booting.
+ */
+export function undeclaredRequirement(req: Requirement, target: TargetFacts): string | undefined {
+  if (typeof req !== 'string') {
+    const reasons = req.map((kind) => undeclaredRequirement(kind, target));
+    return reasons.some((r) => r === undefined) ? undefined : `needs one of the channels ${req.join(', ')}: ${reasons.join('; ')}`;
+  }
+  switch (req) {
+    case 'ktap':
+      return target.ktap ? undefined : KTAP_UNDECLARED(target);
+    case 'power-off':
+      return target.powerOff === false ? POWER_OFF_UNDECLARED : undefined;
+    case 'boot-report':
+    case 'live':
+      return undefined;
+    default:
+      return target.channels && !target.channels.includes(req) ? noChannel(req, target) : undefined;
+  }
 }
 
 /** Why a requirement is not met, or undefined when it is. */
@@ -121,21 +210,21 @@ export function unmetRequirement(req: Requirement, session: Session, report: Boo
   }
   switch (req) {
     case 'ktap':
-      return target.ktap ? undefined : `target '${target.name}' does not declare KTAP output (ktap: true in its config, or --ktap)`;
+      return target.ktap ? undefined : KTAP_UNDECLARED(target);
     case 'live':
       if (session.spec) return undefined;
       return session.channels.has('console') ? 'needs a running machine; this is a replayed console log' : `target '${target.name}' is an existing endpoint: there is no machine tsuite booted to check`;
     case 'power-off':
-      return session.canPowerOff ? undefined : 'the target has no power-off command (powerOffCommand in its config)';
+      return session.canPowerOff ? undefined : POWER_OFF_UNDECLARED;
     case 'boot-report':
       return report
         ? undefined
         : 'the kernel printed no tsuite boot report (`tsuite-boot:` lines); boot it with the tsuite initramfs (--initrd tsuite) to run this test';
     case 'agent':
       if (session.channels.has('agent')) return undefined;
-      return session.agentProblem ? `no agent channel: ${session.agentProblem}` : `target '${target.name}' offers no agent channel (agent: true in its config, or --agent)`;
+      return session.agentProblem ? `no agent channel: ${session.agentProblem}` : noChannel('agent', target);
     default:
-      return session.channels.has(req) ? undefined : `target offers no '${req}' channel`;
+      return session.channels.has(req) ? undefined : noChannel(req, target);
   }
 }
 

@@ -1,6 +1,9 @@
 import { UsageError } from './errors.js';
 import { hostArch } from './host-info.js';
+import type { MachineDef } from './machine.js';
 import type { Firmware } from './runner.js';
+import type { ShellTestDef } from './shell-test-def.js';
+import type { ShellSettings } from '../channels/shell.js';
 
 /**
  * A target: runner + arch profile + kernel artifact + the channels it offers. Built-in targets are
@@ -63,6 +66,20 @@ export interface TargetDef {
   rootfs?: 'node' | (string & {});
   /** The Docker Engine API the target offers: the `docker` channel. */
   docker?: DockerTargetSettings;
+  /**
+   * The machine as data (src/core/machine.ts): type, drives, NICs and forwards, 9p shares, IOMMU,
+   * extra devices, raw QEMU args. A target with drives and no kernel, image or kernelSrc boots from
+   * its drives through the firmware (`firmware`, default bios), as an image does.
+   */
+  machine?: MachineDef;
+  /**
+   * A shell on the serial console (the `shell` channel): its prompt (regex source), line ending,
+   * per-character delay, echo, and time limit per command. The session offers the channel once the
+   * prompt appears after the landmark.
+   */
+  shell?: ShellSettings;
+  /** Declarative shell tests (send / expect / notExpect / timeout steps): the `shell` suite. */
+  shellTests?: ShellTestDef[];
   /** `local` test images (built here, no registry) or `upstream` ones pulled by reference. */
   containerImages?: 'local' | 'upstream';
   description?: string;
@@ -136,8 +153,13 @@ export function findTarget(name: string, configured: Readonly<Record<string, Par
     throw new UsageError(`unknown target '${name}'`, `use one of: ${names.join(', ')} (see \`tsuite targets\`)`);
   }
   const merged = { ...TARGET_DEFAULTS, ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
-  if (merged.runner !== 'docker' && (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc))) {
-    throw new UsageError(`target '${name}' needs runner, arch and kernel (or image, or kernelSrc)`, `set them in tsuite.config.ts under targets.${name}`);
+  if (merged.runner !== 'docker' && (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc && !bootsFromDrives(merged)))) {
+    throw new UsageError(`target '${name}' needs runner, arch and kernel (or image, or kernelSrc, or machine.drives to boot from)`, `set them in tsuite.config.ts under targets.${name}`);
   }
   return merged;
+}
+
+/** No kernel, image or source tree, but drives: the firmware boots the first bootable drive. */
+export function bootsFromDrives(def: Partial<TargetDef>): boolean {
+  return !def.kernel && !def.image && !def.kernelSrc && (def.machine?.drives?.length ?? 0) > 0;
 }

@@ -6,7 +6,7 @@
  */
 
 import type { KtapDocument, KtapTest } from './ktap.js';
-import { classifyKtapLine, isKtapEnd, leadingSpaces, stripPrefix, type KtapLine, type KtapStart } from './ktap-lines.js';
+import { classifyKtapLine, isKtapEnd, leadingIndent, stripPrefix, type KtapLine, type KtapStart } from './ktap-lines.js';
 import { addMissing, applyResult, newTest } from './ktap-tests.js';
 
 type Result = Extract<KtapLine, { kind: 'result' }>;
@@ -17,7 +17,7 @@ interface Pending {
   log: string[];
   /** Last input line in the buffer, for the document's endLine. */
   last: number;
-  /** Set after a `#` line: deeper or equally indented text lines continue it. */
+  /** Set after a `#` line: deeper or equally indented text lines continue it (min: a width, strip: characters). */
   cont?: { min: number; strip: number };
 }
 
@@ -88,8 +88,9 @@ export class KtapBuilder {
       top.pending.last = index;
       return true;
     }
-    const indent = leadingSpaces(content);
-    const parsed = classifyKtapLine(content.slice(indent));
+    // Any leading whitespace is indentation; levels compare by width (a tab reaches the next stop of 8).
+    const { chars, width: indent } = leadingIndent(content);
+    const parsed = classifyKtapLine(content.slice(chars));
     switch (parsed.kind) {
       case 'result':
         this.result(parsed, indent, index);
@@ -107,12 +108,12 @@ export class KtapBuilder {
         return false;
       case 'diagnostic':
         top.pending.diagnostics.push(parsed.text);
-        top.pending.cont = { min: Math.max(1, indent), strip: indent };
+        top.pending.cont = { min: Math.max(1, indent), strip: chars };
         top.pending.last = index;
         return true;
       case 'other': {
         const cont = top.pending.cont;
-        if (cont && indent >= cont.min) top.pending.diagnostics.push(content.slice(cont.strip));
+        if (cont && indent >= cont.min) top.pending.diagnostics.push(content.slice(Math.min(cont.strip, chars)));
         else {
           top.pending.log.push(content);
           top.pending.cont = undefined;
@@ -146,7 +147,11 @@ export class KtapBuilder {
       for (const f of popped.slice(0, -1)) this.close(f, undefined, this.lastSeen);
       this.close(popped[popped.length - 1]!, r, index);
     } else {
-      if (indent > this.top().indent) this.open(indent, index, undefined);
+      const level = this.top();
+      // Only a header opens a level (kunit_tool needs one too); a result deeper than its level
+      // is still that level's, unless TAP 14 announced a subtest with `# Subtest:` just before.
+      const deeper = indent > level.indent;
+      if (deeper && level.announced !== undefined) this.open(indent, index, undefined);
       const parent = this.top();
       const test = newTest(r.name, index);
       this.attach(parent.pending, test);
@@ -154,6 +159,7 @@ export class KtapBuilder {
       parent.header = false;
       parent.announced = undefined;
       applyResult(test, r, parent.test.subtests.length);
+      if (deeper && parent === level) test.warnings.push(deeperWarning('result line', indent, level.indent));
     }
     this.lastUsed = index;
     this.yaml = { test: this.lastResultTest(popped, r), indent };
@@ -171,6 +177,19 @@ export class KtapBuilder {
     while (this.stack.length > 1 && this.top().indent > indent) this.close(this.stack.pop()!, undefined, this.lastSeen);
     let top = this.top();
     if (indent > top.indent) {
+      if (h.kind === 'subtest' && !top.root && top.header && top.test.name === '' && top.test.expectedCount === undefined && top.announced === undefined) {
+        // `KTAP version 1` then an over-indented `# Subtest:`: one header, not two levels.
+        top.test.name = h.name;
+        top.test.warnings.push(deeperWarning('`# Subtest:` line', indent, top.indent));
+        return true;
+      }
+      if (h.kind === 'plan' && top.announced === undefined) {
+        // A plan opens no level by itself: it is this level's, indented too far.
+        (top.root ? this.docWarnings : top.test.warnings).push(deeperWarning(`plan 1..${h.count}`, indent, top.indent));
+        this.plan(top, h.count, index);
+        this.checkComplete();
+        return true;
+      }
       top = this.open(indent, index, h.kind === 'subtest' ? h.name : undefined);
       if (h.kind === 'plan') this.plan(top, h.count, index);
       return true;
@@ -280,11 +299,11 @@ export class KtapBuilder {
   /** A TAP YAML block (`---` … `...`) right after a result belongs to that result. */
   private inYaml(content: string, index: number): boolean {
     const y = this.yaml!;
-    const indent = leadingSpaces(content);
+    const { chars, width: indent } = leadingIndent(content);
     const body = content.trim();
     if (y.strip === undefined) {
       if (indent > y.indent && body === '---') {
-        y.strip = indent;
+        y.strip = chars;
         this.lastUsed = index;
         return true;
       }
@@ -296,7 +315,7 @@ export class KtapBuilder {
       return false;
     }
     if (body === '...') this.yaml = undefined;
-    else y.test.diagnostics.push(content.slice(Math.min(y.strip, indent)));
+    else y.test.diagnostics.push(content.slice(Math.min(y.strip, chars)));
     this.lastUsed = index;
     return true;
   }
@@ -310,6 +329,10 @@ export class KtapBuilder {
     p.log = [];
     p.cont = undefined;
   }
+}
+
+function deeperWarning(what: string, width: number, level: number): string {
+  return `${what} indented deeper than expected (column ${width}, its level is at ${level}): read at that level, as kunit_tool does`;
 }
 
 function emptyPending(): Pending {

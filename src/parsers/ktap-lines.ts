@@ -21,7 +21,7 @@ export interface KtapStart {
   prefix: string;
   /** Matches the prefix on later lines; timestamps and counters vary from line to line. */
   prefixPattern: RegExp;
-  /** Indentation of the version line itself: 4 when tests were loaded as modules. */
+  /** Indentation width of the version line itself: 4 when tests were loaded as modules. */
   indent: number;
 }
 
@@ -56,18 +56,21 @@ export function findKtapStart(lines: readonly string[], from = 0): { index: numb
 
 function splitPrefix(before: string): Pick<KtapStart, 'prefix' | 'prefixPattern' | 'indent'> {
   const kernel = KERNEL_PREFIX.exec(before);
-  if (kernel && /^ *$/.test(before.slice(kernel[0].length))) {
-    // The kernel puts exactly one space after its prefix; the rest is KTAP indentation.
-    const rest = before.length - kernel[0].length;
-    const sep = rest > 0 ? ' ' : '';
-    return { prefix: kernel[0] + sep, prefixPattern: new RegExp(KERNEL_PREFIX.source + sep), indent: Math.max(0, rest - 1) };
+  const rest = kernel ? before.slice(kernel[0].length) : '';
+  if (kernel && /^[ \t]*$/.test(rest)) {
+    // The kernel puts exactly one space after its prefix; the rest is KTAP indentation (spaces or tabs).
+    const sep = rest.startsWith(' ') ? ' ' : '';
+    return { prefix: kernel[0] + sep, prefixPattern: new RegExp(KERNEL_PREFIX.source + sep), indent: leadingIndent(rest.slice(sep.length)).width };
   }
-  // Any other prefix: trailing spaces in whole steps of 4 are indentation, the remainder is prefix.
-  const body = before.trimEnd();
-  const spaces = before.length - body.length;
-  const indent = spaces - (spaces % 4);
-  const prefix = before.slice(0, before.length - indent);
-  return { prefix, prefixPattern: new RegExp('^' + generalize(prefix)), indent };
+  // Any other prefix: trailing tabs, and trailing spaces in whole steps of 4, are indentation; the remainder is prefix.
+  let end = before.length;
+  while (end > 0 && (before[end - 1] === ' ' || before[end - 1] === '\t')) end--; // not a regex: quadratic on long runs
+  const body = before.slice(0, end);
+  const trailing = before.slice(end);
+  const tab = trailing.indexOf('\t');
+  const spaces = tab >= 0 ? 0 : trailing.length - (trailing.length % 4);
+  const prefix = tab >= 0 ? before.slice(0, body.length + tab) : before.slice(0, before.length - spaces);
+  return { prefix, prefixPattern: new RegExp('^' + generalize(prefix)), indent: leadingIndent(before.slice(prefix.length)).width };
 }
 
 /**
@@ -96,10 +99,24 @@ export function stripPrefix(line: string, start: KtapStart): string | undefined 
   return m ? line.slice(m[0].length) : undefined;
 }
 
-export function leadingSpaces(text: string): number {
-  let n = 0;
-  while (n < text.length && text.charCodeAt(n) === 32) n++;
-  return n;
+/** Columns a tab advances to: the next multiple of 8, as a terminal shows it. */
+const TAB_STOP = 8;
+
+/**
+ * A line's indentation: any leading whitespace (spaces, tabs, mixed), as kunit_tool strips it.
+ * `chars` is how many characters to cut; `width` the column it reaches, tabs at stops of 8, which
+ * is what levels are compared by (KUnit printed one tab per level before Linux 5.7, 4 spaces since).
+ */
+export function leadingIndent(text: string): { chars: number; width: number } {
+  let chars = 0;
+  let width = 0;
+  for (; chars < text.length; chars++) {
+    const c = text.charCodeAt(chars);
+    if (c === 32) width++;
+    else if (c === 9) width += TAB_STOP - (width % TAB_STOP);
+    else break;
+  }
+  return { chars, width };
 }
 
 /** Classifies one line whose prefix and indentation are already removed. */

@@ -16,10 +16,12 @@
  * - Results are emitted one line late (it waits for a YAML block), so the console line of each
  *   result (what tsuite shows as evidence) has to be reconstructed from the event order.
  * Like kunit_tool, this parser is a small line-by-line state machine (ktap-builder.ts) over a line
- * classifier (ktap-lines.ts); unlike kunit_tool, which ignores indentation and matches names, it
- * follows KTAP's indentation to find where a subtest ends (any width: ktap.rst shows 2 spaces,
- * KUnit prints 4), and takes `# Subtest:` names both at the subtest's level (KUnit) and at the
- * parent's (TAP 14).
+ * classifier (ktap-lines.ts); unlike kunit_tool, which strips indentation and matches names, it
+ * follows KTAP's indentation to find where a subtest ends (any width and any whitespace: ktap.rst
+ * shows 2 spaces, KUnit prints 4, and printed a tab before Linux 5.7), and takes `# Subtest:` names
+ * both at the subtest's level (KUnit) and at the parent's (TAP 14). As tolerant as kunit_tool: only
+ * a header (`KTAP version`, `# Subtest:`) opens a level, so a result or plan indented deeper than
+ * its level stays at that level with a warning instead of inventing a test.
  */
 
 import { KtapBuilder } from './ktap-builder.js';

@@ -1,4 +1,5 @@
-import { TEST_STATUSES, failsRun, type ConformanceMatrix, type RunInfo, type RunResult, type TestResult, type TestStatus } from '../core/result.js';
+import { describeMachine, isPlainMachine } from '../core/machine.js';
+import { TEST_STATUSES, failsRun, type ConformanceMatrix, type RunInfo, type RunResult, type SessionResult, type TestResult, type TestStatus } from '../core/result.js';
 import { formatDuration, formatMetric, plainText } from './format.js';
 import type { Reporter, ReporterFactory, TestStart } from './reporter.js';
 
@@ -19,6 +20,16 @@ const MARKS: Record<TestStatus, { mark: string; style: Style }> = {
   infraError: { mark: '!', style: 'magenta' },
   noTests: { mark: '?', style: 'yellow' },
 };
+
+/** Each distinct error of a list, with the status of the first test that had it. */
+function distinctErrors(list: readonly TestResult[]): { status: TestStatus; error: { message: string; consoleExcerpt?: string } }[] {
+  const seen = new Map<string, { status: TestStatus; error: { message: string; consoleExcerpt?: string } }>();
+  for (const t of list) {
+    const error = t.error ?? { message: t.status };
+    if (!seen.has(error.message)) seen.set(error.message, { status: t.status, error });
+  }
+  return [...seen.values()];
+}
 
 function describeKernel(run: RunInfo): string {
   const { path, source, package: pkg, version } = run.kernel;
@@ -73,20 +84,54 @@ export const consoleReporter: ReporterFactory = (options) => {
     }
     const label = t.status === 'failed' ? '' : ` ${paint(style, `[${t.status}]`)}`;
     const lines = [`${head}${label} ${time}`];
-    if (t.error) {
-      lines.push(...indent(plainText(t.error.message), '      '));
-      const excerpt = t.error.consoleExcerpt && plainText(t.error.consoleExcerpt).replace(/\n+$/, '');
-      // A boot failure gives every test of the session the same excerpt: show it once.
-      if (excerpt && excerpt === lastExcerpt) {
-        lines.push(paint('dim', '      console: same excerpt as above'));
-      } else if (excerpt) {
-        lastExcerpt = excerpt;
-        const tail = excerpt.split('\n').slice(-EXCERPT_LINES);
-        lines.push(paint('dim', `      console (last ${tail.length} lines):`));
-        lines.push(...tail.map((l) => paint('dim', `      | ${l}`)));
-      }
+    if (t.error) lines.push(...errorLines(t.error));
+    return lines;
+  }
+
+  /** A message, and its console excerpt unless the one just shown was the same. */
+  function errorLines(error: { message: string; consoleExcerpt?: string }): string[] {
+    const lines = indent(plainText(error.message), '      ');
+    const excerpt = error.consoleExcerpt && plainText(error.consoleExcerpt).replace(/\n+$/, '');
+    if (excerpt && excerpt === lastExcerpt) {
+      lines.push(paint('dim', '      console: same excerpt as above'));
+    } else if (excerpt) {
+      lastExcerpt = excerpt;
+      const tail = excerpt.split('\n').slice(-EXCERPT_LINES);
+      lines.push(paint('dim', `      console (last ${tail.length} lines):`));
+      lines.push(...tail.map((l) => paint('dim', `      | ${l}`)));
     }
     return lines;
+  }
+
+  /**
+   * Tests of a session that ended before any test started (a boot that failed, a harness that
+   * could not start the machine) never ran: the reason once, prominently, with its console
+   * excerpt, then one line per suite instead of one per test. results.json keeps each test.
+   */
+  let sessionStarted = false;
+  const notRun: TestResult[] = [];
+
+  function flushNotRun(session?: SessionResult): void {
+    const boot = session?.bootFailure;
+    const list = notRun.splice(0);
+    if (list.length === 0) return;
+    if (!boot && list.length === 1) return print(...testLines(list[0]!));
+    const lines: string[] = [];
+    const reasons = boot ? [{ status: boot.status as TestStatus, error: boot }] : distinctErrors(list);
+    for (const { status, error } of reasons) {
+      const { mark, style } = MARKS[status];
+      const [first = '', ...rest] = plainText(error.message).split('\n');
+      lines.push(`  ${paint(style, mark)} ${paint('bold', boot ? 'boot failed' : 'not run')} ${paint(style, `[${status}]`)}: ${first}`);
+      lines.push(...errorLines({ message: rest.join('\n'), consoleExcerpt: error.consoleExcerpt }).filter((l) => l.trim() !== ''));
+    }
+    const groups = new Map<string, TestResult[]>();
+    for (const t of list) groups.set(`${t.suite}\0${t.status}`, [...(groups.get(`${t.suite}\0${t.status}`) ?? []), t]);
+    for (const group of groups.values()) {
+      const { suite, status } = group[0]!;
+      const why = boot && status === boot.status ? 'the boot failed' : 'see above';
+      lines.push(`  ${paint(MARKS[status].style, MARKS[status].mark)} ${suite}: ${group.length} not run ${paint('dim', `(${status}: ${why})`)}`);
+    }
+    print(...lines);
   }
 
   let lastExcerpt: string | undefined;
@@ -133,6 +178,8 @@ export const consoleReporter: ReporterFactory = (options) => {
       `  accel: ${run.accel}${run.accelReason ? ` (${run.accelReason})` : ''}`,
       `  output: ${options.outputDir}`,
     ];
+    const machine = result.sessions.find((s) => s.machine)?.machine;
+    if (machine && !isPlainMachine(machine)) lines.splice(3, 0, `  machine: ${describeMachine(machine)}`);
     if (summary.expectedFailures) lines.push(paint('dim', `  ${summary.expectedFailures} expected failure(s) listed in ${run.expectations?.file}`));
     if (summary.unexpectedPasses) lines.push(paint('yellow', `  ${summary.unexpectedPasses} unexpectedly passing: remove them from ${run.expectations?.file}`));
     if (run.expectations?.stale.length) lines.push(paint('yellow', `  expectations that matched no test (stale): ${run.expectations.stale.join(', ')}`));
@@ -151,12 +198,23 @@ export const consoleReporter: ReporterFactory = (options) => {
       print(paint('bold', `tsuite run ${run.id}: target ${run.target}, kernel ${describeKernel(run)}`));
     },
     onSessionStart(session) {
+      sessionStarted = false;
       live(`  … booting ${session.id} on ${session.target}`);
     },
     onTestStart(test: TestStart) {
+      if (!sessionStarted) {
+        flushPassing();
+        flushNotRun();
+      }
+      sessionStarted = true;
       live(`  … ${test.id}`);
     },
     onTestEnd(result) {
+      if (!sessionStarted && result.status !== 'passed' && result.status !== 'skipped' && !result.expectation) {
+        flushPassing();
+        notRun.push(result);
+        return;
+      }
       // Probes and in-kernel tests report hundreds of behaviours: passes print as one line per
       // group (`syscall/files`), everything else one line each.
       const parts = result.id.split('/');
@@ -176,8 +234,9 @@ export const consoleReporter: ReporterFactory = (options) => {
       }
       print(...testLines(result));
     },
-    onSessionEnd() {
+    onSessionEnd(session) {
       flushPassing();
+      flushNotRun(session);
     },
     onError(message) {
       const [first, ...rest] = plainText(message).split('\n');
@@ -185,6 +244,7 @@ export const consoleReporter: ReporterFactory = (options) => {
     },
     onRunEnd(result) {
       flushPassing();
+      flushNotRun();
       print(...summaryLines(result));
     },
   };

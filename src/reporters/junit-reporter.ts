@@ -6,7 +6,7 @@ import { formatMetricValue, plainText } from './format.js';
 import type { ReporterFactory } from './reporter.js';
 
 /** Statuses JUnit calls failures; `infraError` is an `<error>`, the harness's fault, not the kernel's. */
-const FAILURES = new Set(['failed', 'timedOut', 'crashed', 'parseError']);
+const FAILURES = new Set(['failed', 'timedOut', 'crashed', 'parseError', 'noTests']);
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
 const oneLine = (text: string) => text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
@@ -16,7 +16,7 @@ function counts(tests: readonly TestResult[], durationMs: number) {
     tests: tests.length,
     failures: tests.filter((t) => (FAILURES.has(t.status) && !t.expectation) || t.expectation?.outcome === 'unexpected-pass').length,
     errors: tests.filter((t) => t.status === 'infraError').length,
-    skipped: tests.filter((t) => t.status === 'skipped' || t.status === 'noTests' || t.expectation?.outcome === 'expected-failure').length,
+    skipped: tests.filter((t) => t.status === 'skipped' || t.expectation?.outcome === 'expected-failure').length,
     time: seconds(durationMs),
   };
 }
@@ -25,10 +25,11 @@ type XmlNode = ReturnType<typeof create>;
 
 function addTestCase(suite: XmlNode, t: TestResult): void {
   const tc = suite.ele('testcase', { classname: t.suite, name: t.id, time: seconds(t.durationMs) });
-  if (t.metrics.length || t.retries) {
+  if (t.metrics.length || t.retries || t.warnings?.length) {
     const props = tc.ele('properties');
     for (const m of t.metrics) props.ele('property', { name: `metric:${m.name}`, value: formatMetricValue(m) });
     if (t.retries) props.ele('property', { name: 'retries', value: String(t.retries) });
+    for (const w of t.warnings ?? []) props.ele('property', { name: 'warning', value: oneLine(plainText(w)) });
   }
   const message = plainText(t.error?.message ?? t.status);
   const excerpt = t.error?.consoleExcerpt && plainText(t.error.consoleExcerpt);
@@ -38,7 +39,7 @@ function addTestCase(suite: XmlNode, t: TestResult): void {
     tc.ele('skipped', { message: oneLine(`expected failure (${t.status}): ${t.expectation.reason}`) });
   } else if (t.expectation?.outcome === 'unexpected-pass') {
     tc.ele('failure', { type: 'unexpectedPass', message: `unexpectedly passing: remove it from the expectations (${oneLine(t.expectation.reason)})` });
-  } else if (t.status === 'skipped' || t.status === 'noTests') {
+  } else if (t.status === 'skipped') {
     tc.ele('skipped', { message: oneLine(t.reason ?? t.error?.message ?? t.status) });
   } else if (t.status === 'infraError') {
     tc.ele('error', { type: 'infraError', message: oneLine(message) }).txt(body);

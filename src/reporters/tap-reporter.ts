@@ -27,6 +27,9 @@ function diagnostics(t: TestResult): string[] {
   yaml.push(`durationMs: ${t.durationMs}`, `session: ${JSON.stringify(t.session)}`);
   if (t.retries) yaml.push(`retries: ${t.retries}`);
   if (t.expectation) yaml.push(`expectation: ${t.expectation.outcome}`, `expectationReason: ${JSON.stringify(t.expectation.reason)}`);
+  // One JSON object per metric: a valid YAML flow mapping, so TAP consumers get the numbers too.
+  if (t.metrics.length > 0) yaml.push('metrics:', ...t.metrics.map((m) => `  - ${JSON.stringify(m)}`));
+  if (t.warnings?.length) yaml.push('warnings:', ...t.warnings.map((w) => `  - ${JSON.stringify(plainText(w))}`));
   if (t.error?.consoleExcerpt) yaml.push(...yamlBlock('consoleExcerpt', t.error.consoleExcerpt));
   return ['  ---', ...yaml.map((l) => (l === '' ? '' : `  ${l}`)), '  ...'];
 }
@@ -39,12 +42,10 @@ function testPoint(t: TestResult, n: number): string[] {
   if (t.expectation?.outcome === 'unexpected-pass') return [`not ok ${point}`, ...diagnostics(t)];
   switch (t.status) {
     case 'passed':
-      // A pass after a retry carries its retries in YAML, so it never reads as a plain pass.
-      return [`ok ${point}`, ...(t.retries ? diagnostics(t) : [])];
+      // A pass after a retry carries its retries in YAML, so it never reads as a plain pass; metrics go there too.
+      return [`ok ${point}`, ...(t.retries || t.metrics.length > 0 || t.warnings?.length ? diagnostics(t) : [])];
     case 'skipped':
       return [`ok ${point} # SKIP ${oneLine(t.reason ?? 'no reason given')}`];
-    case 'noTests':
-      return [`ok ${point} # SKIP ${oneLine(t.reason ?? t.error?.message ?? 'no tests ran')}`];
     default:
       return [`not ok ${point}`, ...diagnostics(t)];
   }

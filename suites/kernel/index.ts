@@ -1,5 +1,6 @@
 import { defineSuite, TestOutcome, type ChildResult, type TestContext } from '../../src/index.js';
-import { ktapChild, linesBefore, reportedKtapTests } from '../ktap-results.js';
+import { documentWarnings, ktapChildren, linesBefore, reportedKtapTests } from '../ktap-results.js';
+import { ktapConsoleDurations } from '../ktap-durations.js';
 import { waitForKtap } from './wait-for-ktap.js';
 
 /** The exit device's verdict, when the target says which isa-debug-exit value means success. */
@@ -30,13 +31,20 @@ export default defineSuite({
       async run(ctx) {
         const end = await waitForKtap(ctx.session.console, ctx.session.eventPatterns, ctx.signal);
         const console = ctx.session.console.lines.map((l) => l.text);
-        for (const { id, test } of reportedKtapTests(end.docs)) ctx.emit(ktapChild(id, test, (line) => linesBefore(console, line)));
+        const reported = reportedKtapTests(end.docs);
+        // Each test's time is the gap between its result line and the previous one on the console.
+        const durations = ktapConsoleDurations(reported, end.docs, ctx.session.console.lines);
+        ktapChildren(reported, end.docs, (line) => linesBefore(console, line)).forEach((child, i) => ctx.emit({ ...child, durationMs: durations[i] }));
         if (ctx.target.exitSuccessValue !== undefined && end.why !== 'panic') {
           ctx.emit(await exitStatus(ctx, ctx.target.exitSuccessValue));
         }
-        if (end.why === 'panic') throw new TestOutcome('crashed', `the kernel panicked during its tests: ${end.panicLine}`);
-        if (ctx.session.exit?.kind === 'reset') throw new TestOutcome('crashed', `the machine reset during the kernel's tests (${ctx.session.exit.detail ?? 'triple fault?'})`);
+        const notes = reported.length === 0 ? documentWarnings(end.docs) : [];
+        if (end.why === 'panic') throw new TestOutcome('crashed', [`the kernel panicked during its tests: ${end.panicLine}`, ...notes].join('\n'));
+        // Once a complete plan ended the stream, whatever the machine did next is not the tests' doing.
+        if (end.why !== 'complete' && ctx.session.exit?.kind === 'reset') throw new TestOutcome('crashed', `the machine reset during the kernel's tests (${ctx.session.exit.detail ?? 'triple fault?'})`);
         if (end.docs.length === 0) throw new TestOutcome('noTests', `the kernel printed no KTAP (no "KTAP version" or "TAP version" line) before the ${end.why === 'idle' ? 'output went idle' : 'console closed'}`);
+        // kunit.py: a run whose plans are all `1..0` is "no tests run", and fails.
+        if (reported.length === 0) throw new TestOutcome('noTests', [`the kernel ran no tests: its KTAP ${end.docs.map((d) => `"${d.version}" at line ${d.startLine + 1} plans ${d.expectedCount === undefined ? 'nothing' : `1..${d.expectedCount}`}`).join(', ')} and reports no result (kunit.py: no tests run)`, ...notes].join('\n'));
       },
     },
   ],

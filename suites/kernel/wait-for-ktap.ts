@@ -3,29 +3,60 @@ import { isPanicLine, parseKtapAll, type ConsoleChannel, type EventPatterns, typ
 /** Without a top-level plan (KUnit as modules), the stream is over once results stop coming. */
 export const KTAP_IDLE_MS = 10_000;
 
-const RESULT_LINE = /(^|\s)(not )?ok \d+/;
+/** Lines that can complete a plan, or start or extend one: only these re-parse the console. */
+const KTAP_LINE = /(^|\s)((not )?ok \d+|1\.\.\d+)/;
 
 /** Every KTAP document the console held when the stream ended (KUnit as modules prints several). */
 export type KtapEnd =
   | { why: 'complete' | 'console-closed' | 'idle'; docs: KtapDocument[] }
   | { why: 'panic'; docs: KtapDocument[]; panicLine: string };
 
-const parse = (console: ConsoleChannel) => parseKtapAll(console.lines.map((l) => l.text));
+const parse = (lines: readonly string[]) => parseKtapAll(lines);
+const texts = (console: ConsoleChannel) => console.lines.map((l) => l.text);
 
 /**
  * Complete when the last document with tests has a top-level plan and every planned result is in.
  * An empty `1..0` document does not count: a kernel with KUnit built in but its tests as modules
  * prints one at boot, and the modules' documents follow.
  */
-function complete(docs: readonly KtapDocument[]): boolean {
-  const last = docs.filter((d) => d.tests.length > 0 || (d.expectedCount ?? 0) > 0).at(-1);
+export function ktapComplete(docs: readonly KtapDocument[]): boolean {
+  const last = docs.filter(hasTests).at(-1);
   if (!last || last.expectedCount === undefined) return false;
   return last.tests.length >= last.expectedCount && last.tests.every((t) => t.status !== 'crashed');
 }
 
+const hasTests = (d: KtapDocument) => d.tests.length > 0 || (d.expectedCount ?? 0) > 0;
+
+/** A top-level plan promises more results: wait for them (or a panic, or the end), not for quiet. */
+const planPending = (docs: readonly KtapDocument[]) => docs.filter(hasTests).at(-1)?.expectedCount !== undefined && !ktapComplete(docs);
+
 /**
- * Waits until the kernel's KTAP output is over: the plan is complete, the console closed (the
- * kernel exited), a panic line appeared, or no result arrived for KTAP_IDLE_MS after the last one.
+ * How a stream that already holds `lines` ended, if it has, decided exactly as a live stream fed
+ * the same lines one by one would be: the first of "a panic line" and "the line that completes the
+ * plan" wins, and the documents are those of the lines up to it. So a saved log (`tsuite parse`)
+ * and a live run of the same bytes agree: a panic printed after a complete plan is not a crash
+ * during the tests, and nothing after the end of a complete plan is read.
+ */
+export function ktapEndOf(lines: readonly string[], patterns: EventPatterns): KtapEnd | undefined {
+  const panicAt = lines.findIndex((l) => isPanicLine(l, patterns));
+  const upToPanic = panicAt < 0 ? lines : lines.slice(0, panicAt + 1);
+  // A document ends where its plan completes; the earliest complete prefix is where a live run stopped.
+  const docs = parse(upToPanic);
+  for (let k = 0; k < docs.length; k++) {
+    const prefix = docs.slice(0, k + 1);
+    if (!ktapComplete(prefix)) continue;
+    const at = docs[k]!.endLine;
+    if (panicAt >= 0 && panicAt <= at) break;
+    return { why: 'complete', docs: parse(lines.slice(0, at + 1)) };
+  }
+  if (panicAt >= 0) return { why: 'panic', docs, panicLine: lines[panicAt]!.trim() };
+  return undefined;
+}
+
+/**
+ * Waits until the kernel's KTAP output is over: the plan is complete, a panic line appeared, the
+ * console closed (the kernel exited), or, with no top-level plan pending, no KTAP line arrived for
+ * KTAP_IDLE_MS. Lines already on the console when it is called are judged as if they came live.
  */
 export function waitForKtap(console: ConsoleChannel, patterns: EventPatterns, signal: AbortSignal, idleMs = KTAP_IDLE_MS): Promise<KtapEnd> {
   return new Promise((resolve, reject) => {
@@ -44,21 +75,24 @@ export function waitForKtap(console: ConsoleChannel, patterns: EventPatterns, si
       cleanup();
       reject(signal.reason);
     };
-    const off = console.onLine((line) => {
-      if (isPanicLine(line.text, patterns)) return finish({ why: 'panic', docs: parse(console), panicLine: line.text.trim() });
-      if (!RESULT_LINE.test(line.text)) return;
-      const docs = parse(console);
-      if (complete(docs)) return finish({ why: 'complete', docs });
+    const armIdle = (docs: readonly KtapDocument[]) => {
       clearTimeout(idle);
-      idle = setTimeout(() => finish({ why: 'idle', docs: parse(console) }), idleMs);
+      if (docs.length > 0 && !planPending(docs)) idle = setTimeout(() => finish({ why: 'idle', docs: parse(texts(console)) }), idleMs);
+    };
+    let off: () => unknown = () => undefined;
+    let offClose: () => unknown = () => undefined;
+    if (signal.aborted) return reject(signal.reason);
+    const already = ktapEndOf(texts(console), patterns);
+    if (already) return resolve(already);
+    off = console.onLine((line) => {
+      if (isPanicLine(line.text, patterns)) return finish({ why: 'panic', docs: parse(texts(console)), panicLine: line.text.trim() });
+      if (!KTAP_LINE.test(line.text)) return;
+      const docs = parse(texts(console));
+      if (ktapComplete(docs)) return finish({ why: 'complete', docs });
+      armIdle(docs);
     });
-    let offClose = () => {};
     signal.addEventListener('abort', onAbort, { once: true });
-    const docs = parse(console);
-    // A panic already on the console (a replayed log, or one before this test began) ends it too.
-    const panic = console.lines.find((l) => isPanicLine(l.text, patterns));
-    if (panic) return finish({ why: 'panic', docs, panicLine: panic.text.trim() });
-    if (complete(docs)) return finish({ why: 'complete', docs });
-    offClose = console.onClose(() => finish({ why: 'console-closed', docs: parse(console) }));
+    armIdle(parse(texts(console)));
+    offClose = console.onClose(() => finish({ why: 'console-closed', docs: parse(texts(console)) }));
   });
 }

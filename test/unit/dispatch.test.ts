@@ -5,7 +5,7 @@ import { BootFailure } from '../../src/core/errors.js';
 import { buildPlan } from '../../src/core/plan.js';
 import type { RunInfo } from '../../src/core/result.js';
 import type { ExitInfo, Session } from '../../src/core/session.js';
-import { defineSuite, TestOutcome, type TestDef } from '../../src/core/suite.js';
+import { defineSuite, TestOutcome, type TargetFacts, type TestDef } from '../../src/core/suite.js';
 import { LINUX_EVENT_PATTERNS } from '../../src/parsers/kernel-events.js';
 
 /** A machine that exists only in memory: its console is whatever the test pushes. */
@@ -40,12 +40,12 @@ const run = (): RunInfo => ({
   host: { hostname: 'h', platform: 'p', arch: 'x64', cpuModel: 'c', cpus: 1, memoryMb: 1 },
 });
 
-async function dispatchTests(tests: TestDef[], provision?: DispatchRequest['provision'], signal = new AbortController().signal) {
+async function dispatchTests(tests: TestDef[], provision?: DispatchRequest['provision'], signal = new AbortController().signal, facts: Partial<TargetFacts> = {}) {
   const boots: string[] = [];
   const suite = defineSuite({ name: 's', description: '', tests });
   const result = await dispatch({
     sessions: buildPlan({ suites: [suite], target: 't', sessionKey: 'k' }),
-    target: { name: 't', arch: 'x86_64', ktap: false, containerImages: 'local' },
+    target: { name: 't', arch: 'x86_64', ktap: false, containerImages: 'local', ...facts },
     provision: provision ?? (async (plan) => (boots.push(plan.id), fakeSession(plan.id))),
     reporters: [],
     run: run(),
@@ -146,5 +146,110 @@ describe('dispatch', () => {
     expect(status).toEqual({ 's/off-1': 'skipped', 's/off-2': 'passed', 's/off-3': 'passed' });
     // off-1 skipped (no power-off) so off-2 reused the boot; off-2 really ended it, so off-3 booted anew.
     expect(boots).toEqual(['t-1', 't-3']);
+  });
+
+  describe('a target that never offers what a test needs', () => {
+    // A kernel with only its console (tsuite's fixture kernel), whose boot resets before the landmark.
+    const consoleOnly: Partial<TargetFacts> = { channels: ['console', 'exit'], ktap: false, powerOff: false };
+    const reset = async (): Promise<never> => {
+      throw new BootFailure('crashed', 'the machine ended (guest reset (reboot or triple fault)) before the boot landmark /up/', 'raising a triple fault');
+    };
+    const plan: TestDef[] = [
+      { name: 'landmark', title: 'l', requires: ['console'], run: () => undefined },
+      { name: 'report', title: 'r', requires: ['boot-report', 'live'], run: () => undefined },
+      { name: 'probe', title: 'p', requires: [['agent', 'docker']], run: () => undefined },
+      { name: 'attempts', title: 'a', requires: ['agent'], run: () => undefined },
+      { name: 'engine', title: 'e', requires: ['docker'], run: () => undefined },
+      { name: 'ktap', title: 'k', requires: ['console', 'ktap'], run: () => undefined },
+      { name: 'shutdown', title: 's', requires: ['live', 'power-off'], endsSession: true, run: () => undefined },
+    ];
+
+    it('skips them before the boot, naming what is missing; only the rest get the boot failure, which the session records once', async () => {
+      const { result, status } = await dispatchTests(plan, reset, undefined, consoleOnly);
+      expect(status).toEqual({
+        's/landmark': 'crashed', 's/report': 'crashed',
+        's/probe': 'skipped', 's/attempts': 'skipped', 's/engine': 'skipped', 's/ktap': 'skipped', 's/shutdown': 'skipped',
+      });
+      const reason = (id: string) => result.tests.find((t) => t.id === id)?.reason;
+      expect(reason('s/attempts')).toBe("target 't' offers no 'agent' channel (agent: true in its config, or --agent)");
+      expect(reason('s/engine')).toMatch(/^target 't' offers no 'docker' channel \(docker\.port in its config/);
+      expect(reason('s/probe')).toMatch(/^needs one of the channels agent, docker: target 't' offers no 'agent' channel .*; target 't' offers no 'docker' channel/);
+      expect(reason('s/ktap')).toMatch(/does not declare KTAP output/);
+      expect(reason('s/shutdown')).toMatch(/no power-off command/);
+      // Decided before the boot: the skips come first.
+      expect(result.tests.slice(0, 5).every((t) => t.status === 'skipped')).toBe(true);
+      expect(result.sessions).toEqual([expect.objectContaining({
+        id: 't-1', bootFailure: { status: 'crashed', message: expect.stringContaining('triple fault'), consoleExcerpt: 'raising a triple fault' },
+      })]);
+      expect(result.tests.find((t) => t.id === 's/landmark')?.error).toEqual({ message: expect.stringContaining('triple fault'), consoleExcerpt: 'raising a triple fault' });
+    });
+
+    it('a channel the target declares is not skipped before the boot: its tests share the boot failure', async () => {
+      const { status } = await dispatchTests(plan, reset, undefined, { channels: ['console', 'agent', 'docker'], ktap: true, powerOff: true });
+      expect(Object.values(status)).toEqual(Array(plan.length).fill('crashed'));
+    });
+
+    it('the sessions a skipped session-ending test separated share one boot: one boot failure, not two', async () => {
+      let boots = 0;
+      const { result, status } = await dispatchTests([
+        { name: 'landmark', title: 'l', requires: ['console'], run: () => undefined },
+        { name: 'shutdown', title: 's', requires: ['live', 'power-off'], endsSession: true, run: () => undefined },
+        { name: 'ktap', title: 'k', requires: ['console', 'ktap'], endsSession: true, run: () => undefined },
+      ], async () => (boots++, reset()), undefined, { ...consoleOnly, ktap: true });
+      expect(status).toEqual({ 's/landmark': 'crashed', 's/shutdown': 'skipped', 's/ktap': 'crashed' });
+      expect(boots).toBe(1);
+      expect(result.sessions.map((s) => s.id)).toEqual(['t-1']);
+      expect(new Set(result.tests.map((t) => t.session))).toEqual(new Set(['t-1']));
+    });
+
+    it('a session left with no test boots nothing', async () => {
+      const { boots, result } = await dispatchTests(plan.slice(2, 5), undefined, undefined, consoleOnly);
+      expect(boots).toEqual([]);
+      expect(result.sessions).toEqual([]);
+      expect(result.tests.map((t) => t.status)).toEqual(['skipped', 'skipped', 'skipped']);
+    });
+
+    it('a declared docker endpoint that never answered still fails its tests', async () => {
+      const broken = await dispatchTests([{ name: 'needs-docker', title: 'd', requires: ['docker'], run: () => undefined }],
+        async (plan) => Object.assign(fakeSession(plan.id), { dockerProblem: 'no answer on tcp://127.0.0.1:1 within 1000 ms' }),
+        undefined, { channels: ['console', 'docker'] });
+      expect(broken.result.tests[0]).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('did not come up: no answer') } });
+    });
+
+    it('a session-ending test skipped before any boot does not boot its session', async () => {
+      const { boots, status } = await dispatchTests([
+        { name: 'off-1', title: 'o', endsSession: true, requires: ['power-off'], run: () => undefined },
+        { name: 'off-2', title: 'o', endsSession: true, run: ({ session }) => session.shutdown().then(() => undefined) },
+        { name: 'off-3', title: 'o', endsSession: true, run: () => undefined },
+      ], undefined, undefined, { powerOff: false });
+      expect(status).toEqual({ 's/off-1': 'skipped', 's/off-2': 'passed', 's/off-3': 'passed' });
+      // Nothing of t-1 can run: it boots nothing.
+      expect(boots).toEqual(['t-2', 't-3']);
+    });
+  });
+
+  it("a child without a time of its own took the time since the previous report (or the test's start)", async () => {
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const started = Date.now();
+    const { result } = await dispatchTests([{ name: 'probe', title: 'p', run: async ({ emit }) => {
+      await wait(60);
+      emit({ name: 'probe/a', status: 'passed' });
+      emit({ name: 'probe/b', status: 'passed' });
+      await wait(30);
+      emit({ name: 'probe/c', status: 'passed', durationMs: 5 });
+      await wait(40);
+      emit({ name: 'probe/d', status: 'passed' });
+    } }]);
+    const wall = Date.now() - started;
+    const ms = Object.fromEntries(result.tests.map((t) => [t.id, t.durationMs]));
+    expect(ms['s/probe/a']).toBeGreaterThanOrEqual(58);
+    expect(ms['s/probe/b']).toBeLessThan(15);
+    // Its own time is kept; the next child's is counted from its report.
+    expect(ms['s/probe/c']).toBe(5);
+    expect(ms['s/probe/d']).toBeGreaterThanOrEqual(38);
+    expect(ms['s/probe/d']).toBeLessThan(100);
+    const sum = ms['s/probe/a']! + ms['s/probe/b']! + ms['s/probe/d']!;
+    expect(sum).toBeLessThanOrEqual(wall);
+    expect(sum).toBeGreaterThanOrEqual(98);
   });
 });

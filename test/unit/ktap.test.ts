@@ -228,9 +228,14 @@ describe('parseKtap edge cases', () => {
     expect(tree(halted)).toEqual(['a passed']);
   });
 
-  it('opens an implicit subtest for indented results with no header, and names it from its result', () => {
+  it('opens no level for indented results with no header (as kunit_tool): they are read at their level, with a warning', () => {
+    // Before tolerating deeper indentation, this made `outer/inner`: a level no header opened.
     const doc = parse(lines('KTAP version 1\n    ok 1 inner\nnot ok 1 outer'));
-    expect(tree(doc)).toEqual(['outer failed', 'outer/inner passed']);
+    expect(tree(doc)).toEqual(['inner passed', 'outer failed']);
+    expect(allWarnings(doc)).toEqual([
+      'inner: result line indented deeper than expected (column 4, its level is at 0): read at that level, as kunit_tool does',
+      'outer: expected test number 2 but found 1',
+    ]);
   });
 
   it('warns on a result whose name differs from its `# Subtest:` header, keeping the result name', () => {
@@ -422,7 +427,7 @@ function violations(lines: readonly string[], doc: KtapDocument | undefined): st
 }
 
 describe('parseKtap never throws (seeded fuzz)', () => {
-  const alphabet = ['KTAP version 1', 'TAP version 14', '1..', '# Subtest: ', 'ok ', 'not ok ', ' # SKIP', ' # TODO', '#', '    ', '  ', '\n', '\n', '\r\n', '[  1.00] ', '---', '...', 'Bail out!', '\\', '-', '0', '3', 'x'];
+  const alphabet = ['KTAP version 1', 'TAP version 14', '1..', '# Subtest: ', 'ok ', 'not ok ', ' # SKIP', ' # TODO', '#', '    ', '  ', '\t', '\n', '\n', '\r\n', '[  1.00] ', '---', '...', 'Bail out!', '\\', '-', '0', '3', 'x'];
 
   it('on thousands of random byte strings and token soups', () => {
     const rand = mulberry32(0x6b746170);
@@ -451,6 +456,7 @@ describe('parseKtap never throws (seeded fuzz)', () => {
     const rand = mulberry32(42);
     const names = [
       'kunit-builtin-x86_64.log', 'kunit-builtin-oops-panic-x86_64.log', 'kunit-modules-x86_64.log', 'kunit-modules-oops-panic-x86_64.log',
+      'kunit-builtin-tabs-x86_64.log', 'kunit-modules-tabs-x86_64.log',
       'nested-three-levels.ktap', 'missing-plans.ktap', 'directives.ktap', 'timestamps.log', 'interleaved.log', 'tap14-subtests.tap', 'numbering.ktap',
     ];
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
@@ -465,7 +471,7 @@ describe('parseKtap never throws (seeded fuzz)', () => {
           switch (Math.floor(rand() * 7)) {
             case 0: lines.splice(at, 1); break;
             case 1: lines.splice(at, 0, pick(base)); break;
-            case 2: lines[at] = ' '.repeat(Math.floor(rand() * 9)) + lines[at]!.trimStart(); break;
+            case 2: lines[at] = pick([' ', '\t']).repeat(Math.floor(rand() * 9)) + lines[at]!.trimStart(); break;
             case 3: lines.length = at; break;
             case 4: lines[at] = lines[at]!.replace(/\d+/, String(Math.floor(rand() * 1e6))); break;
             case 5: lines[at] = lines[at]!.slice(0, Math.floor(rand() * lines[at]!.length)); break;

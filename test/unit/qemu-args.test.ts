@@ -62,7 +62,7 @@ describe('qemuArgs for x86_64', () => {
 
   it('logs the serial console to the session folder and keeps Ctrl-C away from QEMU', () => {
     const chardev = after(tcg, '-chardev');
-    expect(chardev.split(',')).toEqual(expect.arrayContaining(['id=console0', 'signal=off', `logfile=${paths.consoleLog}`]));
+    expect(chardev.split(',')).toEqual(expect.arrayContaining(['id=console0', 'signal=off', `logfile=${paths.consoleLog}`, 'logappend=on']));
     expect(after(tcg, '-serial')).toBe('chardev:console0');
   });
 

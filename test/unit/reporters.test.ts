@@ -116,10 +116,12 @@ describe('formatTap', () => {
 
   it('writes well-formed YAML diagnostics', () => {
     const blocks = yamlBlocks(tap);
-    // The retried pass, then the three non-passing tests.
-    expect(blocks.map((b) => b[0])).toEqual(['status: passed', 'status: failed', 'status: timedOut', 'status: infraError']);
-    expect(blocks[0]).toContain('retries: 1');
-    const failed = blocks[1]!;
+    // The pass with metrics, the retried pass, then the three non-passing tests.
+    expect(blocks.map((b) => b[0])).toEqual(['status: passed', 'status: passed', 'status: failed', 'status: timedOut', 'status: infraError']);
+    const metrics = blocks[0]!.slice(blocks[0]!.indexOf('metrics:') + 1);
+    expect(metrics.map((l) => JSON.parse(l.replace(/^\s*- /, '')))).toEqual(tests[0]!.metrics);
+    expect(blocks[1]).toContain('retries: 1');
+    const failed = blocks[2]!;
     expect(failed).toContain(`message: ${JSON.stringify('expected "console=ttyS0" in /proc/cmdline\ngot: "quiet"')}`);
     expect(failed).toContain('durationMs: 100');
     const start = failed.indexOf('consoleExcerpt: |');
@@ -128,7 +130,7 @@ describe('formatTap', () => {
     expect(body.every((l) => l === '' || l.startsWith('  '))).toBe(true);
     expect(body.map((l) => l.slice(2)).join('\n')).toBe(PANIC);
     // A first line starting with spaces needs an explicit indentation indicator; controls are stripped.
-    const timedOut = blocks[2]!;
+    const timedOut = blocks[3]!;
     expect(timedOut).toContain('consoleExcerpt: |2');
     expect(timedOut.join('\n')).not.toMatch(/[\x00-\x08\x0b-\x1f]/);
     expect(timedOut).toContain('    indented first line');
@@ -254,6 +256,69 @@ describe('console reporter', () => {
     expect(out).toContain("    skip          every area (target offers no 'docker' channel)");
   });
 
+  describe('a session whose tests could not run', () => {
+    const TRIPLE_FAULT = 'the machine ended (guest reset (reboot or triple fault)) before the boot landmark /tsuite-fixture: exit/';
+    const EXCERPT = 'tsuite-fixture: ready\nKTAP version 1\n    ok 1 memory_walking_ones\ntsuite-fixture: raising a triple fault';
+    const session = { id: 's1', target: 'qemu-x86', accel: 'tcg' as const, consoleLog: 's1/console.log' };
+
+    /** Drives the hooks in dispatch's order: skips decided before the boot, then the session and its tests that never started. */
+    async function renderNotRun(results: TestResult[], ended: typeof fixture.sessions[0], skipped: TestResult[] = []): Promise<string> {
+      const stream = Object.assign(new PassThrough(), { isTTY: false });
+      let text = '';
+      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      const r = consoleReporter({ outputDir: 'reports/run-1', stream });
+      await r.onRunStart?.(fixture.run);
+      for (const t of skipped) await r.onTestEnd?.(t);
+      await r.onSessionStart?.(session);
+      for (const t of results) await r.onTestEnd?.(t);
+      await r.onSessionEnd?.(ended);
+      const all = [...skipped, ...results];
+      await r.onRunEnd?.({ ...fixture, tests: all, summary: summarize(all, 3000), sessions: [ended] });
+      return text;
+    }
+
+    it('a boot failure is shown once, with its console excerpt, then one line per suite of tests that could not run', async () => {
+      const error = { message: TRIPLE_FAULT, consoleExcerpt: EXCERPT };
+      const crashed = [
+        ...['reaches-landmark', 'boot-time', 'no-kernel-errors', 'cmdline', 'cpus', 'memory', 'arch'].map((n) => test({ id: `boot/${n}`, status: 'crashed', durationMs: 0, error })),
+        test({ id: 'kernel/ktap', status: 'crashed', durationMs: 0, error }),
+      ];
+      const noAgent = "target 'qemu-x86' offers no 'agent' channel (agent: true in its config, or --agent)";
+      const skipped = ['attempts', 'kernel-health'].map((n) => test({ id: `isolation/${n}`, status: 'skipped', durationMs: 0, reason: noAgent }));
+      const out = await renderNotRun(crashed, { ...session, bootFailure: { status: 'crashed', ...error } }, skipped);
+      const lines = out.split('\n');
+      expect(lines.filter((l) => l.includes('triple fault)) before'))).toEqual([`  ✗ boot failed [crashed]: ${TRIPLE_FAULT}`]);
+      expect(lines.filter((l) => l.includes('raising a triple fault'))).toEqual(['      | tsuite-fixture: raising a triple fault']);
+      expect(out).toContain('  ✗ boot: 7 not run (crashed: the boot failed)\n  ✗ kernel: 1 not run (crashed: the boot failed)\n');
+      expect(out).not.toContain('boot/cpus');
+      expect(out).toContain(`  - isolation: 2 skipped (${noAgent})`);
+      // The failure comes after the skips decided before the boot, and before the summary.
+      expect(out.indexOf('isolation: 2 skipped')).toBeLessThan(out.indexOf('boot failed'));
+      expect(out).toMatch(/FAIL 2 skipped, 8 crashed \(10 tests\)/);
+    });
+
+    it('a harness failure before any test started reads the same way, without calling it a boot failure', async () => {
+      const error = { message: 'qemu-system-x86_64 is not installed\n  fix: run `npx tsuite setup`' };
+      const out = await renderNotRun(['reaches-landmark', 'cpus'].map((n) => test({ id: `boot/${n}`, status: 'infraError', durationMs: 0, error })), session);
+      expect(out).toContain('  ! not run [infraError]: qemu-system-x86_64 is not installed\n        fix: run `npx tsuite setup`\n  ! boot: 2 not run (infraError: see above)\n');
+      expect(out).not.toContain('boot failed');
+    });
+
+    it('tests that ran are still shown one by one', async () => {
+      const stream = Object.assign(new PassThrough(), { isTTY: false });
+      let text = '';
+      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      const r = consoleReporter({ outputDir: 'reports/run-1', stream });
+      await r.onSessionStart?.(session);
+      for (const n of ['a', 'b']) {
+        await r.onTestStart?.({ id: `boot/${n}`, suite: 'boot', title: n, session: 's1' });
+        await r.onTestEnd?.(test({ id: `boot/${n}`, status: 'failed', error: { message: 'same assertion' } }));
+      }
+      await r.onSessionEnd?.(session);
+      expect(text).toContain('  ✗ boot/a (0.1s)\n      same assertion\n  ✗ boot/b (0.1s)\n      same assertion\n');
+    });
+  });
+
   it('rewrites a live status line on a TTY', async () => {
     const out = await render(true);
     expect(out).toContain('\r\x1b[2K');
@@ -274,7 +339,7 @@ describe('createReporters', () => {
     try {
       attempt();
     } catch (err) {
-      expect((err as UsageError).fix).toBe('--reporter console,json,tap,junit');
+      expect((err as UsageError).fix).toBe('--reporter console,json,tap,junit or --reporter ./my-reporter.ts');
     }
   });
 });

@@ -3,10 +3,10 @@ import { resolve } from 'node:path';
 import { UsageError, describeError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { newRunId } from '../../core/run-id.js';
-import { createReporters } from '../../reporters/index.js';
+import { loadReporters } from '../../reporters/index.js';
 import { exitCodeFor } from '../exit-code.js';
 import { abortOnSignals } from '../signals.js';
-import { addRunFolderOptions, loadContext, splitList } from '../load-context.js';
+import { addRunFolderOptions, addSuiteFilesOption, loadContext, splitList } from '../load-context.js';
 import { planFor, prepareTarget, runSuites, sweepOrphans } from '../suite-run.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from '../target-options.js';
 
@@ -18,13 +18,14 @@ interface RunFlags extends TargetFlags {
   config?: string;
   runId?: string;
   testTimeout?: number;
+  suiteFiles?: string[];
 }
 
 export function runCommand(): Command {
-  return addRunFolderOptions(addTargetOptions(new Command('run').description('boot the target and run suites against it')), 'reports')
+  return addSuiteFilesOption(addRunFolderOptions(addTargetOptions(new Command('run').description('boot the target and run suites against it')), 'reports'))
     .option('-s, --suite <names>', 'suites to run, comma-separated (default: all but bench, or the config\'s)', splitList)
     .option('--test <pattern>', 'only tests whose id contains this (or matches this * glob); repeatable', splitList)
-    .option('-r, --reporter <names>', 'reporters, comma-separated: console, json, tap, junit', splitList)
+    .option('-r, --reporter <names>', 'reporters, comma-separated: console, json, tap, junit, or the path of a reporter file', splitList)
     .option('--test-timeout <ms>', 'per-test time limit (default: the config\'s testTimeoutMs, 60000)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 100) throw new UsageError(`--test-timeout takes whole milliseconds (at least 100), not '${v}'`);
@@ -36,13 +37,13 @@ export function runCommand(): Command {
 }
 
 async function run(flags: RunFlags): Promise<number> {
-  const config = await loadContext(flags.config);
+  const config = await loadContext(flags.config, flags);
   const target = resolveTarget(config, flags);
   const runId = flags.runId ?? newRunId();
   const outputDir = resolve(flags.outputDir ?? resolve(config.outputDir, runId));
-  const reporters = createReporters(flags.reporter ?? config.reporters, { outputDir });
   // Planned before anything is fetched or booted: a bad --suite or --test is a usage error at once.
-  planFor(target, flags.suite ?? config.suites, flags.test);
+  planFor(target, flags.suite ?? config.suites, flags.test, config.catalog.suites);
+  const reporters = await loadReporters(flags.reporter ?? config.reporters, { outputDir });
   const signals = abortOnSignals();
   try {
     await sweepOrphans(target);
@@ -50,6 +51,7 @@ async function run(flags: RunFlags): Promise<number> {
     const prepared = await prepareTarget(target, progress);
     const result = await runSuites(prepared, {
       suites: flags.suite ?? config.suites,
+      available: config.catalog.suites,
       grep: flags.test,
       runId,
       outputDir,
