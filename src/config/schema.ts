@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { regexSource } from './regex-source.js';
 import { MACHINE_FIELD_FIXES, machineSchema } from './machine-schema.js';
 import { SHELL_FIELD_FIXES, shellSchema, shellTestsSchema } from './shell-schema.js';
 
@@ -7,21 +8,6 @@ import { SHELL_FIELD_FIXES, shellSchema, shellTestsSchema } from './shell-schema
  * not be silently ignored). Checks that need outside knowledge (suite and reporter names, which
  * targets exist) live in load-config.ts.
  */
-
-/** A regex source, compiled once here so a typo fails at load time, not mid-boot. */
-const regexSource = z
-  .string({ error: 'must be a string holding a regular expression source' })
-  .min(1, { error: 'must not be empty' })
-  .superRefine((source, ctx) => {
-    try {
-      new RegExp(source);
-    } catch (err) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`,
-      });
-    }
-  });
 
 const intIn = (min: number, max: number) =>
   z

@@ -1,21 +1,11 @@
 import { z } from 'zod';
+import { regexSource } from './regex-source.js';
 import type { ShellStep } from '../core/shell-test-def.js';
 
 /**
  * The `shell` channel settings and the declarative `shellTests` of a target (see ShellSettings in
  * src/channels/shell.ts and ShellTestDef in src/core/shell-test-def.ts), strict like the rest.
  */
-
-const regexSource = z
-  .string({ error: 'must be a string holding a regular expression source' })
-  .min(1, { error: 'must not be empty' })
-  .superRefine((source, ctx) => {
-    try {
-      new RegExp(source);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${err instanceof Error ? err.message : String(err)}` });
-    }
-  });
 
 const ms = (what: string) =>
   z
