@@ -1,24 +1,59 @@
 /**
- * Measures the false-alarm rate of `tsuite compare` on this machine: the same kernel as A and as B
- * (an A/A run), repeated. Every `regressed` or `improved` verdict is then a false alarm; the count
- * before re-measurement shows what the re-measurement saves. Prints a summary for the README.
- *   npm run bench:false-alarms -- [repeats=5] [pairs=5] [target=qemu-x86]
+ * How often `tsuite compare` raises a false alarm, and how often it sees a real change, on this
+ * machine, in each benchmark clock mode. Every comparison is a real `tsuite compare` run:
+ *
+ * - A/A: the same kernel as A and as B. Every `regressed` or `improved` verdict is a false alarm.
+ * - Detection: B boots with a known slowdown (default `audit=1`, which makes getppid slower and
+ *   leaves the other metrics alone: fixtures/bench/SETTINGS.md). The changed metric must come out
+ *   `regressed`, or `noisy` with a detectable effect above the true change; never `unchanged` or
+ *   `improved`.
+ *
+ *   npm run bench:false-alarms -- [--clock instructions,time] [--aa-runs 10] [--detect-runs 10]
+ *     [--boots N] [--max-boots N] [--change audit=1] [--metric syscall/getppid] [--true-change 0.25]
+ *     [--target qemu-x86] [--out DIR]
+ *
+ * Prints a summary for the README and writes it, with every comparison, to <out>/summary.json.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Comparison, Verdict } from '../src/bench/model.js';
+import { parseArgs } from 'node:util';
+import type { BenchClock } from '../src/bench/clock.js';
+import type { Comparison, MetricComparison, Verdict } from '../src/bench/model.js';
 
-const repeats = Number(process.argv[2] ?? 5);
-const pairs = process.argv[3] ?? '5';
-const target = process.argv[4] ?? 'qemu-x86';
+const { values: opts } = parseArgs({
+  options: {
+    clock: { type: 'string', default: 'instructions,time' },
+    'aa-runs': { type: 'string', default: '10' },
+    'detect-runs': { type: 'string', default: '10' },
+    boots: { type: 'string' },
+    'max-boots': { type: 'string' },
+    change: { type: 'string', default: 'audit=1' },
+    metric: { type: 'string', default: 'syscall/getppid' },
+    // The smallest true change of --change on --metric in real time (SETTINGS.md: +28–30% in time
+    // mode); a `noisy` verdict must state a detectable effect above it.
+    'true-change': { type: 'string', default: '0.25' },
+    target: { type: 'string', default: 'qemu-x86' },
+    out: { type: 'string' },
+  },
+});
+
+const clocks = opts.clock.split(',').map((c) => c.trim()) as BenchClock[];
+for (const c of clocks) if (c !== 'instructions' && c !== 'time') throw new Error(`--clock takes instructions and/or time, not '${c}'`);
+const aaRuns = Number(opts['aa-runs']);
+const detectRuns = Number(opts['detect-runs']);
+const trueChange = Number(opts['true-change']);
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const out = mkdtempSync(join(tmpdir(), 'tsuite-aa-'));
+const out = opts.out ?? mkdtempSync(join(tmpdir(), 'tsuite-verdicts-'));
+mkdirSync(out, { recursive: true });
 
-function compareOnce(dir: string): Promise<Comparison> {
-  const args = [cli, 'compare', '--target', target, '--kernel-a', 'reference', '--kernel-b', 'reference', '--boots', pairs, '--format', 'json', '-o', dir];
+function compareOnce(dir: string, clock: BenchClock, appendB?: string): Promise<Comparison> {
+  const args = [cli, 'compare', '--target', opts.target, '--kernel-a', 'reference', '--kernel-b', 'reference', '--clock', clock, '--format', 'json', '-o', dir];
+  if (opts.boots) args.push('--boots', opts.boots);
+  if (opts['max-boots']) args.push('--max-boots', opts['max-boots']);
+  if (appendB) args.push('--append-b', appendB);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CI: 'true' } });
     child.on('error', reject);
@@ -29,28 +64,72 @@ function compareOnce(dir: string): Promise<Comparison> {
   });
 }
 
-const verdicts = new Map<Verdict, number>();
-let comparisons = 0;
-let suspected = 0;
-const alarms: string[] = [];
-for (let i = 1; i <= repeats; i++) {
-  const c = await compareOnce(join(out, `aa-${i}`));
-  for (const m of c.metrics) {
-    comparisons++;
-    verdicts.set(m.verdict, (verdicts.get(m.verdict) ?? 0) + 1);
-    if (m.remeasured) suspected++;
-    if (m.verdict === 'regressed' || m.verdict === 'improved') alarms.push(`run ${i}: ${m.name} ${m.verdict} (${m.why})`);
-  }
-  process.stderr.write(`A/A ${i}/${repeats}: ${c.metrics.length} metrics, ${alarms.length} false alarm(s) so far\n`);
+const isAlarm = (m: MetricComparison) => m.verdict === 'regressed' || m.verdict === 'improved';
+const pct = (n: number, of: number) => `${((100 * n) / Math.max(1, of)).toFixed(1)}%`;
+const tally = (ms: readonly MetricComparison[]) => {
+  const t = new Map<Verdict, number>();
+  for (const m of ms) t.set(m.verdict, (t.get(m.verdict) ?? 0) + 1);
+  return [...t].map(([v, n]) => `${v} ${n}`).join(', ');
+};
+
+interface ModeSummary {
+  clock: BenchClock;
+  aa: { runs: number; comparisons: number; ownClock: number; falseAlarms: string[]; suspected: number; verdicts: string; minutes: number };
+  detect: { runs: number; verdicts: string[]; regressed: number; honestNoisy: number; wrong: string[]; minutes: number };
 }
-const pct = (n: number) => `${((100 * n) / Math.max(1, comparisons)).toFixed(1)}%`;
-process.stdout.write(
-  [
-    `A/A on ${target}: ${repeats} runs x ${pairs} pairs, ${comparisons} metric comparisons (evidence: ${out})`,
-    `false alarms (regressed or improved): ${alarms.length} = ${pct(alarms.length)} of comparisons; runs with any: ${new Set(alarms.map((a) => a.split(':')[0])).size}/${repeats}`,
-    `suspected before re-measurement: ${suspected} = ${pct(suspected)}`,
-    `verdicts: ${[...verdicts].map(([v, n]) => `${v} ${n}`).join(', ')}`,
-    ...alarms,
+
+const summaries: ModeSummary[] = [];
+for (const clock of clocks) {
+  const started = Date.now();
+  const aaMetrics: MetricComparison[] = [];
+  const falseAlarms: string[] = [];
+  for (let i = 1; i <= aaRuns; i++) {
+    const c = await compareOnce(join(out, `${clock}-aa-${i}`), clock);
+    for (const m of c.metrics) {
+      aaMetrics.push(m);
+      if (isAlarm(m)) falseAlarms.push(`A/A run ${i}: ${m.name} ${m.verdict} (${m.why})`);
+    }
+    process.stderr.write(`${clock} A/A ${i}/${aaRuns}: ${c.metrics.length} metrics, ${falseAlarms.length} false alarm(s) so far\n`);
+  }
+  const aaMinutes = (Date.now() - started) / 60_000;
+  const detectStarted = Date.now();
+  const verdicts: string[] = [];
+  const wrong: string[] = [];
+  let regressed = 0;
+  let honestNoisy = 0;
+  for (let i = 1; i <= detectRuns; i++) {
+    const c = await compareOnce(join(out, `${clock}-detect-${i}`), clock, opts.change);
+    const m = c.metrics.find((x) => x.name === opts.metric);
+    const line = m ? `${m.verdict} ${m.ratio?.toFixed(3) ?? '-'}${m.detectable !== undefined ? ` (detectable ±${(m.detectable * 100).toFixed(1)}%)` : ''}` : 'missing';
+    verdicts.push(line);
+    if (m?.verdict === 'regressed') regressed++;
+    else if (m?.verdict === 'noisy' && m.detectable !== undefined && m.detectable > trueChange) honestNoisy++;
+    else wrong.push(`run ${i}: ${line}${m ? `: ${m.why}` : ''}`);
+    process.stderr.write(`${clock} detection ${i}/${detectRuns}: ${opts.metric} ${line}\n`);
+  }
+  // Own-clock comparisons: in instruction mode the host-timed metrics (agent, host boot time) stay real time.
+  const ownClock = aaMetrics.filter((m) => (m.clock ?? 'time') === clock).length;
+  summaries.push({
+    clock,
+    aa: { runs: aaRuns, comparisons: aaMetrics.length, ownClock, falseAlarms, suspected: aaMetrics.filter((m) => m.remeasured).length, verdicts: tally(aaMetrics), minutes: aaMinutes },
+    detect: { runs: detectRuns, verdicts, regressed, honestNoisy, wrong, minutes: (Date.now() - detectStarted) / 60_000 },
+  });
+}
+
+const lines = [`tsuite compare on ${opts.target}, boots ${opts.boots ?? 'default'}, max boots ${opts['max-boots'] ?? 'default'} (evidence: ${out})`];
+for (const s of summaries) {
+  lines.push(
     '',
-  ].join('\n'),
-);
+    `${s.clock} mode`,
+    `  A/A: ${s.aa.runs} runs, ${s.aa.comparisons} metric comparisons (${s.aa.ownClock} on the ${s.clock} clock), ${s.aa.minutes.toFixed(1)} min`,
+    `  false alarms (regressed or improved): ${s.aa.falseAlarms.length} = ${pct(s.aa.falseAlarms.length, s.aa.comparisons)}; suspected before re-measurement: ${s.aa.suspected}`,
+    `  verdicts: ${s.aa.verdicts}`,
+    ...s.aa.falseAlarms.map((a) => `    ${a}`),
+    `  detection of ${opts.change} on ${opts.metric}: ${s.detect.runs} runs, ${s.detect.minutes.toFixed(1)} min`,
+    `  regressed ${s.detect.regressed}/${s.detect.runs}; noisy with a detectable effect above ${(trueChange * 100).toFixed(0)}%: ${s.detect.honestNoisy}; wrong: ${s.detect.wrong.length}`,
+    `  verdicts: ${s.detect.verdicts.join('; ')}`,
+    ...s.detect.wrong.map((w) => `    ${w}`),
+  );
+}
+writeFileSync(join(out, 'summary.json'), `${JSON.stringify({ target: opts.target, change: opts.change, metric: opts.metric, trueChange, summaries }, null, 2)}\n`);
+process.stdout.write(`${lines.join('\n')}\n`);

@@ -4,6 +4,7 @@ import { extname, join } from 'node:path';
 import { UsageError } from '../../src/core/errors.js';
 import { defaultFirmware, type BootSpec, type Firmware, type ImageKind, type ProvisionRequest } from '../../src/core/runner.js';
 import type { ArchProfile } from './arch-profile.js';
+import { icountArgs, sessionClock, vcpusFor } from './icount.js';
 import { concreteMachine, iommuArgs, machineArgs, machineOption, type PortMap } from './machine-args.js';
 
 export interface QemuPaths {
@@ -49,7 +50,7 @@ export function qemuArgs(
     '-accel', accel,
     '-M', machineOption(machine, accel),
     '-cpu', profile.cpu[accel],
-    '-smp', String(req.cpus),
+    '-smp', String(vcpusFor(req, sessionClock(req, accel))),
     '-m', String(req.memoryMb),
     // The console log is written by QEMU itself, so it holds every byte even if tsuite dies. In
     // append mode, so tsuite can add what it types to a shell that does not echo (the runner
@@ -58,6 +59,7 @@ export function qemuArgs(
     '-serial', 'chardev:console0',
     '-qmp', `unix:${optionValue(paths.qmpSocket)},server=on,wait=off`,
   ];
+  args.push(...icountArgs(sessionClock(req, accel)));
   args.push(...iommuArgs(machine));
   if (profile.exitDevice) args.push('-device', profile.exitDevice);
   if (req.boot.image) {

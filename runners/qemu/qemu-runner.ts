@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient } from '../../src/channels/agent.js';
 import { ConsoleChannel, ConsoleClosed, ExpectTimeout } from '../../src/channels/console.js';
 import { trackChild } from '../../src/core/child-processes.js';
-import { BootFailure, InfraError } from '../../src/core/errors.js';
+import { BootFailure, InfraError, UsageError } from '../../src/core/errors.js';
 import { freePort } from '../../src/core/ports.js';
 import type { ProvisionRequest, Runner } from '../../src/core/runner.js';
 import { isPanicLine } from '../../src/parsers/kernel-events.js';
@@ -16,6 +16,7 @@ import { forwardedGuestPorts, qemuArgs, sessionUefiVars } from './qemu-args.js';
 import { concreteMachine } from './machine-args.js';
 import { connectGuestDocker } from './guest-docker.js';
 import { connectGuestShell } from './guest-shell.js';
+import { sessionClock, vcpusFor } from './icount.js';
 import { QemuSession } from './qemu-session.js';
 import { ownedTmpPrefix, sweepOrphanQemus } from './orphans.js';
 import { QmpClient } from './qmp.js';
@@ -42,7 +43,12 @@ export const qemuRunner: Runner = {
       throw new InfraError(`${profile.qemuBinary} is not installed`, 'run `npx tsuite setup` (as root it installs QEMU)');
     }
     await mkdir(req.dir, { recursive: true });
-    let choice = await chooseAccel(req.accel, profile);
+    // Instruction counting exists under TCG only: an explicit instruction-mode benchmark session runs there.
+    if (req.clock === 'instructions' && req.accel === 'kvm') {
+      throw new UsageError('--clock instructions counts instructions with QEMU icount, which needs TCG, but --accel kvm was asked for', 'use --accel tcg (or auto), or --clock time to measure real time under KVM');
+    }
+    const accelWanted = req.clock === 'instructions' ? 'tcg' : req.accel;
+    let choice = await chooseAccel(accelWanted, profile);
     // An image boot has no kernel file to probe with; it runs under TCG until a kernel boot proves KVM.
     if (choice.tentative && !req.boot.kernel) choice = { accel: 'tcg', reason: 'KVM not yet proven on this host (an image or drive boot does not probe it)', tentative: false };
     if (choice.tentative) {
@@ -50,7 +56,7 @@ export const qemuRunner: Runner = {
       // that stalls until its timeout. The verdict is cached for later runs.
       const verdict = await probeKvm(profile, req.boot.kernel);
       await recordKvmVerdict(profile, verdict.usable, verdict.reason);
-      choice = await chooseAccel(req.accel, profile);
+      choice = await chooseAccel(accelWanted, profile);
     }
     try {
       return await boot(req, profile, choice.accel, signal, choice.reason);
@@ -80,14 +86,20 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
   await rm(paths.consoleLog, { force: true });
   const started = Date.now();
   // Own process group: a terminal's Ctrl-C reaches tsuite only, which then stops QEMU in order.
-  const child = spawn(profile.qemuBinary, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  // Pinned (a duet's half of the host): taskset sets the affinity and execs QEMU, so the pid, the
+  // process group and /proc/<pid>/cmdline (what the orphan sweep reads) are QEMU's own.
+  const pinned = req.hostCpus !== undefined && req.hostCpus.length > 0;
+  const [command, argv] = pinned ? ['taskset', ['-c', req.hostCpus!.join(','), profile.qemuBinary, ...args]] : [profile.qemuBinary, args];
+  const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   trackChild(child);
   const console = new ConsoleChannel(started, (text) => child.stdin!.write(text));
   const firmware = req.boot.image || req.boot.driveBoot ? req.boot.firmware ?? 'bios' : profile.firmware ? 'qboot' : 'default';
-  const spec = { arch: profile.arch, cpus: req.cpus, memoryMb: req.memoryMb, cmdline: req.boot.cmdline, firmware } as const;
+  const clock = sessionClock(req, accel);
+  const spec = { arch: profile.arch, cpus: vcpusFor(req, clock), memoryMb: req.memoryMb, cmdline: req.boot.cmdline, firmware } as const;
   const session = new QemuSession(req.sessionId, req.dir, console, accel, spec, req.eventPatterns, child, tmp,
     req.powerOffCommand, Boolean(profile.exitDevice));
   session.accelReason = accelReason;
+  if (clock) session.clock = clock;
   // The machine as booted, host ports included, for results.json.
   session.machine = concreteMachine(req, profile, ports);
 
@@ -114,6 +126,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     const exit = await session.kill(hung ? 'boot timed out' : 'boot failed', hung ? 'hang' : 'killed');
     await session[Symbol.asyncDispose]();
     if (spawnError && (spawnError as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (pinned) throw new InfraError('taskset is not installed: it pins QEMU to its host CPUs', 'install util-linux');
       throw new InfraError(`${profile.qemuBinary} is not installed`, 'run `npx tsuite setup`');
     }
     if (KVM_FAILURE.test(stderr)) throw new KvmUnusable(KVM_FAILURE.exec(stderr)![0]);

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { BenchClock } from '../../src/bench/clock.js';
 import type { AgentClient } from '../../src/channels/agent.js';
 import type { ConsoleChannel } from '../../src/channels/console.js';
 import type { DockerChannel } from '../../src/channels/docker.js';
@@ -41,6 +42,7 @@ export class QemuSession implements Session {
   agentPortOpen?: boolean;
   bootMs?: number;
   accelReason?: string;
+  clock?: BenchClock;
   /** The machine as booted (type, drives, NICs with their host ports, ...), recorded in results.json. */
   machine?: ResolvedMachine;
   landmarkLine?: number;

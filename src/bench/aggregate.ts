@@ -2,7 +2,7 @@ import type { RunResult } from '../core/result.js';
 import type { BenchRun, MetricRun } from './model.js';
 import { median, summarize } from './stats.js';
 
-export type BenchMeta = Pick<BenchRun, 'runId' | 'target' | 'commit' | 'ref' | 'date' | 'kernel' | 'fingerprint'>;
+export type BenchMeta = Pick<BenchRun, 'runId' | 'target' | 'commit' | 'ref' | 'date' | 'kernel' | 'fingerprint' | 'clock'>;
 
 /**
  * Folds the results of N independent boots of the bench suite into one BenchRun. Each boot
@@ -26,7 +26,7 @@ export function benchRunFromBoots(boots: readonly RunResult[], meta: BenchMeta):
         if (samples.length === 0) continue;
         let entry = byName.get(m.name);
         if (!entry) {
-          entry = { name: m.name, unit: m.unit, better: m.better ?? 'lower', boots: [] };
+          entry = { name: m.name, unit: m.unit, better: m.better ?? 'lower', ...(m.clock ? { clock: m.clock } : {}), boots: [] };
           byName.set(m.name, entry);
         }
         entry.boots.push([...samples]);

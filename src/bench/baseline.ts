@@ -1,4 +1,5 @@
 import type { BenchRun, HistoryRow } from './model.js';
+import { sameClock } from './history.js';
 import { currentRegime } from './regime.js';
 
 /** What a head metric is compared against in history mode. */
@@ -13,7 +14,7 @@ export interface Baseline {
 
 /**
  * For each metric of `head`, main's current regime as of the base commit: the history rows of
- * the same target and machine fingerprint, from commits that are the base commit or its
+ * the same target, machine fingerprint and clock (instruction counts and times never mix), from commits that are the base commit or its
  * ancestors (so rows from other branches never leak in), cut at the last E-divisive change point.
  * A rolling mean would mix the regime before a change with the one after it.
  */
@@ -35,7 +36,7 @@ export async function baselines(
   }
   const out = new Map<string, Baseline>();
   for (const m of head.metrics) {
-    const series = comparable.filter((r) => r.name === m.name).sort((a, b) => a.date.localeCompare(b.date));
+    const series = comparable.filter((r) => r.name === m.name && sameClock(r, { runClock: head.clock, metricClock: m.clock })).sort((a, b) => a.date.localeCompare(b.date));
     if (series.length === 0) continue;
     const regime = currentRegime(series);
     out.set(m.name, {

@@ -1,3 +1,4 @@
+import { describeClock, displayUnit } from './clock.js';
 import { formatValue } from './compare-format.js';
 import type { BenchRun, Stats } from './model.js';
 
@@ -11,10 +12,10 @@ export function textTable(rows: readonly (readonly string[])[]): string {
 
 /** The console summary of `tsuite bench`: one row per metric, statistics across boots. */
 export function formatBenchRun(run: BenchRun): string {
-  const head = `${run.target} · ${run.kernel.source}${run.kernel.version ? ` ${run.kernel.version}` : ''} · ${run.boots} boots · ${run.fingerprint.accel} · machine ${run.fingerprint.id}`;
+  const head = `${run.target} · ${run.kernel.source}${run.kernel.version ? ` ${run.kernel.version}` : ''} · ${run.boots} boots · ${run.fingerprint.accel} · machine ${run.fingerprint.id}\n${describeClock(run.clock)}`;
   const rows = [['metric', 'unit', 'better', 'mean', 'p50', 'rme (95%)', 'boots']];
   for (const m of run.metrics) {
-    rows.push([m.name, m.unit, m.better, formatValue(m.stats.mean), formatValue(m.stats.p50), spread(m.stats), String(m.samples.length)]);
+    rows.push([m.name, displayUnit(m.unit, m.clock), m.better, formatValue(m.stats.mean), formatValue(m.stats.p50), spread(m.stats), String(m.samples.length)]);
   }
   const problems = run.problems.map((p) => `  ${p.status === 'skipped' ? 'skipped' : p.status}: ${p.benchmark}: ${p.reason}`);
   return [head, '', textTable(rows), ...(problems.length > 0 ? ['', 'not measured:', ...problems] : []), ''].join('\n');

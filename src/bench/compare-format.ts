@@ -1,3 +1,5 @@
+import { describeClock, displayUnit } from './clock.js';
+import { DETECTABLE_SHOWN_UP_TO, formatDetectable } from './detectable.js';
 import type { Comparison, MetricComparison, Stats, Verdict } from './model.js';
 
 /**
@@ -80,6 +82,29 @@ function qCell(m: MetricComparison): string {
 
 const meanCell = (s: Stats | undefined) => (s ? formatValue(s.mean) : '—');
 const arrow = (m: MetricComparison) => (m.better === 'lower' ? '↓' : '↑');
+/** An instruction-mode figure is an instruction count, never shown as plain time. */
+const unitCell = (m: MetricComparison) => `${displayUnit(m.unit, m.clock)} ${arrow(m)}`;
+const detectableCell = (m: MetricComparison) => (m.detectable === undefined ? '—' : formatDetectable(m.detectable));
+
+/**
+ * The run's sensitivity as a whole: the smallest change its least and its most sensitive metric
+ * could have seen. Absent when no metric was tested.
+ */
+export function sensitivityLine(metrics: readonly MetricComparison[]): string | undefined {
+  const seen = metrics.filter((m) => m.detectable !== undefined).sort((a, b) => a.detectable! - b.detectable! || a.name.localeCompare(b.name));
+  if (seen.length === 0) return undefined;
+  const most = seen[0]!;
+  const least = seen[seen.length - 1]!;
+  const what = (d: number) =>
+    !Number.isFinite(d) ? 'no change at all' : d > DETECTABLE_SHOWN_UP_TO ? `no change below ±${DETECTABLE_SHOWN_UP_TO * 100}%` : `changes above ${formatDetectable(d)}`;
+  if (seen.length === 1 || formatDetectable(most.detectable!) === formatDetectable(least.detectable!)) {
+    return `This run could see ${what(least.detectable!)} (95% power); smaller ones can hide in its noise.`;
+  }
+  return (
+    `This run could see ${what(least.detectable!)} in its least sensitive metric (${least.name}) ` +
+    `and ${what(most.detectable!)} in its most sensitive (${most.name}), with 95% power; smaller ones can hide in its noise.`
+  );
+}
 
 function whyCell(m: MetricComparison): string {
   if (!m.remeasured) return m.why;
@@ -93,8 +118,19 @@ function summaryLine(counts: Record<Verdict, number>): string {
   return parts.length ? parts.join(', ') : 'no metrics compared';
 }
 
+/** How an A/B run measured its pairs, and how many it used: `12 pairs (adaptive: first 8, max 20)`. */
+export function pairsText(c: Comparison): string {
+  const p = c.pairs;
+  const design = p?.design === 'duet'
+    ? 'measured A/B as a duet (both at once, each QEMU pinned to its own half of the host CPUs, halves swapped round by round)'
+    : 'measured A/B interleaved in one run';
+  if (!p) return design;
+  const count = `${p.used} pair${p.used === 1 ? '' : 's'}`;
+  return `${design}, ${count}${p.max > p.first ? ` (adaptive: first ${p.first}, max ${p.max})` : ''}`;
+}
+
 function sidesLine(c: Comparison): string {
-  if (c.mode === 'ab') return `kernel B ${c.head.label} vs kernel A ${c.base.label}, measured A/B interleaved in one run`;
+  if (c.mode === 'ab') return `kernel B ${c.head.label} vs kernel A ${c.base.label}, ${pairsText(c)}`;
   const runs = c.base.runs !== undefined ? `${c.base.runs} run${c.base.runs === 1 ? '' : 's'}` : undefined;
   const since = c.base.changePoint ? `regime since ${c.base.changePoint}` : undefined;
   const detail = [runs, since].filter(Boolean).join(', ');
@@ -109,25 +145,41 @@ function fingerprintLine(c: Comparison): string {
 /** minEffect is a fraction of the base mean (0.05 = 5%), like the ratios. */
 const effectText = (minEffect: number) => `${Number((minEffect * 100).toPrecision(3))}%`;
 
+/** Instruction counts have their own minimum effect: shown when some metric is one. */
+const countsInstructions = (c: Comparison) => c.clock === 'instructions' || c.metrics.some((m) => m.clock === 'instructions');
+
+function minEffectText(c: Comparison): string {
+  const s = c.settings;
+  const mi = s.minEffectInstructions;
+  if (!countsInstructions(c) || mi === undefined || mi === s.minEffect) return effectText(s.minEffect);
+  return `${effectText(mi)} for instruction counts, ${effectText(s.minEffect)} in real time`;
+}
+
+function lookText(c: Comparison): string {
+  const looks = c.settings.looks;
+  return looks !== undefined && looks > 1 ? `; ${looks} planned looks (adaptive boots), each tested at alpha/${looks}` : '';
+}
+
 function settingsLine(c: Comparison): string {
   const s = c.settings;
-  return `test: ${s.test}; alpha ${s.alpha} on Benjamini–Hochberg q; min effect ${effectText(s.minEffect)}`;
+  return `test: ${s.test}; alpha ${s.alpha} on Benjamini–Hochberg q${lookText(c)}; min effect ${minEffectText(c)}`;
 }
 
 const LEGEND =
-  'change: head / base − 1 (geometric means over boots), [95% CI]; q: p-value after Benjamini–Hochberg; ↓ lower is better, ↑ higher is better';
+  'change: head / base − 1 (geometric means over boots), [95% CI]; q: p-value after Benjamini–Hochberg; ' +
+  'detectable: the smallest change this run would have reported, with 95% power, at the noise it measured; ↓ lower is better, ↑ higher is better';
 
 // ---- console table ----
 
 function formatTable(c: Comparison, color: boolean): string {
   const paint = (style: keyof typeof ANSI | undefined, text: string) => (color && style ? `\x1b[${ANSI[style]}m${text}\x1b[0m` : text);
   const baseHead = c.mode === 'ab' ? ['A mean', 'B mean'] : ['base mean', 'head mean'];
-  const header = ['metric', 'unit', ...baseHead, 'change [95% CI]', 'q', 'verdict', 'why'];
+  const header = ['metric', 'unit', ...baseHead, 'change [95% CI]', 'q', 'detectable', 'verdict', 'why'];
   const metrics = orderMetrics(c.metrics);
-  const rows = metrics.map((m) => [m.name, `${m.unit} ${arrow(m)}`, meanCell(m.base), meanCell(m.head), changeCell(m), qCell(m), m.verdict, whyCell(m)]);
+  const rows = metrics.map((m) => [m.name, unitCell(m), meanCell(m.base), meanCell(m.head), changeCell(m), qCell(m), detectableCell(m), m.verdict, whyCell(m)]);
   const width = (s: string) => [...s].length;
   const widths = header.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i]!))));
-  const numeric = new Set([2, 3, 4, 5]);
+  const numeric = new Set([2, 3, 4, 5, 6]);
   const line = (cells: string[], styles: (keyof typeof ANSI | undefined)[] = []) =>
     cells
       .map((cell, i) => {
@@ -142,7 +194,9 @@ function formatTable(c: Comparison, color: boolean): string {
   const out = [
     `tsuite compare (${c.mode === 'ab' ? 'A/B' : 'history'}) on ${c.target}: ${sidesLine(c)}`,
     fingerprintLine(c),
+    describeClock(c.clock),
     settingsLine(c),
+    ...[sensitivityLine(c.metrics)].filter((l): l is string => l !== undefined),
     '',
   ];
   if (rows.length === 0) out.push('(no metrics to compare)');
@@ -150,7 +204,7 @@ function formatTable(c: Comparison, color: boolean): string {
     out.push(paint('dim', line(header)));
     metrics.forEach((m, i) => {
       const style = VERDICT_STYLE[m.verdict];
-      out.push(line(rows[i]!, [undefined, undefined, undefined, undefined, style, undefined, style, undefined]));
+      out.push(line(rows[i]!, [undefined, undefined, undefined, undefined, style, undefined, undefined, style, undefined]));
     });
   }
   out.push('', paint('dim', LEGEND), summaryLine(countVerdicts(c.metrics)));
@@ -207,14 +261,20 @@ function mdTable(header: string[], rows: string[][], rightAligned: ReadonlySet<n
 
 function methodLine(c: Comparison): string {
   const s = c.settings;
-  const design = c.mode === 'ab'
-    ? 'kernels A and B booted pair by pair, interleaved in one run, so machine drift cancels out'
-    : 'the base is the current regime of the base ref in the bench history, on the same machine fingerprint';
+  const design = c.mode !== 'ab'
+    ? 'the base is the current regime of the base ref in the bench history, on the same machine fingerprint'
+    : c.pairs?.design === 'duet'
+      ? 'kernels A and B booted at the same time, round by round, each QEMU pinned to its own half of the host CPUs, so load on the host hits both alike'
+      : 'kernels A and B booted pair by pair, interleaved in one run, so machine drift cancels out';
   const remeasured = c.metrics.filter((m) => m.remeasured).length;
+  const looks = s.looks !== undefined && s.looks > 1
+    ? ` Adaptive boots: more pairs were measured while a metric stayed noisy; every look tested at alpha/${s.looks} (Bonferroni over the ${s.looks} planned looks), so stopping early does not raise the false alarm rate.`
+    : '';
   return [
     `**Method:** ${escapeMarkdown(s.test)}, one value per boot (the error term is the variance across boots); `,
-    `a metric is flagged only when its change is at least ${effectText(s.minEffect)}, q < ${s.alpha} `,
+    `a metric is flagged only when its change is at least ${escapeMarkdown(minEffectText(c))}, q < ${s.alpha} `,
     `(Benjamini–Hochberg over ${c.metrics.length} metrics) and a re-measurement agrees; ${design}.`,
+    looks,
     remeasured > 0 ? ` ${remeasured} suspected regression${remeasured === 1 ? ' was' : 's were'} re-measured.` : '',
   ].join('');
 }
@@ -224,7 +284,7 @@ function formatMarkdown(c: Comparison): string {
   const counts = countVerdicts(metrics);
   const f = c.fingerprint;
   const sides = c.mode === 'ab'
-    ? `kernel B ${code(c.head.label)} vs kernel A ${code(c.base.label)} (A/B interleaved)`
+    ? `kernel B ${code(c.head.label)} vs kernel A ${code(c.base.label)}, ${escapeMarkdown(pairsText(c))}`
     : `head ${code(c.head.label)} vs base ${code(c.base.label)}` +
       (c.base.runs !== undefined || c.base.changePoint
         ? ` (${[c.base.runs !== undefined ? `${c.base.runs} runs` : '', c.base.changePoint ? `since ${code(c.base.changePoint)}` : ''].filter(Boolean).join(', ')})`
@@ -233,14 +293,16 @@ function formatMarkdown(c: Comparison): string {
 
   const cells = (m: MetricComparison) => ({
     name: escapeMarkdown(m.name),
-    unit: `${escapeMarkdown(m.unit)} ${arrow(m)}`,
+    unit: escapeMarkdown(unitCell(m)),
     change: escapeMarkdown(changeCell(m)),
     q: escapeMarkdown(qCell(m)),
     verdict: VERDICT_BADGE[m.verdict],
     why: escapeMarkdown(whyCell(m)),
   });
 
-  const out = [COMMENT_MARKER, headline(c, counts), '', `${sides} · ${machine}`, ''];
+  const sensitivity = sensitivityLine(c.metrics);
+  const out = [COMMENT_MARKER, headline(c, counts), '', `${sides} · ${machine}`, '', `**Clock:** ${escapeMarkdown(describeClock(c.clock))}`, ''];
+  if (sensitivity) out.push(`**Sensitivity:** ${escapeMarkdown(sensitivity)}`, '');
   const flagged = metrics.filter((m) => m.verdict === 'regressed' || m.verdict === 'improved');
   if (flagged.length > 0) {
     out.push(...mdTable(['metric', 'change [95% CI]', 'q', 'verdict', 'why'], flagged.map((m) => {
@@ -254,10 +316,10 @@ function formatMarkdown(c: Comparison): string {
   out.push('', `<details><summary>All ${metrics.length} metrics: ${summaryLine(counts)}</summary>`, '');
   if (metrics.length > 0) {
     const [baseName, headName] = c.mode === 'ab' ? ['A mean', 'B mean'] : ['base mean', 'head mean'];
-    out.push(...mdTable(['metric', 'unit', baseName, headName, 'change [95% CI]', 'q', 'verdict', 'why'], metrics.map((m) => {
+    out.push(...mdTable(['metric', 'unit', baseName, headName, 'change [95% CI]', 'q', 'detectable', 'verdict', 'why'], metrics.map((m) => {
       const x = cells(m);
-      return [x.name, x.unit, meanCell(m.base), meanCell(m.head), x.change, x.q, x.verdict, x.why];
-    }), new Set([2, 3, 4, 5])));
+      return [x.name, x.unit, meanCell(m.base), meanCell(m.head), x.change, x.q, detectableCell(m), x.verdict, x.why];
+    }), new Set([2, 3, 4, 5, 6])));
     out.push('', escapeMarkdown(LEGEND));
   }
   out.push('', '</details>', '', methodLine(c));

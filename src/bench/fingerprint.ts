@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import { InfraError } from '../core/errors.js';
 import type { KernelInfo } from '../core/result.js';
+import type { BenchClock } from './clock.js';
 import type { Fingerprint, KernelIdentity } from './model.js';
 
 /** JSON with object keys sorted at every level, so equal values always hash the same. */
@@ -33,12 +34,13 @@ export function machineFingerprint(input: Omit<Fingerprint, 'id'>): Fingerprint 
     qemuVersion: input.qemuVersion,
     runner: input.runner,
     instanceType: input.instanceType,
+    clock: input.clock,
   };
   return { id: shortHash(createHash('sha256').update(canonicalJson(fields))), ...fields };
 }
 
 /** This host's fingerprint. TSUITE_INSTANCE_TYPE names a cloud or CI machine type. */
-export function hostFingerprint(accel: Fingerprint['accel'], qemuVersion: string, runner = 'qemu'): Fingerprint {
+export function hostFingerprint(accel: Fingerprint['accel'], qemuVersion: string, clock: BenchClock, runner = 'qemu'): Fingerprint {
   const cpuModel = os.cpus()[0]?.model.trim().replace(/\s+/g, ' ') || 'unknown';
   return machineFingerprint({
     cpuModel,
@@ -47,6 +49,7 @@ export function hostFingerprint(accel: Fingerprint['accel'], qemuVersion: string
     qemuVersion,
     runner,
     instanceType: process.env.TSUITE_INSTANCE_TYPE?.trim() || 'local',
+    clock,
   });
 }
 

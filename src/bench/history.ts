@@ -5,6 +5,7 @@
  * only ever copied as they are: a corrupt line is reported by loadHistory, never "repaired".
  */
 
+import type { BenchClock } from './clock.js';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -41,6 +42,7 @@ export const historyRowSchema = z.object({
   name: z.string().min(1),
   unit: z.string(),
   better: z.enum(['lower', 'higher']),
+  clock: z.enum(['instructions', 'time']).optional(),
   kernel: z.object({ id: z.string().min(1), source: z.string(), version: z.string().optional(), cmdline: z.string() }),
   fingerprint: z.object({
     id: z.string().min(1),
@@ -50,6 +52,8 @@ export const historyRowSchema = z.object({
     qemuVersion: z.string(),
     runner: z.string(),
     instanceType: z.string(),
+    // Rows written before the benchmark clock existed were measured in real time.
+    clock: z.enum(['instructions', 'time']).default('time'),
   }),
   samples: z.array(finite),
   stats: statsSchema,
@@ -86,6 +90,7 @@ export function rowsFromBenchRun(run: BenchRun): HistoryRow[] {
     name: m.name,
     unit: m.unit,
     better: m.better,
+    ...(m.clock !== undefined ? { clock: m.clock } : {}),
     kernel: run.kernel,
     fingerprint: run.fingerprint,
     samples: [...m.samples],
@@ -93,16 +98,26 @@ export function rowsFromBenchRun(run: BenchRun): HistoryRow[] {
   }));
 }
 
-/** Rows that may be compared with each other: same target, same machine fingerprint; oldest first. */
+/**
+ * Whether a history row was measured in the same way as a head metric: the run's clock and the
+ * metric's own. An instruction count is never a baseline for a time, nor the reverse, whatever
+ * the fingerprint says (a row without a clock predates it and was real time).
+ */
+export function sameClock(row: HistoryRow, head: { runClock: BenchClock; metricClock?: BenchClock }): boolean {
+  return row.fingerprint.clock === head.runClock && (row.clock ?? 'time') === (head.metricClock ?? 'time');
+}
+
+/** Rows that may be compared with each other: same target, machine fingerprint and clock; oldest first. */
 export function selectComparable(
   rows: readonly HistoryRow[],
-  by: { target: string; fingerprintId: string; metric?: string; ref?: string },
+  by: { target: string; fingerprintId: string; clock: BenchClock; metric?: string; ref?: string },
 ): HistoryRow[] {
   return rows
     .filter(
       (r) =>
         r.target === by.target &&
         r.fingerprint.id === by.fingerprintId &&
+        r.fingerprint.clock === by.clock &&
         (by.metric === undefined || r.name === by.metric) &&
         (by.ref === undefined || r.ref === by.ref),
     )

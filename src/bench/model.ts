@@ -3,6 +3,8 @@
  * `tsuite compare`, the PR comment and the HTML report. Statistics keep tinybench's names.
  */
 
+import type { BenchClock } from './clock.js';
+
 export type Direction = 'lower' | 'higher';
 
 /** Summary statistics over a set of samples, named as tinybench names them. */
@@ -30,6 +32,12 @@ export interface MetricDef {
   name: string;
   unit: string;
   better: Direction;
+  /**
+   * What measured it: `instructions` (guest figures under QEMU icount: 1 virtual ns = 1 guest
+   * instruction) or `time` (real time: host-side metrics always). Absent in rows written before
+   * the clock existed: those were real time.
+   */
+  clock?: BenchClock;
 }
 
 /**
@@ -56,6 +64,8 @@ export interface Fingerprint {
   runner: string;
   /** Cloud instance type, or `local`. */
   instanceType: string;
+  /** The benchmark clock of the run: instruction counts and real time are never compared. */
+  clock: BenchClock;
 }
 
 /** Which kernel was measured: same id, same kernel binary and command line. */
@@ -79,6 +89,8 @@ export interface BenchRun {
   date: string;
   kernel: KernelIdentity;
   fingerprint: Fingerprint;
+  /** The run's benchmark clock (also in the fingerprint): see MetricDef.clock for each metric's own. */
+  clock: BenchClock;
   boots: number;
   metrics: MetricRun[];
   /** Benchmarks that did not produce numbers, and why (a skip carries its reason). */
@@ -116,8 +128,28 @@ export interface MetricComparison extends MetricDef {
   head: Stats;
   /** Whether a suspected regression was re-measured, and what the re-measurement said. */
   remeasured?: { ratio: number; q: number; confirmed: boolean };
+  /**
+   * The smallest change (a fraction: 0.12 for ±12%) this comparison would have reported with 95%
+   * power at the noise it measured (src/bench/detectable.ts); set for every tested metric.
+   */
+  detectable?: number;
   /** One line on why this verdict (shown in tables and the PR comment). */
   why: string;
+}
+
+/** How an A/B comparison measured its pairs. */
+export interface AbPairs {
+  /** Pairs the verdicts are computed from (a re-measurement's are not counted). */
+  used: number;
+  /** Pairs measured before the first look (--boots). */
+  first: number;
+  /** The most pairs adaptive boots could grow to (--max-boots); `first` when not adaptive. */
+  max: number;
+  /**
+   * `interleaved`: A and B one after the other, the order alternating pair by pair. `duet`: A and
+   * B at the same time, each QEMU pinned to its own half of the host's CPUs.
+   */
+  design: 'interleaved' | 'duet';
 }
 
 export interface Comparison {
@@ -127,7 +159,25 @@ export interface Comparison {
   head: { label: string };
   target: string;
   fingerprint: Fingerprint;
-  /** The thresholds the verdicts used. */
-  settings: { alpha: number; minEffect: number; test: string };
+  /** The benchmark clock both sides were measured with (see MetricDef.clock). */
+  clock: BenchClock;
+  /**
+   * The thresholds the verdicts used. `minEffect` applies to real-time metrics,
+   * `minEffectInstructions` to instruction counts (which repeat to a fraction of a percent).
+   */
+  settings: {
+    alpha: number;
+    minEffect: number;
+    minEffectInstructions: number;
+    test: string;
+    /**
+     * A/B with adaptive boots: the looks planned (every time pairs were added the metrics were
+     * tested again), each held to alpha / looks, and the rule in words (see src/bench/adaptive.ts).
+     */
+    looks?: number;
+    stopping?: string;
+  };
+  /** A/B only: how many pairs, and how they were measured. */
+  pairs?: AbPairs;
   metrics: MetricComparison[];
 }

@@ -19,6 +19,13 @@ export interface TestResult {
   ci: [number, number];
   /** Which test produced it (for reports). */
   test: string;
+  /**
+   * Standard error of the log ratio and its degrees of freedom: what the smallest detectable
+   * change is computed from (see detectableChange in verdict.ts). se is 0 when neither side
+   * varies (any change is exact) and Infinity when a side has too few values to estimate it.
+   */
+  se: number;
+  df: number;
 }
 
 /**
@@ -84,7 +91,12 @@ function sameLogMean(a: number, b: number): boolean {
 function exact(d: number, test: string): TestResult {
   const same = sameLogMean(d, 0);
   const ratio = same ? 1 : Math.exp(d);
-  return { p: same ? 1 : 0, ratio, ci: [ratio, ratio], test };
+  return { p: same ? 1 : 0, ratio, ci: [ratio, ratio], test, se: 0, df: Infinity };
+}
+
+/** Too few values to estimate any variance: no evidence, and no change could have been seen. */
+function untestable(ratio: number, test: string): TestResult {
+  return { p: 1, ratio, ci: UNBOUNDED_CI, test, se: Infinity, df: 0 };
 }
 
 function finiteP(p: number): number {
@@ -99,8 +111,8 @@ function finiteP(p: number): number {
 export function welchLogTest(base: readonly number[], head: readonly number[], trim = TRIM): TestResult {
   const lb = logs(base, 'base');
   const lh = logs(head, 'head');
-  if (lb.length === 0 || lh.length === 0) return { p: 1, ratio: 1, ci: UNBOUNDED_CI, test: WELCH_LOG_TEST };
-  if (lb.length < 2 || lh.length < 2) return { p: 1, ratio: Math.exp(mean(lh) - mean(lb)), ci: UNBOUNDED_CI, test: WELCH_LOG_TEST };
+  if (lb.length === 0 || lh.length === 0) return untestable(1, WELCH_LOG_TEST);
+  if (lb.length < 2 || lh.length < 2) return untestable(Math.exp(mean(lh) - mean(lb)), WELCH_LOG_TEST);
   const b = trimmed(lb, trim);
   const h = trimmed(lh, trim);
   const d = h.mean - b.mean;
@@ -109,8 +121,9 @@ export function welchLogTest(base: readonly number[], head: readonly number[], t
   // Both sides constant (to rounding): the difference is exact, no test needed (t would be 0/0 or ±Inf).
   if (db + dh <= 1e-30 * Math.max(1, d * d)) return exact(d, WELCH_LOG_TEST);
   const df = (db + dh) ** 2 / (db ** 2 / (b.h - 1) + dh ** 2 / (h.h - 1));
-  const r = tTest(d, Math.sqrt(db + dh), df);
-  return { p: r.p, ratio: Math.exp(d), ci: [Math.exp(r.lo), Math.exp(r.hi)], test: WELCH_LOG_TEST };
+  const se = Math.sqrt(db + dh);
+  const r = tTest(d, se, df);
+  return { p: r.p, ratio: Math.exp(d), ci: [Math.exp(r.lo), Math.exp(r.hi)], test: WELCH_LOG_TEST, se, df };
 }
 
 /**
@@ -125,12 +138,13 @@ export function pairedLogTest(a: readonly number[], b: readonly number[], trim =
   const la = logs(a, 'A');
   const lb = logs(b, 'B');
   const diffs = lb.map((x, i) => x - la[i]!);
-  if (diffs.length === 0) return { p: 1, ratio: 1, ci: UNBOUNDED_CI, test: PAIRED_LOG_TEST };
-  if (diffs.length < 2) return { p: 1, ratio: Math.exp(mean(diffs)), ci: UNBOUNDED_CI, test: PAIRED_LOG_TEST };
+  if (diffs.length === 0) return untestable(1, PAIRED_LOG_TEST);
+  if (diffs.length < 2) return untestable(Math.exp(mean(diffs)), PAIRED_LOG_TEST);
   const t = trimmed(diffs, trim);
   // Tukey–McLaughlin's standard error of a trimmed mean (Wilcox's trimci): s_w / ((1 - 2g/n) sqrt n).
   const se2 = (t.n * t.winVar) / (t.h * t.h);
   if (se2 <= 1e-30 * Math.max(1, t.mean * t.mean)) return exact(t.mean, PAIRED_LOG_TEST);
-  const r = tTest(t.mean, Math.sqrt(se2), t.h - 1);
-  return { p: r.p, ratio: Math.exp(t.mean), ci: [Math.exp(r.lo), Math.exp(r.hi)], test: PAIRED_LOG_TEST };
+  const se = Math.sqrt(se2);
+  const r = tTest(t.mean, se, t.h - 1);
+  return { p: r.p, ratio: Math.exp(t.mean), ci: [Math.exp(r.lo), Math.exp(r.hi)], test: PAIRED_LOG_TEST, se, df: t.h - 1 };
 }

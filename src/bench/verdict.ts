@@ -13,7 +13,9 @@
  * 4. `unchanged`: the whole 95% CI of the ratio lies within [1 - minEffect, 1 + minEffect]:
  *    any change is shown to be smaller than the minimum effect (this includes significant
  *    changes too small to matter).
- * 5. `noisy`: anything else: not enough evidence either way (more boots would tell).
+ * 5. `noisy`: anything else: not enough evidence either way (more boots would tell). Its `why`
+ *    says the smallest change this run could have seen (`detectable`, set for every tested metric:
+ *    see detectable.ts), at the level BH holds a lone change among m metrics to: alpha / m.
  * A `regressed` or `improved` is kept only when an independent re-measurement agrees
  * (applyRemeasurement); otherwise it becomes `noisy`.
  * Values that are not positive cannot be compared as ratios: such a metric is `noisy`, saying why.
@@ -21,6 +23,7 @@
  */
 
 import { DEFAULT_BENCH } from '../config/define-config.js';
+import { couldSee, detectableChange } from './detectable.js';
 import { benjaminiHochberg } from './multiple-comparisons.js';
 import type { MetricComparison, MetricDef, Stats, Verdict } from './model.js';
 import { pairedLogTest, welchLogTest, PAIRED_LOG_TEST, WELCH_LOG_TEST, type TestResult } from './significance.js';
@@ -28,6 +31,7 @@ import { summarize } from './stats.js';
 
 /** The config's defaults (bench.minEffect, bench.alpha). */
 export const DEFAULT_MIN_EFFECT = DEFAULT_BENCH.minEffect;
+export const DEFAULT_MIN_EFFECT_INSTRUCTIONS = DEFAULT_BENCH.minEffectInstructions;
 export const DEFAULT_ALPHA = DEFAULT_BENCH.alpha;
 
 /** The name recorded in Comparison.settings.test. */
@@ -36,8 +40,10 @@ export function testName(paired: boolean): string {
 }
 
 export interface VerdictSettings {
-  /** Smallest relative change that counts, e.g. 0.05 for 5%. */
+  /** Smallest relative change that counts in real time, e.g. 0.05 for 5%. */
   minEffect: number;
+  /** The same for instruction counts (metrics whose `clock` is `instructions`); minEffect when absent. */
+  minEffectInstructions?: number;
   /** FDR level the BH q-values are held to. */
   alpha: number;
 }
@@ -73,8 +79,15 @@ export function isWorse(def: MetricDef, ratio: number): boolean {
   return def.better === 'lower' ? ratio > 1 : ratio < 1;
 }
 
+/** The minimum effect for one metric: instruction counts have their own. */
+export function minEffectFor(def: MetricDef, s: VerdictSettings): number {
+  return def.clock === 'instructions' ? (s.minEffectInstructions ?? s.minEffect) : s.minEffect;
+}
+
 function validateSettings(s: VerdictSettings): void {
   if (!(s.minEffect >= 0 && s.minEffect < 1)) throw new RangeError(`minEffect must be in [0, 1), got ${s.minEffect}`);
+  const mi = s.minEffectInstructions;
+  if (mi !== undefined && !(mi >= 0 && mi < 1)) throw new RangeError(`minEffectInstructions must be in [0, 1), got ${mi}`);
   if (!(s.alpha > 0 && s.alpha < 1)) throw new RangeError(`alpha must be in (0, 1), got ${s.alpha}`);
 }
 
@@ -90,8 +103,18 @@ function runTest(input: MetricInput): Tested {
   return { kind: 'tested', test: input.paired ? pairedLogTest(base, head) : welchLogTest(base, head) };
 }
 
-/** The verdict for one tested metric, given its BH q-value. */
-export function decide(def: MetricDef, test: Pick<TestResult, 'ratio' | 'ci'>, q: number, settings: VerdictSettings): { verdict: Verdict; why: string } {
+/**
+ * The verdict for one tested metric, given its BH q-value. `detectable` (see detectable.ts) is
+ * stated in the `why` of a `noisy` verdict.
+ */
+export function decide(
+  def: MetricDef,
+  test: Pick<TestResult, 'ratio' | 'ci'>,
+  q: number,
+  all: VerdictSettings,
+  detectable?: number,
+): { verdict: Verdict; why: string } {
+  const settings = { minEffect: minEffectFor(def, all), alpha: all.alpha };
   const { ratio, ci } = test;
   const change = describeChange(ratio, ci, q);
   const effect = Math.abs(ratio - 1);
@@ -105,8 +128,13 @@ export function decide(def: MetricDef, test: Pick<TestResult, 'ratio' | 'ci'>, q
   const reason =
     q < settings.alpha
       ? `significant but under the ${bound(settings.minEffect).slice(1)} minimum effect, and the CI reaches past ${bound(settings.minEffect)}`
-      : `not significant and the CI reaches past ${bound(settings.minEffect)}: more boots would tell`;
-  return { verdict: 'noisy', why: `${change}: ${reason}` };
+      : `not significant and the CI reaches past ${bound(settings.minEffect)}`;
+  return { verdict: 'noisy', why: withSensitivity(`${change}: ${reason}`, detectable) };
+}
+
+/** A `noisy` verdict's why, with the smallest change the run could have seen when it is known. */
+function withSensitivity(why: string, detectable: number | undefined): string {
+  return detectable === undefined ? why : `${why}; ${couldSee(detectable)}`;
 }
 
 /** Statistics of a side; a head with no values at all (every boot failed) gets zeros. */
@@ -122,11 +150,14 @@ export function compareMetrics(inputs: readonly MetricInput[], settings: Verdict
   const pValues: number[] = [];
   for (const t of tested) if (t.kind === 'tested') pValues.push(t.test.p);
   const qValues = benjaminiHochberg(pValues);
+  // BH flags a lone change among m metrics only when its p is below alpha / m: the detectable
+  // change is stated at that level, so it holds in the common case of one metric that moved.
+  const aloneAlpha = settings.alpha / Math.max(1, pValues.length);
   let k = 0;
   return inputs.map((input, i) => {
     const t = tested[i]!;
-    const { name, unit, better } = input.def;
-    const out: MetricComparison = { name, unit, better, verdict: 'no-baseline', head: statsOf(input.head), why: '' };
+    const { name, unit, better, clock } = input.def;
+    const out: MetricComparison = { name, unit, better, ...(clock ? { clock } : {}), verdict: 'no-baseline', head: statsOf(input.head), why: '' };
     if (input.base && input.base.length > 0) out.base = summarize(input.base);
     if (t.kind !== 'tested') {
       out.verdict = t.kind === 'no-baseline' ? 'no-baseline' : 'noisy';
@@ -134,8 +165,9 @@ export function compareMetrics(inputs: readonly MetricInput[], settings: Verdict
       return out;
     }
     const q = qValues[k++]!;
-    const { verdict, why } = decide(input.def, t.test, q, settings);
-    return { ...out, verdict, why, ratio: t.test.ratio, ci: t.test.ci, p: t.test.p, q };
+    const detectable = detectableChange(t.test.se, t.test.df, aloneAlpha, minEffectFor(input.def, settings));
+    const { verdict, why } = decide(input.def, t.test, q, settings, detectable);
+    return { ...out, verdict, why, ratio: t.test.ratio, ci: t.test.ci, p: t.test.p, q, detectable };
   });
 }
 
@@ -161,13 +193,13 @@ export function applyRemeasurement(
     const again = byName.get(m.name);
     if (!again || again.ratio === undefined || again.q === undefined || again.ci === undefined) {
       const what = again ? `gave ${again.verdict} (${again.why})` : 'has no value for this metric';
-      return { ...m, verdict: 'noisy', why: `${m.why}; not confirmed: the re-measurement ${what}` };
+      return { ...m, verdict: 'noisy', why: withSensitivity(`${m.why}; not confirmed: the re-measurement ${what}`, m.detectable) };
     }
     const confirmed = decide(m, { ratio: again.ratio, ci: again.ci }, again.q, settings).verdict === m.verdict;
     const remeasured = { ratio: again.ratio, q: again.q, confirmed };
     const then = describeChange(again.ratio, again.ci, again.q);
     if (confirmed) return { ...m, remeasured, why: `${m.why}; confirmed by re-measurement: ${then}` };
-    return { ...m, verdict: 'noisy', remeasured, why: `${m.why}; not confirmed: re-measurement gave ${then}` };
+    return { ...m, verdict: 'noisy', remeasured, why: withSensitivity(`${m.why}; not confirmed: re-measurement gave ${then}`, m.detectable) };
   });
 }
 
@@ -183,7 +215,11 @@ export function suspected(ms: readonly MetricComparison[]): Set<string> {
 export function withoutRemeasurement(first: readonly MetricComparison[]): MetricComparison[] {
   return first.map((m) =>
     m.verdict === 'regressed' || m.verdict === 'improved'
-      ? { ...m, verdict: 'noisy', why: `${m.why}; suspected ${m.verdict === 'regressed' ? 'regression' : 'improvement'} not re-measured (--no-remeasure)` }
+      ? {
+          ...m,
+          verdict: 'noisy',
+          why: withSensitivity(`${m.why}; suspected ${m.verdict === 'regressed' ? 'regression' : 'improvement'} not re-measured (--no-remeasure)`, m.detectable),
+        }
       : { ...m },
   );
 }

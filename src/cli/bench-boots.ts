@@ -1,13 +1,19 @@
 import { join } from 'node:path';
+import { allowedHostCpus, duetHalves } from '../core/host-cpus.js';
 import type { RunResult } from '../core/result.js';
 import { createReporters } from '../reporters/index.js';
-import { runSuites, type PreparedTarget } from './suite-run.js';
+import type { SuiteDef } from '../core/suite.js';
+import { DEFAULT_BENCH_SUITES } from './bench-suites.js';
+import { runSuites, type PreparedTarget, type SuiteRunRequest } from './suite-run.js';
 
 /** The bench suite's tests, on a fresh boot each time. */
 export interface BootsRequest {
   runId: string;
   outputDir: string;
   grep?: readonly string[];
+  /** The benchmark suites to run (default: the built-in `bench`), from `available` (the context's catalog). */
+  suites?: readonly string[];
+  available?: readonly SuiteDef[];
   testTimeoutMs: number;
   signal: AbortSignal;
   /** Written to stderr after each boot. */
@@ -15,17 +21,19 @@ export interface BootsRequest {
 }
 
 /** One boot: the bench suite on a fresh machine, its results.json in `<outputDir>/<name>/`. */
-async function oneBoot(prepared: PreparedTarget, name: string, req: BootsRequest): Promise<RunResult> {
+async function oneBoot(prepared: PreparedTarget, name: string, req: BootsRequest, machineOverride?: SuiteRunRequest['machineOverride']): Promise<RunResult> {
   const outputDir = join(req.outputDir, name);
   const started = Date.now();
   const result = await runSuites(prepared, {
-    suites: ['bench'],
+    suites: req.suites ?? DEFAULT_BENCH_SUITES,
+    ...(req.available ? { available: req.available } : {}),
     grep: req.grep,
     runId: `${req.runId}-${name}`,
     outputDir,
     reporters: createReporters(['json'], { outputDir }),
     testTimeoutMs: req.testTimeoutMs,
     signal: req.signal,
+    ...(machineOverride ? { machineOverride } : {}),
   });
   const bad = result.tests.filter((t) => t.status !== 'passed' && t.status !== 'skipped').length;
   const metrics = result.tests.reduce((n, t) => n + t.metrics.length, 0);
@@ -47,10 +55,17 @@ export async function measureBoots(prepared: PreparedTarget, count: number, req:
   return results;
 }
 
+/** A and B measured as pairs: a[i] and b[i] are one pair. */
+export interface MeasuredPairs {
+  a: RunResult[];
+  b: RunResult[];
+}
+
 /**
  * Two kernels booted pair by pair, so slow drift of a shared machine hits both alike. The order
  * within a pair alternates (AB, BA, AB, ...) so neither kernel always runs on a machine warmed
- * by the other.
+ * by the other. `first` numbers the first pair (more pairs added to a run continue its numbering
+ * and its alternation).
  */
 export async function measureInterleaved(
   a: PreparedTarget,
@@ -58,18 +73,53 @@ export async function measureInterleaved(
   pairs: number,
   req: BootsRequest,
   label = 'pair',
-): Promise<{ a: RunResult[]; b: RunResult[] }> {
+  first = 1,
+): Promise<MeasuredPairs> {
   const out = { a: [] as RunResult[], b: [] as RunResult[] };
-  for (let i = 1; i <= pairs && !req.signal.aborted; i++) {
+  measuring: for (let i = first; i < first + pairs && !req.signal.aborted; i++) {
     const order = i % 2 === 1 ? (['a', 'b'] as const) : (['b', 'a'] as const);
     for (const side of order) {
       if (req.signal.aborted) break;
       const r = await oneBoot(side === 'a' ? a : b, `${label}-${i}-${side}`, req);
       out[side].push(r);
-      if (hopeless(r)) return out;
+      if (hopeless(r)) break measuring;
     }
   }
   // A pair cut short by an interrupt leaves one side a boot ahead: drop it so pairs stay pairs.
   const n = Math.min(out.a.length, out.b.length);
   return { a: out.a.slice(0, n), b: out.b.slice(0, n) };
+}
+
+/**
+ * A duet: A and B booted at the same time, round by round, each QEMU pinned to its own half of the
+ * host's CPUs with as many vCPUs as its half has (see duetHalves: the halves swap every round).
+ * Whatever else loads a shared host during a round loads both, so it cancels in that round's
+ * ratio, which drift between one boot and the next in measureInterleaved does only on average.
+ * Real time only: under instruction counting the host's load does not reach the figures anyway.
+ * Host-side benchmarks of both run in this one process at once, so they contend with each other.
+ */
+export async function measureDuet(
+  a: PreparedTarget,
+  b: PreparedTarget,
+  rounds: number,
+  req: BootsRequest,
+  label = 'duet',
+  first = 1,
+): Promise<MeasuredPairs> {
+  const available = await allowedHostCpus();
+  const out: MeasuredPairs = { a: [], b: [] };
+  for (let i = first; i < first + rounds && !req.signal.aborted; i++) {
+    const halves = duetHalves(available, i);
+    // Both settle before anything is thrown: a failed boot must not leave the other running unawaited.
+    const [ra, rb] = await Promise.allSettled([
+      oneBoot(a, `${label}-${i}-a`, req, { cpus: halves.guestCpus, hostCpus: halves.a }),
+      oneBoot(b, `${label}-${i}-b`, req, { cpus: halves.guestCpus, hostCpus: halves.b }),
+    ]);
+    if (ra.status === 'rejected') throw ra.reason;
+    if (rb.status === 'rejected') throw rb.reason;
+    out.a.push(ra.value);
+    out.b.push(rb.value);
+    if (hopeless(ra.value) || hopeless(rb.value)) break;
+  }
+  return out;
 }

@@ -20,7 +20,7 @@ export interface HistoryCompareRequest {
   base: string;
   historyDir: string;
   repoDir: string;
-  settings: { minEffect: number; alpha: number };
+  settings: { minEffect: number; minEffectInstructions: number; alpha: number };
   /** Measures the head kernel again (N fresh boots); undefined when it cannot or must not. */
   remeasure?: () => Promise<BenchRun>;
   warn: (line: string) => void;
@@ -29,7 +29,7 @@ export interface HistoryCompareRequest {
 /** The head's metrics (only `names`, when given) against their baselines. */
 function compareToBaselines(head: BenchRun, base: Map<string, Baseline>, settings: HistoryCompareRequest['settings'], names?: ReadonlySet<string>): MetricComparison[] {
   return compareMetrics(
-    head.metrics.filter((m) => !names || names.has(m.name)).map((m) => ({ def: { name: m.name, unit: m.unit, better: m.better }, base: base.get(m.name)?.samples, head: m.samples })),
+    head.metrics.filter((m) => !names || names.has(m.name)).map((m) => ({ def: { name: m.name, unit: m.unit, better: m.better, ...(m.clock ? { clock: m.clock } : {}) }, base: base.get(m.name)?.samples, head: m.samples })),
     settings,
   );
 }
@@ -43,7 +43,9 @@ export async function compareWithHistory(req: HistoryCompareRequest): Promise<Co
     commit === baseCommit || (await exec('git', ['merge-base', '--is-ancestor', commit, baseCommit], { cwd: req.repoDir })).code === 0;
   const base = await baselines(history.rows, req.head, isBaseOrAncestor);
   if (base.size === 0) {
-    req.warn(`no history rows for target ${req.head.target} on machine ${req.head.fingerprint.id} at or before ${req.base} (${baseCommit.slice(0, 12)}) in ${req.historyDir}: every metric is no-baseline`);
+    const otherClock = history.rows.some((r) => r.target === req.head.target && r.fingerprint.clock !== req.head.clock);
+    const why = otherClock ? ` (it has rows measured in ${req.head.clock === 'time' ? 'instruction' : 'time'} mode, which are never compared with ${req.head.clock} mode)` : '';
+    req.warn(`no history rows for target ${req.head.target} on machine ${req.head.fingerprint.id} in ${req.head.clock} mode at or before ${req.base} (${baseCommit.slice(0, 12)}) in ${req.historyDir}${why}: every metric is no-baseline`);
   }
   let metrics = compareToBaselines(req.head, base, req.settings);
   const names = suspected(metrics);
@@ -67,6 +69,7 @@ export async function compareWithHistory(req: HistoryCompareRequest): Promise<Co
     head: { label: req.head.commit ? `${req.head.ref ?? 'head'} (${req.head.commit.slice(0, 12)})` : req.head.runId },
     target: req.head.target,
     fingerprint: req.head.fingerprint,
+    clock: req.head.clock,
     settings: { ...req.settings, test: testName(false) },
     metrics,
   };

@@ -78,6 +78,11 @@ export interface SuiteRunRequest {
   testTimeoutMs: number;
   testTimeoutOverrideMs?: number;
   signal: AbortSignal;
+  /**
+   * Per-boot changes to the machine: guest vCPUs instead of the target's, and the host CPUs QEMU
+   * is pinned to (a duet A/B run boots A and B at once, each on its own half of the host).
+   */
+  machineOverride?: { cpus?: number; hostCpus?: readonly number[] };
 }
 
 /**
@@ -95,6 +100,7 @@ export function planFor(target: ResolvedTarget, suites?: readonly string[], grep
     only: suites,
     grep,
     target: target.name,
+    benchClock: target.benchClock,
     sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker, target.def.machine]),
   });
 }
@@ -139,7 +145,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
           dir,
           arch: target.def.arch,
           boot: resolved.boot,
-          cpus: target.def.cpus,
+          cpus: req.machineOverride?.cpus ?? target.def.cpus,
           memoryMb: target.def.memoryMb,
           accel: target.def.accel,
           landmark: target.landmark,
@@ -150,6 +156,8 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
           shell: target.def.shell,
           docker: needsDocker ? dockerRequest(target.def) : undefined,
           machine: resolveMachine(target.def.machine, target.def.arch, profileFor(target.def.arch).machine),
+          ...(session.clock ? { clock: session.clock } : {}),
+          ...(req.machineOverride?.hostCpus ? { hostCpus: req.machineOverride.hostCpus } : {}),
         },
         signal,
       );

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { BENCH_CLOCKS, type BenchClockChoice } from '../bench/clock.js';
 import { UsageError } from '../core/errors.js';
 import { bootsFromDrives, findTarget, type TargetDef } from '../core/target.js';
 import { resolveMachine } from '../core/machine.js';
@@ -38,6 +39,7 @@ export interface TargetFlags extends MachineFlags {
   dockerPort?: number;
   containerImages?: 'local' | 'upstream';
   shellPrompt?: string;
+  clock?: BenchClockChoice;
 }
 
 const int = (flag: string, min: number, max: number) => (v: string) => {
@@ -79,6 +81,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--share <folder=tag>', 'share a host folder over 9p (repeatable): <folder>=<tag>[,readonly]', collect)
     .option('--iommu <kind>', 'emulated IOMMU: intel-iommu (q35 only) or virtio-iommu')
     .option('--device <value>', 'extra QEMU -device value, verbatim (repeatable)', collect)
+    .option('--clock <auto|instructions|time>', "benchmark clock: 'instructions' counts guest instructions (QEMU icount, deterministic, TCG only), 'time' measures real time; auto (the config's bench.clock): instructions under TCG, time under KVM", clockOption)
     .option('--qemu-arg <arg>', 'raw QEMU argument appended last (repeatable; write --qemu-arg=-rtc --qemu-arg=base=utc); the console, monitor, QMP and exit device are refused', collect);
 }
 
@@ -90,7 +93,14 @@ export interface ResolvedTarget {
   def: TargetDef;
   landmark: RegExp;
   eventPatterns: EventPatterns;
+  /** The clock benchmark sessions measure with (--clock, else the config's bench.clock). */
+  benchClock: BenchClockChoice;
 }
+
+const clockOption = (v: string): BenchClockChoice => {
+  if (!(BENCH_CLOCKS as readonly string[]).includes(v)) throw new UsageError(`--clock takes ${BENCH_CLOCKS.join(', ')}, not '${v}'`);
+  return v as BenchClockChoice;
+};
 
 const regex = (source: string, what: string) => {
   try {
@@ -185,7 +195,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
   const landmark = def.landmark ? regex(def.landmark, 'the landmark') : BOOT_REPORT_READY;
   const extraPanics = (def.panicPatterns ?? []).map((p) => regex(p, `panic pattern '${p}'`));
   const eventPatterns = { ...LINUX_EVENT_PATTERNS, panic: [...LINUX_EVENT_PATTERNS.panic, ...extraPanics] };
-  return { name, def, landmark, eventPatterns };
+  return { name, def, landmark, eventPatterns, benchClock: flags.clock ?? config.bench?.clock ?? 'auto' };
 }
 
 /**
@@ -208,7 +218,9 @@ function resolveDockerTarget(name: string, def: TargetDef, flags: TargetFlags, e
   const tlsFromEnv = env.DOCKER_TLS_VERIFY && env.DOCKER_TLS_VERIFY !== '0' ? env.DOCKER_CERT_PATH ?? join(homedir(), '.docker') : undefined;
   const certPath = flags.dockerCertPath ?? def.docker?.certPath ?? (flags.dockerHost ? undefined : tlsFromEnv);
   def.docker = { ...def.docker, host, ...(certPath && { certPath }) };
-  return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: LINUX_EVENT_PATTERNS };
+  // An existing endpoint runs on its own machine: there is no guest clock tsuite could count with.
+  if (flags.clock === 'instructions') throw new UsageError(`--clock instructions counts a QEMU guest's instructions, and target '${name}' is an existing Docker endpoint`, 'use --clock time (or auto)');
+  return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: LINUX_EVENT_PATTERNS, benchClock: 'time' };
 }
 
 /**

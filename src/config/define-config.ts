@@ -1,3 +1,4 @@
+import type { BenchClockChoice } from '../bench/clock.js';
 import type { TargetDef } from '../core/target.js';
 
 /** What `tsuite.config.ts` default-exports. Every field is optional; CLI flags override them. */
@@ -28,10 +29,25 @@ export interface TsuiteConfig {
 }
 
 export interface BenchSettings {
-  /** Independent boots per measurement (and per side of an A/B comparison). Default 8. */
+  /**
+   * The benchmark clock: `instructions` (QEMU icount, deterministic), `time` (real time), or
+   * `auto`: instructions under TCG, time under KVM and on cloud instances. Default auto.
+   */
+  clock: BenchClockChoice;
+  /** Independent boots per measurement (and per side of an A/B comparison) in time mode. Default 8. */
   boots: number;
-  /** The smallest relative change reported as a regression or improvement. Default 0.05 (5%). */
+  /** The same in instruction mode, whose counts repeat from boot to boot. Default 3. */
+  instructionBoots: number;
+  /**
+   * The most boots per side an A/B comparison in time mode may grow to while a metric is still
+   * undecided (adaptive boots; the re-measurement of a suspected change is not counted). Default
+   * 20. Instruction mode grows only when --max-boots asks: its counts repeat from boot to boot.
+   */
+  maxBoots: number;
+  /** The smallest relative change reported as a regression or improvement, in real time. Default 0.05 (5%). */
   minEffect: number;
+  /** The same for instruction counts. Default 0.01 (1%). */
+  minEffectInstructions: number;
   /** False discovery rate across all metrics compared at once (Benjamini–Hochberg). Default 0.05. */
   alpha: number;
   /** The history folder (append-only JSONL). Default 'bench-history', beside the config file. */
@@ -64,7 +80,16 @@ export const DEFAULT_REPORTERS: readonly string[] = Object.freeze(['console', 'j
 export const DEFAULT_OUTPUT_DIR = 'reports';
 export const DEFAULT_TARGET = 'qemu-x86';
 export const DEFAULT_TEST_TIMEOUT_MS = 60_000;
-export const DEFAULT_BENCH: Readonly<BenchSettings> = Object.freeze({ boots: 8, minEffect: 0.05, alpha: 0.05, history: 'bench-history' });
+export const DEFAULT_BENCH: Readonly<BenchSettings> = Object.freeze({
+  clock: 'auto',
+  boots: 8,
+  instructionBoots: 3,
+  maxBoots: 20,
+  minEffect: 0.05,
+  minEffectInstructions: 0.01,
+  alpha: 0.05,
+  history: 'bench-history',
+});
 
 /** Identity function: gives `tsuite.config.ts` type checking and editor completion. */
 export function defineConfig(config: TsuiteConfig): TsuiteConfig {

@@ -236,8 +236,12 @@ function resolveConfig(config: ConfigInput, options: LoadConfigOptions, file: st
     defaultTarget: config.defaultTarget ?? DEFAULT_TARGET,
     testTimeoutMs: config.testTimeoutMs ?? DEFAULT_TEST_TIMEOUT_MS,
     bench: {
+      clock: config.bench?.clock ?? DEFAULT_BENCH.clock,
       boots: config.bench?.boots ?? DEFAULT_BENCH.boots,
+      instructionBoots: config.bench?.instructionBoots ?? DEFAULT_BENCH.instructionBoots,
+      maxBoots: config.bench?.maxBoots ?? DEFAULT_BENCH.maxBoots,
       minEffect: config.bench?.minEffect ?? DEFAULT_BENCH.minEffect,
+      minEffectInstructions: config.bench?.minEffectInstructions ?? DEFAULT_BENCH.minEffectInstructions,
       alpha: config.bench?.alpha ?? DEFAULT_BENCH.alpha,
       history: resolve(base, config.bench?.history ?? DEFAULT_BENCH.history),
     },

@@ -76,8 +76,12 @@ const fraction = (what: string) =>
 
 /** `tsuite bench` and `tsuite compare` settings. */
 export const benchSchema = z.strictObject({
+  clock: z.enum(['auto', 'instructions', 'time'], { error: "must be 'auto', 'instructions' or 'time'" }),
   boots: intIn(2, 100),
+  instructionBoots: intIn(2, 100),
+  maxBoots: intIn(2, 100),
   minEffect: fraction('a relative change'),
+  minEffectInstructions: fraction('a relative change'),
   alpha: fraction('a significance level'),
   history: nonEmpty('a folder path'),
 }).partial();
@@ -113,9 +117,13 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   outputDir: "a folder path, e.g. outputDir: 'reports'",
   defaultTarget: "a target name, e.g. defaultTarget: 'qemu-x86'",
   testTimeoutMs: 'a whole number of milliseconds, e.g. testTimeoutMs: 60000',
-  bench: 'bench: { boots: 8, minEffect: 0.05, alpha: 0.05, history: \'bench-history\' }',
+  bench: 'bench: { clock: \'auto\', boots: 8, minEffect: 0.05, alpha: 0.05, history: \'bench-history\' }',
+  clock: "the benchmark clock: clock: 'auto' (instructions under TCG, time under KVM), 'instructions' or 'time'",
   boots: 'the number of independent boots per measurement, a whole number from 2 to 100, e.g. boots: 8',
+  instructionBoots: 'the number of boots per measurement in instruction mode, a whole number from 2 to 100, e.g. instructionBoots: 3',
+  maxBoots: 'the most boots per side an A/B comparison may grow to, a whole number from 2 to 100, e.g. maxBoots: 20',
   minEffect: 'the smallest relative change reported, e.g. minEffect: 0.05 for 5%',
+  minEffectInstructions: 'the smallest relative change in instruction counts reported, e.g. minEffectInstructions: 0.01 for 1%',
   alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
   history: "the benchmark history folder, e.g. history: 'bench-history'",
   runner: "runner: 'qemu' to boot a machine, or runner: 'docker' for an existing Docker Engine endpoint",

@@ -160,6 +160,7 @@ export const OWNED_QEMU_ARGS: Readonly<Record<string, string>> = Object.freeze({
   '-enable-kvm': 'use accel (--accel kvm)',
   '-cpu': 'tsuite picks the CPU model per accelerator',
   '-smp': 'use cpus (--cpus)',
+  '-icount': 'use --clock instructions (the bench clock)',
   '-m': 'use memoryMb (--memory)',
   '-kernel': 'use kernel (--kernel)',
   '-initrd': 'use initrd (--initrd)',

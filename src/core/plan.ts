@@ -1,3 +1,4 @@
+import type { BenchClockChoice } from '../bench/clock.js';
 import { UsageError } from './errors.js';
 import { globToRegex } from './glob.js';
 import type { SuiteDef, TestDef } from './suite.js';
@@ -14,6 +15,8 @@ export interface SessionPlan {
   id: string;
   key: string;
   tests: PlannedTest[];
+  /** A session of benchmarks: its machine runs the benchmark clock. */
+  clock?: BenchClockChoice;
 }
 
 export interface PlanRequest {
@@ -25,6 +28,11 @@ export interface PlanRequest {
   /** Target + kernel + cmdline: what decides whether two tests can share a boot. */
   sessionKey: string;
   target: string;
+  /**
+   * The benchmark clock: tests of `benchmarks` suites get sessions of their own, booted with it,
+   * unless it is real time (then nothing sets them apart). Default time.
+   */
+  benchClock?: BenchClockChoice;
 }
 
 // A `*` glob (globToRegex) matches the whole id, as globs do; a plain string matches any part of it.
@@ -54,17 +62,27 @@ export function buildPlan(req: PlanRequest): SessionPlan[] {
       : 'check --suite and --test (see `tsuite list`)';
     throw new UsageError('no tests match the selection', fix);
   }
-  const ordered = [...tests.filter((t) => !t.test.endsSession), ...tests.filter((t) => t.test.endsSession)];
-  // One session suffices until a test ends its machine; the next test then needs a fresh boot.
+  const clock = req.benchClock ?? 'time';
+  const apart = (t: PlannedTest) => clock !== 'time' && t.suite.benchmarks === true;
   const sessions: SessionPlan[] = [];
+  addSessions(sessions, tests.filter((t) => !apart(t)), req);
+  // Benchmarks last: an instruction-counting machine is slower at everything else.
+  addSessions(sessions, tests.filter(apart), req, clock);
+  if (clock === 'time') for (const s of sessions) if (s.tests.some((t) => t.suite.benchmarks)) s.clock = 'time';
+  return sessions;
+}
+
+/** One session suffices until a test ends its machine; the next test then needs a fresh boot. */
+function addSessions(sessions: SessionPlan[], tests: readonly PlannedTest[], req: PlanRequest, clock?: BenchClockChoice): void {
+  const ordered = [...tests.filter((t) => !t.test.endsSession), ...tests.filter((t) => t.test.endsSession)];
+  const key = clock ? `${req.sessionKey}+clock=${clock}` : req.sessionKey;
   let current: SessionPlan | undefined;
   for (const t of ordered) {
     if (!current) {
-      current = { id: `${req.target}-${sessions.length + 1}`, key: req.sessionKey, tests: [] };
+      current = { id: `${req.target}-${sessions.length + 1}`, key, tests: [], ...(clock ? { clock } : {}) };
       sessions.push(current);
     }
     current.tests.push(t);
     if (t.test.endsSession) current = undefined;
   }
-  return sessions;
 }

@@ -3,6 +3,7 @@
  * bench history only read it. Bump RESULT_VERSION on any incompatible change.
  */
 
+import type { BenchClock } from '../bench/clock.js';
 import type { ResolvedMachine } from './machine.js';
 
 export const RESULT_VERSION = 1;
@@ -27,6 +28,11 @@ export interface Metric {
   samples?: number[];
   /** Which direction is better, for later regression checks. */
   better?: 'lower' | 'higher';
+  /**
+   * What measured it, for a benchmark: `instructions` (a guest figure under QEMU icount, in
+   * virtual units: 1 virtual ns = 1 guest instruction) or `time` (real time).
+   */
+  clock?: BenchClock;
 }
 
 export interface TestResult {
@@ -110,6 +116,11 @@ export interface SessionResult {
   bootFailure?: { status: 'crashed' | 'timedOut'; message: string; consoleExcerpt?: string };
   /** The machine the kernel ran on: type, drives, NICs with their host ports, shares, IOMMU, extra devices, raw args. */
   machine?: ResolvedMachine;
+  /**
+   * A benchmark session's clock: `instructions` (QEMU `-icount shift=0,sleep=off,align=off`, one
+   * vCPU: guest figures are instruction counts) or `time` (real time). Absent for other sessions.
+   */
+  clock?: BenchClock;
 }
 
 export interface RunInfo {

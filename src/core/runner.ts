@@ -1,4 +1,5 @@
 import type { DockerEndpoint } from '../channels/docker.js';
+import type { BenchClockChoice } from '../bench/clock.js';
 import type { ShellSettings } from '../channels/shell.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
 import type { ResolvedMachine } from './machine.js';
@@ -87,6 +88,17 @@ export interface ProvisionRequest {
   endpoint?: DockerEndpoint;
   /** Called for every console line as it arrives (live reporters). */
   onConsoleLine?: (line: string) => void;
+  /**
+   * Host CPUs the machine's process may run on (QEMU is started under `taskset -c`): a duet A/B
+   * run pins A and B to their own halves of the host. Absent: wherever the host schedules it.
+   */
+  hostCpus?: readonly number[];
+  /**
+   * A benchmark session: the clock its guest figures are measured with (src/bench/clock.ts).
+   * `instructions` runs QEMU's instruction counter under TCG with one vCPU; `auto` is
+   * instructions under TCG and time under KVM. Absent: an ordinary session.
+   */
+  clock?: BenchClockChoice;
 }
 
 export interface Runner {

@@ -1,3 +1,4 @@
+import type { BenchClock } from '../bench/clock.js';
 import type { AgentClient } from '../channels/agent.js';
 import type { DockerChannel } from '../channels/docker.js';
 import type { ShellChannel } from '../channels/shell.js';
@@ -53,6 +54,11 @@ export interface Session extends AsyncDisposable {
   readonly accel: Accel;
   /** Why this accelerator (e.g. "KVM fails here: ...; TCG used"). */
   readonly accelReason?: string;
+  /**
+   * A benchmark session's clock: `instructions` when the guest's clocks count instructions (QEMU
+   * icount), `time` for real time. Absent for an ordinary session.
+   */
+  readonly clock?: BenchClock;
   /** Undefined for a replayed console log: there is no machine to compare with. */
   readonly spec?: MachineSpec;
   /** The machine as booted (type, drives, NICs and their host ports, shares, IOMMU, extra devices, raw args). */

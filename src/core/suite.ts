@@ -88,7 +88,12 @@ export interface TestContext {
   readonly runId: string;
   /** Aborted when the test times out or the run is interrupted: pass it to every wait. */
   readonly signal: AbortSignal;
-  /** Records a measurement on this test's result (every reporter shows it; `tsuite bench` keeps history of them). */
+  /**
+   * Records a measurement on this test's result (every reporter shows it; `tsuite bench` keeps
+   * history of them). In a benchmark session a metric without `clock` takes the session's: the
+   * guest's clock, which counts instructions in instruction mode. A figure timed on the host must
+   * say `clock: 'time'`.
+   */
   metric(metric: Metric): void;
   /**
    * Reports a child result. A test that reports children and does not throw is represented by its
@@ -138,6 +143,11 @@ export interface SuiteDef {
    * `tsuite run`: for suites too slow for every run, such as the benchmarks.
    */
   explicit?: true;
+  /**
+   * The suite's tests are benchmarks: they run on a machine whose clock is the benchmark clock
+   * (src/bench/clock.ts), in sessions of their own unless that clock is real time.
+   */
+  benchmarks?: true;
 }
 
 /** Identity function: gives a suite file type checking and editor completion (`import { defineSuite } from 'tsuite'`). */

@@ -4,6 +4,7 @@
  * `tsuite compare` uses, so the report shows the regimes a PR is judged against.
  */
 
+import { displayUnit } from '../bench/clock.js';
 import { currentRegime } from '../bench/regime.js';
 import { rowsFromBenchRun } from '../bench/history.js';
 import type { BenchRun, Direction, Fingerprint, HistoryRow } from '../bench/model.js';
@@ -84,7 +85,8 @@ function chart(id: string, unordered: HistoryRow[], currentRunId: string | undef
   });
   const last = ordered[ordered.length - 1]!;
   const current = currentRunId === undefined ? points.length - 1 : points.findIndex((p) => p.runId === currentRunId);
-  const data: ChartData = { id, metric: last.name, unit: last.unit, better: last.better, points, changePoints: regime.changePoints };
+  // An instruction count is labelled as one ("virtual ns"), never as a time.
+  const data: ChartData = { id, metric: last.name, unit: displayUnit(last.unit, last.clock), better: last.better, points, changePoints: regime.changePoints };
   if (current >= 0) data.current = current;
   return data;
 }

@@ -3,6 +3,7 @@
  * conformance matrices, the bench run's numbers. Every piece of text is escaped here.
  */
 
+import { describeClock, displayUnit } from '../bench/clock.js';
 import type { BenchRun } from '../bench/model.js';
 import type { HistoryProblem } from '../bench/history.js';
 import { TEST_STATUSES, failsRun, type RunResult, type TestResult } from '../core/result.js';
@@ -103,12 +104,12 @@ export function benchSummary(b: BenchRun): string {
   const rows = b.metrics
     .map(
       (m) =>
-        `<tr><td><code>${h(m.name)}</code></td><td>${num(m.stats.mean)} ± ${num(m.stats.moe)} ${h(m.unit)}</td><td>${num(m.stats.rme)}%</td><td>${num(m.stats.min)} – ${num(m.stats.max)}</td><td>${m.samples.length}</td><td>${h(m.better)} is better</td></tr>`,
+        `<tr><td><code>${h(m.name)}</code></td><td>${num(m.stats.mean)} ± ${num(m.stats.moe)} ${h(displayUnit(m.unit, m.clock))}</td><td>${num(m.stats.rme)}%</td><td>${num(m.stats.min)} – ${num(m.stats.max)}</td><td>${m.samples.length}</td><td>${h(m.better)} is better</td></tr>`,
     )
     .join('');
   const problems = b.problems.map((p) => `<li>${badge(p.status)} <code>${h(p.benchmark)}</code>: ${h(p.reason)}</li>`).join('');
   return `<section id="bench"><h2>Benchmark run ${h(b.runId)}</h2>
-<table class="facts">${row('target', b.target)}${row('date', b.date)}${row('commit', b.commit)}${row('ref', b.ref)}${row('kernel', `${b.kernel.source} ${b.kernel.version ?? ''} (${b.kernel.id})`)}${row('cmdline', b.kernel.cmdline)}${row('machine', `${fp.cpuModel}, ${fp.cores} cores, ${fp.accel}, QEMU ${fp.qemuVersion}, ${fp.runner}/${fp.instanceType} (fingerprint ${fp.id})`)}${row('boots', String(b.boots))}</table>
+<table class="facts">${row('target', b.target)}${row('date', b.date)}${row('commit', b.commit)}${row('ref', b.ref)}${row('kernel', `${b.kernel.source} ${b.kernel.version ?? ''} (${b.kernel.id})`)}${row('cmdline', b.kernel.cmdline)}${row('machine', `${fp.cpuModel}, ${fp.cores} cores, ${fp.accel}, QEMU ${fp.qemuVersion}, ${fp.runner}/${fp.instanceType} (fingerprint ${fp.id})`)}${row('boots', String(b.boots))}${row('clock', describeClock(b.clock ?? 'time'))}</table>
 <table class="grid"><thead><tr><th>metric</th><th>mean ± moe</th><th>rme</th><th>min – max</th><th>boots</th><th></th></tr></thead><tbody>${rows}</tbody></table>
 ${problems ? `<h3>Benchmarks without numbers</h3><ul>${problems}</ul>` : ''}</section>`;
 }

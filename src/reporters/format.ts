@@ -1,3 +1,4 @@
+import { displayUnit } from '../bench/clock.js';
 import type { Metric } from '../core/result.js';
 
 /** Text formatting shared by the reporters. */
@@ -20,7 +21,8 @@ export function formatMetricValue(metric: Metric): string {
   const value = metric.value ?? median(metric.samples ?? []);
   if (value === undefined) return '(no data)';
   const shown = Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
-  const unit = metric.unit ? ` ${metric.unit}` : '';
+  // An instruction count reads as one ("virtual ns"), never as a time.
+  const unit = metric.unit ? ` ${displayUnit(metric.unit, metric.clock)}` : '';
   return metric.value === undefined ? `${shown}${unit} (p50 of ${metric.samples?.length})` : `${shown}${unit}`;
 }
 

@@ -1,6 +1,7 @@
 import { Bench } from 'tinybench';
 import { InfraError, TestOutcome, type TestContext } from '../../src/index.js';
 import { AGENT_PING_SAMPLES, AGENT_ROUND_TRIP } from './metrics.js';
+import { hostMetric } from './clocked.js';
 
 /**
  * Times `guest-ping` round trips from the host with tinybench: the cost of one agent request
@@ -29,5 +30,5 @@ export async function measureAgentRoundTrip(ctx: TestContext): Promise<void> {
   }
   const samples = result.latency.samples;
   if (!samples || samples.length === 0) throw new TestOutcome('failed', 'tinybench kept no latency samples for guest-ping');
-  ctx.metric({ ...AGENT_ROUND_TRIP, samples: [...samples] });
+  hostMetric(ctx, { ...AGENT_ROUND_TRIP, samples: [...samples] });
 }

@@ -3,6 +3,7 @@ import { Bench } from 'tinybench';
 import { InfraError, TestOutcome, type DockerChannel, type MetricDef, type TestContext } from '../../src/index.js';
 import { ensureTestImage } from '../../oci-images/index.js';
 import { CONTAINER_COLD_START, CONTAINER_EXEC, CONTAINER_RUN_SAMPLES, CONTAINER_EXEC_SAMPLES } from './metrics.js';
+import { hostMetric } from './clocked.js';
 
 /** The session's engine and tsuite's busybox image on it (loaded once per engine). */
 async function engine(ctx: TestContext): Promise<{ docker: DockerChannel; busybox: string }> {
@@ -25,7 +26,7 @@ async function timeIt(ctx: TestContext, metric: MetricDef, iterations: number, f
   }
   const samples = result.latency.samples;
   if (!samples || samples.length === 0) throw new TestOutcome('failed', `tinybench kept no samples for ${metric.name}`);
-  ctx.metric({ ...metric, samples: [...samples] });
+  hostMetric(ctx, { ...metric, samples: [...samples] });
 }
 
 /** Removes the containers a measurement made, whatever happened; a removal that fails is reported. */

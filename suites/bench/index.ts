@@ -3,6 +3,7 @@ import { measureAgentRoundTrip } from './agent-round-trip.js';
 import { measureColdStart, measureExec } from './container-timings.js';
 import { AGENT_ROUND_TRIP, BENCH_PROGRAMS, BOOT_GUEST, BOOT_HOST, CONTAINER_COLD_START, CONTAINER_EXEC, type BenchProgram } from './metrics.js';
 import { runBenchProgram } from './run-program.js';
+import { guestMetric, hostMetric } from './clocked.js';
 
 /** Each program runs a few seconds under TCG at most; this is only the limit for a hung one. */
 const PROGRAM_TIMEOUT_MS = 90_000;
@@ -23,6 +24,7 @@ export default defineSuite({
   description: 'Benchmarks: boot time, syscall, context switch, IPC, memory, process and file costs in the guest, agent round trips from the host (only when named: --suite bench, or tsuite bench)',
   // Tens of seconds under TCG: only when asked for (--suite bench, or `tsuite bench`).
   explicit: true,
+  benchmarks: true,
   tests: [
     {
       name: 'boot-host',
@@ -31,7 +33,7 @@ export default defineSuite({
       run(ctx) {
         const ms = ctx.session.bootMs;
         if (ms === undefined) return ctx.skip('the runner did not time the boot');
-        ctx.metric({ ...BOOT_HOST, samples: [ms] });
+        hostMetric(ctx, { ...BOOT_HOST, samples: [ms] });
       },
     },
     {
@@ -41,7 +43,7 @@ export default defineSuite({
       run(ctx) {
         const s = ctx.bootReport!.uptimeS;
         if (s === undefined || !(s > 0)) throw new Error(`the boot report's uptime_s is missing or not positive (${s})`);
-        ctx.metric({ ...BOOT_GUEST, samples: [s * 1000] });
+        guestMetric(ctx, { ...BOOT_GUEST, samples: [s * 1000] });
       },
     },
     ...BENCH_PROGRAMS.map(programTest),

@@ -9,6 +9,7 @@ import {
 import { outputTail, uploadOnce } from '../guest-upload.js';
 import type { BenchProgram } from './metrics.js';
 import { parseBenchOutput } from './output.js';
+import { guestMetric } from './clocked.js';
 
 /** Where the benchmarks are copied in the guest. */
 export const BENCH_DIR = '/opt/tsuite/bench';
@@ -53,5 +54,5 @@ export async function runBenchProgram(ctx: TestContext, expected: BenchProgram, 
   for (const l of lines) if (!expected.metrics.some((m) => m.name === l.name)) problems.push(`unexpected metric ${l.name}`);
   // Numbers under the wrong name or unit would poison the history: none are reported then.
   if (problems.length > 0) throw new TestOutcome('parseError', `benchmark ${program} does not print what the bench suite declares: ${problems.join('; ')}`);
-  for (const l of lines) ctx.metric({ name: l.name, unit: l.unit, better: l.better, samples: l.samples });
+  for (const l of lines) guestMetric(ctx, { name: l.name, unit: l.unit, better: l.better, samples: l.samples });
 }

@@ -16,7 +16,7 @@ const boot = (tests: TestResult[], startedAt = '2026-11-21T10:00:00.000Z'): RunR
 const meta = {
   runId: 'run-1', target: 'qemu-x86', date: '2026-11-21T10:00:00.000Z',
   kernel: { id: 'k', source: 'debian-package', cmdline: '' },
-  fingerprint: { id: 'fp1', cpuModel: 'x', cores: 2, accel: 'tcg' as const, qemuVersion: '7.2', runner: 'qemu', instanceType: 'local' },
+  fingerprint: { id: 'fp1', cpuModel: 'x', cores: 2, accel: 'tcg' as const, qemuVersion: '7.2', runner: 'qemu', instanceType: 'local', clock: 'time' as const },
 };
 
 describe('benchRunFromBoots', () => {
@@ -90,5 +90,23 @@ describe('baselines', () => {
     const base = await baselines(history, head, async (commit) => commit === 'c1');
     expect(base.get('syscall/m0')).toMatchObject({ runs: 1, samples: [100, 101, 102] });
     expect((await baselines(history, benchRun('x', { metrics: 1, fingerprintId: 'fp9' }), async () => true)).size).toBe(0);
+  });
+
+  it('never takes a row of the other clock mode as a baseline', async () => {
+    const timed = rows('timed', '2026-01-01', 'c1', [500, 510, 490]);
+    const counted = benchRun('counted', { date: '2026-01-02', metrics: 1, clock: 'instructions' });
+    counted.commit = 'c1';
+    counted.metrics[0]!.samples = [337, 337, 338];
+    const history = [...timed, ...rowsFromBenchRun(counted)];
+    // Even with the fingerprint id forced equal, each head sees only rows of its own mode.
+    expect(history.every((r) => r.fingerprint.id === 'fp1')).toBe(true);
+    const instrHead = benchRun('head-i', { metrics: 1, clock: 'instructions' });
+    expect((await baselines(history, instrHead, async () => true)).get('syscall/m0')).toMatchObject({ runs: 1, samples: [337, 337, 338] });
+    const timeHead = benchRun('head-t', { metrics: 1 });
+    expect((await baselines(history, timeHead, async () => true)).get('syscall/m0')).toMatchObject({ runs: 1, samples: [500, 510, 490] });
+    // A host-side metric (real time) inside an instruction-mode run matches only real-time rows of instruction-mode runs.
+    const hostSide = benchRun('head-h', { metrics: 1, clock: 'instructions' });
+    hostSide.metrics[0]!.clock = 'time';
+    expect((await baselines(history, hostSide, async () => true)).size).toBe(0);
   });
 });

@@ -107,7 +107,7 @@ function row(i: number, values: number[]): HistoryRow {
     unit: 'ns',
     better: 'lower',
     kernel: { id: 'k', source: 'debian-package', cmdline: 'console=ttyS0' },
-    fingerprint: { id: 'f', cpuModel: 'cpu', cores: 2, accel: 'tcg', qemuVersion: '7.2', runner: 'qemu', instanceType: 'local' },
+    fingerprint: { id: 'f', cpuModel: 'cpu', cores: 2, accel: 'tcg', qemuVersion: '7.2', runner: 'qemu', instanceType: 'local', clock: 'time' as const },
     samples: values,
     stats: summarize(values),
   };

@@ -44,13 +44,15 @@ describe('hostFingerprint', () => {
 
   it("describes this host, with the instance type from TSUITE_INSTANCE_TYPE or 'local'", () => {
     vi.stubEnv('TSUITE_INSTANCE_TYPE', '');
-    const fp = hostFingerprint('tcg', '7.2.11');
+    const fp = hostFingerprint('tcg', '7.2.11', 'instructions');
     expect(fp.cpuModel).toBe(os.cpus()[0]?.model.trim().replace(/\s+/g, ' ') || 'unknown');
     expect(fp.cores).toBe(os.availableParallelism());
-    expect(fp).toMatchObject({ accel: 'tcg', qemuVersion: '7.2.11', runner: 'qemu', instanceType: 'local' });
+    expect(fp).toMatchObject({ accel: 'tcg', qemuVersion: '7.2.11', runner: 'qemu', instanceType: 'local', clock: 'instructions' });
+    // The same machine in the other clock mode is another fingerprint: its rows are never compared.
+    expect(hostFingerprint('tcg', '7.2.11', 'time').id).not.toBe(fp.id);
     expect(fp.id).toBe(machineFingerprint({ ...fp }).id);
     vi.stubEnv('TSUITE_INSTANCE_TYPE', 'c3-standard-4');
-    const cloud = hostFingerprint('kvm', 'none', 'gcp');
+    const cloud = hostFingerprint('kvm', 'none', 'time', 'gcp');
     expect(cloud).toMatchObject({ instanceType: 'c3-standard-4', runner: 'gcp', accel: 'kvm' });
     expect(cloud.id).not.toBe(fp.id);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendHistory, historyFile, loadHistory, rowsFromBenchRun, selectComparable } from '../../src/bench/history.js';
+import { appendHistory, historyFile, loadHistory, rowsFromBenchRun, sameClock, selectComparable } from '../../src/bench/history.js';
 import type { HistoryRow } from '../../src/bench/model.js';
 import { benchRun } from '../bench-fixtures.js';
 
@@ -53,6 +53,7 @@ describe('rowsFromBenchRun', () => {
       name: 'syscall/m1',
       unit: 'ns',
       better: 'lower',
+      clock: 'time',
       kernel: run.kernel,
       fingerprint: run.fingerprint,
       samples: [101, 102, 100],
@@ -223,9 +224,31 @@ describe('selectComparable', () => {
       ...rowsFromBenchRun(benchRun('other-target', { target: 'qemu-arm64' })),
       ...rowsFromBenchRun(benchRun('early', { date: '2026-01-01T00:00:00Z' })),
     ];
-    const picked = selectComparable(rows, { target: 'qemu-x86', fingerprintId: 'fp1', metric: 'syscall/m0' });
+    const picked = selectComparable(rows, { target: 'qemu-x86', fingerprintId: 'fp1', clock: 'time', metric: 'syscall/m0' });
     expect(picked.map((r) => r.runId)).toEqual(['early', 'late']);
-    expect(selectComparable(rows, { target: 'qemu-x86', fingerprintId: 'fp1' })).toHaveLength(6);
-    expect(selectComparable(rows, { target: 'qemu-x86', fingerprintId: 'fp1', ref: 'release' })).toEqual([]);
+    expect(selectComparable(rows, { target: 'qemu-x86', fingerprintId: 'fp1', clock: 'time' })).toHaveLength(6);
+    expect(selectComparable(rows, { target: 'qemu-x86', fingerprintId: 'fp1', clock: 'time', ref: 'release' })).toEqual([]);
+  });
+
+  it('never mixes clock modes, even under one fingerprint id', () => {
+    // A forged or hand-edited row: same fingerprint id, but counted in instructions.
+    const rows = [...rowsFromBenchRun(benchRun('timed')), ...rowsFromBenchRun(benchRun('counted', { clock: 'instructions' }))];
+    expect(rows.filter((r) => r.fingerprint.id === 'fp1')).toHaveLength(6);
+    expect(selectComparable(rows, { target: 'qemu-x86', fingerprintId: 'fp1', clock: 'time' }).map((r) => r.runId)).toEqual(['timed', 'timed', 'timed']);
+    expect(selectComparable(rows, { target: 'qemu-x86', fingerprintId: 'fp1', clock: 'instructions' }).map((r) => r.runId)).toEqual(['counted', 'counted', 'counted']);
+  });
+
+  it('reads a row written before the clock existed as real time', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tsuite-history-'));
+    const [row] = rowsFromBenchRun(benchRun('old', { metrics: 1 }));
+    const { clock: _metricClock, ...old } = row!;
+    const { clock: _runClock, ...oldFingerprint } = old.fingerprint;
+    await writeFile(join(dir, 'qemu-x86.jsonl'), `${JSON.stringify({ ...old, fingerprint: oldFingerprint })}\n`);
+    const loaded = await loadHistory(dir);
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.rows[0]!.fingerprint.clock).toBe('time');
+    expect(sameClock(loaded.rows[0]!, { runClock: 'time', metricClock: 'time' })).toBe(true);
+    expect(sameClock(loaded.rows[0]!, { runClock: 'instructions', metricClock: 'instructions' })).toBe(false);
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineConfig } from '../../src/config/define-config.js';
+import { DEFAULT_BENCH, defineConfig } from '../../src/config/define-config.js';
 import { loadConfig, validateConfig } from '../../src/config/load-config.js';
 import { ConfigError, UsageError } from '../../src/core/errors.js';
 
@@ -48,7 +48,7 @@ describe('loadConfig', () => {
       outputDir: resolve(cwd, 'reports'),
       defaultTarget: 'qemu-x86',
       testTimeoutMs: 60_000,
-      bench: { boots: 8, minEffect: 0.05, alpha: 0.05, history: resolve(cwd, 'bench-history') },
+      bench: { ...DEFAULT_BENCH, history: resolve(cwd, 'bench-history') },
     });
     expect(config.file).toBeUndefined();
   });
@@ -83,7 +83,7 @@ describe('loadConfig', () => {
       outputDir: join(cwd, 'reports'),
       defaultTarget: 'mykernel',
       testTimeoutMs: 5000,
-      bench: { boots: 7, minEffect: 0.05, alpha: 0.05, history: join(cwd, 'history') },
+      bench: { ...DEFAULT_BENCH, boots: 7, history: join(cwd, 'history') },
       file: join(cwd, 'tsuite.config.ts'),
     });
   });

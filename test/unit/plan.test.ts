@@ -29,6 +29,29 @@ const usageError = (req: Partial<PlanRequest>): UsageError => {
   throw new Error('expected a UsageError');
 };
 
+describe('buildPlan benchmark sessions', () => {
+  const bench = defineSuite({ name: 'bench', description: 'benchmarks', explicit: true, benchmarks: true, tests: [test('syscall'), test('ipc')] });
+  const all = [boot, isolation, bench];
+
+  it('boots the benchmarks apart, last, on the benchmark clock unless it is real time', () => {
+    for (const clock of ['instructions', 'auto'] as const) {
+      const sessions = plan({ suites: all, only: ['isolation', 'bench'], benchClock: clock });
+      expect(ids(sessions)).toEqual([['isolation/pid-ns', 'isolation/mount-ns'], ['bench/syscall', 'bench/ipc']]);
+      expect(sessions.map((s) => s.clock)).toEqual([undefined, clock]);
+      expect(sessions[1]!.key).not.toBe(sessions[0]!.key);
+    }
+    const timed = plan({ suites: all, only: ['isolation', 'bench'], benchClock: 'time' });
+    expect(ids(timed)).toEqual([['isolation/pid-ns', 'isolation/mount-ns', 'bench/syscall', 'bench/ipc']]);
+    expect(timed[0]!.clock).toBe('time');
+  });
+
+  it('leaves a plan without benchmarks as it was', () => {
+    const sessions = plan({ suites: all, only: ['isolation'], benchClock: 'instructions' });
+    expect(sessions.map((s) => s.clock)).toEqual([undefined]);
+    expect(sessions[0]!.key).toBe('qemu-x86|reference|console=ttyS0');
+  });
+});
+
 describe('buildPlan sessions', () => {
   it('puts every test in one session when none ends it, in suite order', () => {
     const sessions = plan({ suites: [isolation, defineSuite({ name: 'more', description: '', tests: [test('a'), test('b')] })] });

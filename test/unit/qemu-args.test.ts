@@ -60,6 +60,19 @@ describe('qemuArgs for x86_64', () => {
     expect(after(tcg, '-m')).toBe('768');
   });
 
+  it('counts instructions for an instruction-mode benchmark session: icount, one vCPU', () => {
+    const counted = qemuArgs(request({ clock: 'instructions' }), x86_64, 'tcg', paths);
+    expect(after(counted, '-icount')).toBe('shift=0,sleep=off,align=off');
+    expect(after(counted, '-smp')).toBe('1');
+    // auto: instructions under TCG, real time under KVM; an ordinary session never counts.
+    expect(after(qemuArgs(request({ clock: 'auto' }), x86_64, 'tcg', paths), '-icount')).toBe('shift=0,sleep=off,align=off');
+    const kvm = qemuArgs(request({ clock: 'auto' }), x86_64, 'kvm', paths);
+    expect(kvm).not.toContain('-icount');
+    expect(after(kvm, '-smp')).toBe('3');
+    expect(qemuArgs(request({ clock: 'time' }), x86_64, 'tcg', paths)).not.toContain('-icount');
+    expect(tcg).not.toContain('-icount');
+  });
+
   it('logs the serial console to the session folder and keeps Ctrl-C away from QEMU', () => {
     const chardev = after(tcg, '-chardev');
     expect(chardev.split(',')).toEqual(expect.arrayContaining(['id=console0', 'signal=off', `logfile=${paths.consoleLog}`, 'logappend=on']));

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { ExitCode, UsageError, describeError } from '../../core/errors.js';
+import { ExitCode, InfraError, UsageError, describeError } from '../../core/errors.js';
+import type { BenchClock } from '../../bench/clock.js';
 import { createProgress } from '../../core/progress.js';
 import type { RunResult } from '../../core/result.js';
 import { newRunId } from '../../core/run-id.js';
@@ -11,11 +12,12 @@ import { hostFingerprint, kernelIdentity } from '../../bench/fingerprint.js';
 import { currentRevision } from '../../bench/git.js';
 import { appendHistory, rowsFromBenchRun } from '../../bench/history.js';
 import type { BenchRun } from '../../bench/model.js';
-import type { ResolvedConfig } from '../../config/define-config.js';
 import { measureBoots } from '../bench-boots.js';
+import { defaultBoots, plannedClock } from '../bench-clock.js';
 import { exitCodeFor } from '../exit-code.js';
 import { abortOnSignals } from '../signals.js';
-import { addRunFolderOptions, loadContext, splitList } from '../load-context.js';
+import { addRunFolderOptions, addSuiteFilesOption, loadContext, splitList } from '../load-context.js';
+import { benchSuites } from '../bench-suites.js';
 import { planFor, prepareTarget, sweepOrphans, type PreparedTarget } from '../suite-run.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from '../target-options.js';
 
@@ -27,6 +29,8 @@ export interface BenchFlags extends TargetFlags {
   config?: string;
   runId?: string;
   test?: string[];
+  suite?: string[];
+  suiteFiles?: string[];
   commit?: string;
   ref?: string;
 }
@@ -39,13 +43,14 @@ export const bootsOption = (v: string) => {
 
 export function benchCommand(): Command {
   return addRunFolderOptions(
-    addTargetOptions(new Command('bench').description('run the bench suite on N independent boots; --record appends the result to the history')),
+    addSuiteFilesOption(addTargetOptions(new Command('bench').description('run the bench suite (or your benchmark suites) on N independent boots; --record appends the result to the history'))),
     "bench.json and each boot's results",
   )
-    .option('--boots <n>', "independent boots (default: the config's bench.boots, 8)", bootsOption)
+    .option('--boots <n>', "independent boots (default: the config's bench.instructionBoots, 3, in instruction mode; bench.boots, 8, in time mode)", bootsOption)
     .option('--record', 'append one row per metric to the history (bench-history/<target>.jsonl)')
     .option('--history <dir>', "history folder (default: the config's bench.history, bench-history)")
     .option('--test <pattern>', 'only benchmarks whose id contains this (or matches this * glob); repeatable', splitList)
+    .option('--suite <names>', "benchmark suites to measure, comma-separated: 'bench' (the default) or your own suites declared with benchmarks: true", splitList)
     .option('--commit <sha>', 'the commit measured (default: GITHUB_SHA, or HEAD of --kernel-src or of the working directory)')
     .option('--ref <name>', 'the branch measured (default: GITHUB_HEAD_REF/GITHUB_REF_NAME, or the current branch)')
     .action(async (flags: BenchFlags) => {
@@ -61,13 +66,27 @@ export async function benchTarget(
 ): Promise<BenchRun> {
   const first = boots[0]!;
   const accel = boots.find((b) => b.run.accel !== 'none')?.run.accel ?? 'none';
+  const clock = runClock(boots);
   return benchRunFromBoots(boots, {
     ...meta,
     target: prepared.target.name,
     date: first.run.startedAt,
     kernel: await kernelIdentity(first.run.kernel),
-    fingerprint: hostFingerprint(accel, prepared.qemuVersion ?? 'unknown'),
+    fingerprint: hostFingerprint(accel, prepared.qemuVersion ?? 'unknown', clock, prepared.target.def.runner),
+    clock,
   });
+}
+
+/**
+ * The clock the boots' benchmark sessions ran: one for all of them. Boots that differ (KVM failed
+ * on one, so it fell back to TCG and counted instructions) cannot be folded into one figure.
+ */
+export function runClock(boots: readonly RunResult[]): BenchClock {
+  const clocks = new Set(boots.flatMap((b) => b.sessions.map((s) => s.clock).filter((c) => c !== undefined)));
+  if (clocks.size > 1) {
+    throw new InfraError('the boots of one measurement ran on different benchmark clocks (instruction counts on some, real time on others)', 'give --clock instructions or --clock time (and --accel) so every boot runs the same way');
+  }
+  return [...clocks][0] ?? 'time';
 }
 
 /** 130 interrupted, 1 a benchmark failed on the kernel, 3 the harness failed, else 0. */
@@ -77,12 +96,13 @@ export function benchExitCode(boots: readonly RunResult[]): number {
 }
 
 async function bench(flags: BenchFlags): Promise<number> {
-  const config: ResolvedConfig = await loadContext(flags.config);
+  const config = await loadContext(flags.config, flags);
   const target = resolveTarget(config, flags);
-  planFor(target, ['bench'], flags.test);
+  const suites = benchSuites(flags.suite, config.catalog.suites);
+  planFor(target, suites, flags.test, config.catalog.suites);
   const runId = flags.runId ?? newRunId();
   const outputDir = resolve(flags.outputDir ?? resolve(config.outputDir, runId));
-  const boots = flags.boots ?? config.bench.boots;
+  const boots = flags.boots ?? defaultBoots(config.bench, await plannedClock(target));
   const historyDir = resolve(flags.history ?? config.bench.history);
   const signals = abortOnSignals();
   try {
@@ -92,6 +112,8 @@ async function bench(flags: BenchFlags): Promise<number> {
       runId,
       outputDir,
       grep: flags.test,
+      suites,
+      available: config.catalog.suites,
       testTimeoutMs: config.testTimeoutMs,
       signal: signals.signal,
       log: (line) => process.stderr.write(`${line}\n`),
