@@ -17,6 +17,7 @@ const meta = {
   runId: 'run-1', target: 'qemu-x86', date: '2026-11-21T10:00:00.000Z',
   kernel: { id: 'k', source: 'debian-package', cmdline: '' },
   fingerprint: { id: 'fp1', cpuModel: 'x', cores: 2, accel: 'tcg' as const, qemuVersion: '7.2', runner: 'qemu', instanceType: 'local', clock: 'time' as const },
+  clock: 'time' as const,
 };
 
 describe('benchRunFromBoots', () => {
@@ -50,6 +51,14 @@ describe('benchRunFromBoots', () => {
         { benchmark: 'bench/memory', status: 'failed', reason: 'mmap: ENOMEM' },
       ]),
     );
+  });
+
+  it("takes each boot's minimum for an instruction count, where noise only adds instructions", () => {
+    const counted = (samples: number[]) => test('bench/syscall', 'passed', [{ name: 'syscall/getppid', unit: 'ns', samples, better: 'lower', clock: 'instructions' }]);
+    const timed = (samples: number[]) => test('bench/agent', 'passed', [{ name: 'agent/round-trip', unit: 'ms', samples, better: 'lower', clock: 'time' }]);
+    const run = benchRunFromBoots([boot([counted([349.7, 337.0, 338.1]), timed([0.5, 0.4, 0.9])]), boot([counted([337.0, 350.2, 337.0]), timed([0.3, 0.6, 0.7])])], meta);
+    expect(run.metrics.find((m) => m.name === 'syscall/getppid')).toMatchObject({ clock: 'instructions', samples: [337.0, 337.0] });
+    expect(run.metrics.find((m) => m.name === 'agent/round-trip')).toMatchObject({ clock: 'time', samples: [0.5, 0.6] });
   });
 
   it('keeps a single reading (value) as a one-sample boot', () => {
