@@ -9,8 +9,12 @@
  *   `improved`.
  *
  *   npm run bench:false-alarms -- [--clock instructions,time] [--aa-runs 10] [--detect-runs 10]
- *     [--boots N] [--max-boots N] [--change audit=1] [--metric syscall/getppid] [--true-change 0.25]
- *     [--target qemu-x86] [--out DIR]
+ *     [--boots N] [--detect-boots N] [--max-boots N] [--change audit=1] [--metric syscall/getppid] [--true-change 0.25]
+ *     [--target qemu-x86] [--duet] [--out DIR]
+ *
+ * `--duet` measures time mode with A and B booted at the same time. Beside the verdicts, the
+ * summary gives the spread of the per-pair log ratios of the A/A runs (the noise a paired test
+ * sees), so a duet and a sequential run can be set side by side.
  *
  * Prints a summary for the README and writes it, with every comparison, to <out>/summary.json.
  */
@@ -21,7 +25,24 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchClock } from '../src/bench/clock.js';
-import type { Comparison, MetricComparison, Verdict } from '../src/bench/model.js';
+import type { BenchRun, Comparison, MetricComparison, Verdict } from '../src/bench/model.js';
+import { median } from '../src/bench/stats.js';
+
+/** Per metric, the sample standard deviation of log(B_i / A_i) over the pairs of one A/B run. */
+function pairSpreads(dir: string): Map<string, number> {
+  const read = (side: string) => JSON.parse(readFileSync(join(dir, `bench-${side}.json`), 'utf8')) as BenchRun;
+  const a = read('a');
+  const b = read('b');
+  const out = new Map<string, number>();
+  for (const mb of b.metrics) {
+    const ma = a.metrics.find((m) => m.name === mb.name);
+    if (!ma || ma.samples.length !== mb.samples.length || mb.samples.length < 2) continue;
+    const d = mb.samples.map((v, i) => Math.log(v / ma.samples[i]!));
+    const mean = d.reduce((s, x) => s + x, 0) / d.length;
+    out.set(mb.name, Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (d.length - 1)));
+  }
+  return out;
+}
 
 const { values: opts } = parseArgs({
   options: {
@@ -29,6 +50,8 @@ const { values: opts } = parseArgs({
     'aa-runs': { type: 'string', default: '10' },
     'detect-runs': { type: 'string', default: '10' },
     boots: { type: 'string' },
+    // Boots per side of the detection runs (default: --boots): a large change needs fewer.
+    'detect-boots': { type: 'string' },
     'max-boots': { type: 'string' },
     change: { type: 'string', default: 'audit=1' },
     metric: { type: 'string', default: 'syscall/getppid' },
@@ -36,6 +59,7 @@ const { values: opts } = parseArgs({
     // mode); a `noisy` verdict must state a detectable effect above it.
     'true-change': { type: 'string', default: '0.25' },
     target: { type: 'string', default: 'qemu-x86' },
+    duet: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -51,9 +75,11 @@ mkdirSync(out, { recursive: true });
 
 function compareOnce(dir: string, clock: BenchClock, appendB?: string): Promise<Comparison> {
   const args = [cli, 'compare', '--target', opts.target, '--kernel-a', 'reference', '--kernel-b', 'reference', '--clock', clock, '--format', 'json', '-o', dir];
-  if (opts.boots) args.push('--boots', opts.boots);
+  const boots = appendB ? opts['detect-boots'] ?? opts.boots : opts.boots;
+  if (boots) args.push('--boots', boots);
   if (opts['max-boots']) args.push('--max-boots', opts['max-boots']);
   if (appendB) args.push('--append-b', appendB);
+  if (opts.duet && clock === 'time') args.push('--duet');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CI: 'true' } });
     child.on('error', reject);
@@ -74,7 +100,7 @@ const tally = (ms: readonly MetricComparison[]) => {
 
 interface ModeSummary {
   clock: BenchClock;
-  aa: { runs: number; comparisons: number; ownClock: number; falseAlarms: string[]; suspected: number; verdicts: string; minutes: number };
+  aa: { runs: number; comparisons: number; ownClock: number; falseAlarms: string[]; suspected: number; verdicts: string; minutes: number; pairSpread: Record<string, number> };
   detect: { runs: number; verdicts: string[]; regressed: number; honestNoisy: number; wrong: string[]; minutes: number };
 }
 
@@ -83,8 +109,11 @@ for (const clock of clocks) {
   const started = Date.now();
   const aaMetrics: MetricComparison[] = [];
   const falseAlarms: string[] = [];
+  const spreads = new Map<string, number[]>();
   for (let i = 1; i <= aaRuns; i++) {
-    const c = await compareOnce(join(out, `${clock}-aa-${i}`), clock);
+    const dir = join(out, `${clock}-aa-${i}`);
+    const c = await compareOnce(dir, clock);
+    for (const [name, sd] of pairSpreads(dir)) spreads.set(name, [...(spreads.get(name) ?? []), sd]);
     for (const m of c.metrics) {
       aaMetrics.push(m);
       if (isAlarm(m)) falseAlarms.push(`A/A run ${i}: ${m.name} ${m.verdict} (${m.why})`);
@@ -111,12 +140,16 @@ for (const clock of clocks) {
   const ownClock = aaMetrics.filter((m) => (m.clock ?? 'time') === clock).length;
   summaries.push({
     clock,
-    aa: { runs: aaRuns, comparisons: aaMetrics.length, ownClock, falseAlarms, suspected: aaMetrics.filter((m) => m.remeasured).length, verdicts: tally(aaMetrics), minutes: aaMinutes },
+    aa: {
+      runs: aaRuns, comparisons: aaMetrics.length, ownClock, falseAlarms, suspected: aaMetrics.filter((m) => m.remeasured).length, verdicts: tally(aaMetrics), minutes: aaMinutes,
+      // The median over runs of each metric's spread of per-pair log ratios.
+      pairSpread: Object.fromEntries([...spreads].map(([name, sds]) => [name, median(sds)])),
+    },
     detect: { runs: detectRuns, verdicts, regressed, honestNoisy, wrong, minutes: (Date.now() - detectStarted) / 60_000 },
   });
 }
 
-const lines = [`tsuite compare on ${opts.target}, boots ${opts.boots ?? 'default'}, max boots ${opts['max-boots'] ?? 'default'} (evidence: ${out})`];
+const lines = [`tsuite compare on ${opts.target}, boots ${opts.boots ?? 'default'} (detection: ${opts['detect-boots'] ?? opts.boots ?? 'default'}), max boots ${opts['max-boots'] ?? 'default'}${opts.duet ? ', time mode as a duet' : ''} (evidence: ${out})`];
 for (const s of summaries) {
   lines.push(
     '',
@@ -125,6 +158,7 @@ for (const s of summaries) {
     `  false alarms (regressed or improved): ${s.aa.falseAlarms.length} = ${pct(s.aa.falseAlarms.length, s.aa.comparisons)}; suspected before re-measurement: ${s.aa.suspected}`,
     `  verdicts: ${s.aa.verdicts}`,
     ...s.aa.falseAlarms.map((a) => `    ${a}`),
+    `  spread of per-pair log ratios (median over runs): ${Object.entries(s.aa.pairSpread).map(([n, v]) => `${n} ${v.toFixed(4)}`).join(', ')}`,
     `  detection of ${opts.change} on ${opts.metric}: ${s.detect.runs} runs, ${s.detect.minutes.toFixed(1)} min`,
     `  regressed ${s.detect.regressed}/${s.detect.runs}; noisy with a detectable effect above ${(trueChange * 100).toFixed(0)}%: ${s.detect.honestNoisy}; wrong: ${s.detect.wrong.length}`,
     `  verdicts: ${s.detect.verdicts.join('; ')}`,

@@ -100,6 +100,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     req.powerOffCommand, Boolean(profile.exitDevice));
   session.accelReason = accelReason;
   if (clock) session.clock = clock;
+  if (pinned) session.hostCpus = [...req.hostCpus!];
   // The machine as booted, host ports included, for results.json.
   session.machine = concreteMachine(req, profile, ports);
 

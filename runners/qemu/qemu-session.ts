@@ -43,6 +43,7 @@ export class QemuSession implements Session {
   bootMs?: number;
   accelReason?: string;
   clock?: BenchClock;
+  hostCpus?: number[];
   /** The machine as booted (type, drives, NICs with their host ports, ...), recorded in results.json. */
   machine?: ResolvedMachine;
   landmarkLine?: number;

@@ -8,11 +8,19 @@ export type BenchMeta = Pick<BenchRun, 'runId' | 'target' | 'commit' | 'ref' | '
  * Folds the results of N independent boots of the bench suite into one BenchRun. Each boot
  * contributes one value per metric, the median of its raw samples (robust to a stray slow
  * sample), so the statistics describe the spread across boots. An instruction count takes the
- * minimum instead: there, noise only ever adds instructions (an interrupt, the agent answering the
- * host in the middle of a batch), so the smallest batch is the code path itself; measured here,
- * the minimum repeats exactly from boot to boot where the median moves by a percent or two. A benchmark that did not pass in
+ * least disturbed sample instead (leastDisturbed). A benchmark that did not pass in
  * some boot is listed under `problems` with its reason, never averaged in.
  */
+/**
+ * Under instruction counting, noise only ever adds instructions (an interrupt, the agent answering
+ * the host in the middle of a batch), so the least disturbed batch is the code path itself: the
+ * smallest time, or the largest throughput. Measured here, it repeats exactly from boot to boot
+ * where the median moves by a percent or two.
+ */
+export function leastDisturbed(samples: readonly number[], better: 'lower' | 'higher'): number {
+  return better === 'higher' ? Math.max(...samples) : Math.min(...samples);
+}
+
 export function benchRunFromBoots(boots: readonly RunResult[], meta: BenchMeta): BenchRun {
   const byName = new Map<string, Omit<MetricRun, 'samples' | 'stats'>>();
   const problems = new Map<string, BenchRun['problems'][number]>();
@@ -37,7 +45,7 @@ export function benchRunFromBoots(boots: readonly RunResult[], meta: BenchMeta):
     }
   }
   const metrics: MetricRun[] = [...byName.values()].map((m) => {
-    const perBoot = m.boots.map((b) => (m.clock === 'instructions' ? Math.min(...b) : median(b)));
+    const perBoot = m.boots.map((b) => (m.clock === 'instructions' ? leastDisturbed(b, m.better) : median(b)));
     return { ...m, samples: perBoot, stats: summarize(perBoot) };
   });
   return { version: 1, ...meta, boots: boots.length, metrics, problems: [...problems.values()] };

@@ -121,6 +121,8 @@ export interface SessionResult {
    * vCPU: guest figures are instruction counts) or `time` (real time). Absent for other sessions.
    */
   clock?: BenchClock;
+  /** The host CPUs QEMU was pinned to (`tsuite compare --duet`); absent when not pinned. */
+  hostCpus?: number[];
 }
 
 export interface RunInfo {

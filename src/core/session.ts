@@ -59,6 +59,8 @@ export interface Session extends AsyncDisposable {
    * icount), `time` for real time. Absent for an ordinary session.
    */
   readonly clock?: BenchClock;
+  /** The host CPUs the machine was pinned to (a duet's half of them); absent when not pinned. */
+  readonly hostCpus?: readonly number[];
   /** Undefined for a replayed console log: there is no machine to compare with. */
   readonly spec?: MachineSpec;
   /** The machine as booted (type, drives, NICs and their host ports, shares, IOMMU, extra devices, raw args). */

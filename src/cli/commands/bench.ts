@@ -46,7 +46,7 @@ export function benchCommand(): Command {
     addSuiteFilesOption(addTargetOptions(new Command('bench').description('run the bench suite (or your benchmark suites) on N independent boots; --record appends the result to the history'))),
     "bench.json and each boot's results",
   )
-    .option('--boots <n>', "independent boots (default: the config's bench.instructionBoots, 3, in instruction mode; bench.boots, 8, in time mode)", bootsOption)
+    .option('--boots <n>', "independent boots (default: the config's bench.instructionBoots, 5, in instruction mode; bench.boots, 8, in time mode)", bootsOption)
     .option('--record', 'append one row per metric to the history (bench-history/<target>.jsonl)')
     .option('--history <dir>', "history folder (default: the config's bench.history, bench-history)")
     .option('--test <pattern>', 'only benchmarks whose id contains this (or matches this * glob); repeatable', splitList)
