@@ -4,7 +4,7 @@ import { extname, join } from 'node:path';
 import { UsageError } from '../../src/core/errors.js';
 import { defaultFirmware, type BootSpec, type Firmware, type ImageKind, type ProvisionRequest } from '../../src/core/runner.js';
 import type { ArchProfile } from './arch-profile.js';
-import { icountArgs, sessionClock, vcpusFor } from './icount.js';
+import { accelOption, icountArgs, sessionClock, vcpusFor } from './bench-clock-args.js';
 import { concreteMachine, iommuArgs, machineArgs, machineOption, type PortMap } from './machine-args.js';
 
 export interface QemuPaths {
@@ -47,7 +47,7 @@ export function qemuArgs(
     '-nodefaults', '-no-user-config', '-display', 'none',
     // A guest reset (panic=-1, triple fault) ends QEMU instead of rebooting forever.
     '-no-reboot',
-    '-accel', accel,
+    '-accel', accelOption(accel, sessionClock(req, accel)),
     '-M', machineOption(machine, accel),
     '-cpu', profile.cpu[accel],
     '-smp', String(vcpusFor(req, sessionClock(req, accel))),

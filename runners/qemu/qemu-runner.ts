@@ -16,7 +16,8 @@ import { forwardedGuestPorts, qemuArgs, sessionUefiVars } from './qemu-args.js';
 import { concreteMachine } from './machine-args.js';
 import { connectGuestDocker } from './guest-docker.js';
 import { connectGuestShell } from './guest-shell.js';
-import { sessionClock, vcpusFor } from './icount.js';
+import { raiseAutogroupPriority } from './autogroup.js';
+import { sessionClock, vcpusFor } from './bench-clock-args.js';
 import { QemuSession } from './qemu-session.js';
 import { ownedTmpPrefix, sweepOrphanQemus } from './orphans.js';
 import { QmpClient } from './qmp.js';
@@ -101,6 +102,8 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
   session.accelReason = accelReason;
   if (clock) session.clock = clock;
   if (pinned) session.hostCpus = [...req.hostCpus!];
+  // Real time on a shared host: QEMU's share of the CPU against everything else is part of the figure.
+  if (clock === 'time' && child.pid !== undefined) session.hostPriority = await raiseAutogroupPriority(child.pid);
   // The machine as booted, host ports included, for results.json.
   session.machine = concreteMachine(req, profile, ports);
 

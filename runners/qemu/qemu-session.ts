@@ -44,6 +44,7 @@ export class QemuSession implements Session {
   accelReason?: string;
   clock?: BenchClock;
   hostCpus?: number[];
+  hostPriority?: string;
   /** The machine as booted (type, drives, NICs with their host ports, ...), recorded in results.json. */
   machine?: ResolvedMachine;
   landmarkLine?: number;

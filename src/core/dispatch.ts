@@ -122,6 +122,7 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     if (session.machine) info.machine = session.machine;
     if (session.clock) info.clock = session.clock;
     if (session.hostCpus) info.hostCpus = [...session.hostCpus];
+    if (session.hostPriority) info.hostPriority = session.hostPriority;
     const upTo = session.landmarkLine === undefined ? undefined : session.landmarkLine + 1;
     const report = parseBootReport(session.console.lines.slice(0, upTo).map((l) => l.text));
     const queue = [...runnable];

@@ -123,6 +123,8 @@ export interface SessionResult {
   clock?: BenchClock;
   /** The host CPUs QEMU was pinned to (`tsuite compare --duet`); absent when not pinned. */
   hostCpus?: number[];
+  /** A time-mode benchmark session: QEMU's priority on the host (`autogroup nice -10`, or why not). */
+  hostPriority?: string;
 }
 
 export interface RunInfo {

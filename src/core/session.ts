@@ -61,6 +61,8 @@ export interface Session extends AsyncDisposable {
   readonly clock?: BenchClock;
   /** The host CPUs the machine was pinned to (a duet's half of them); absent when not pinned. */
   readonly hostCpus?: readonly number[];
+  /** What was done to the machine's scheduling priority on the host (a time-mode benchmark session). */
+  readonly hostPriority?: string;
   /** Undefined for a replayed console log: there is no machine to compare with. */
   readonly spec?: MachineSpec;
   /** The machine as booted (type, drives, NICs and their host ports, shares, IOMMU, extra devices, raw args). */

@@ -73,6 +73,13 @@ describe('qemuArgs for x86_64', () => {
     expect(tcg).not.toContain('-icount');
   });
 
+  it('runs a time-mode benchmark session under TCG in one host thread, and nothing else', () => {
+    expect(after(qemuArgs(request({ clock: 'time' }), x86_64, 'tcg', paths), '-accel')).toBe('tcg,thread=single');
+    expect(after(qemuArgs(request({ clock: 'time' }), x86_64, 'kvm', paths), '-accel')).toBe('kvm');
+    expect(after(qemuArgs(request({ clock: 'instructions' }), x86_64, 'tcg', paths), '-accel')).toBe('tcg');
+    expect(after(tcg, '-accel')).toBe('tcg');
+  });
+
   it('logs the serial console to the session folder and keeps Ctrl-C away from QEMU', () => {
     const chardev = after(tcg, '-chardev');
     expect(chardev.split(',')).toEqual(expect.arrayContaining(['id=console0', 'signal=off', `logfile=${paths.consoleLog}`, 'logappend=on']));
