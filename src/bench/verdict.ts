@@ -26,7 +26,8 @@ import { DEFAULT_BENCH } from '../config/define-config.js';
 import { couldSee, detectableChange } from './detectable.js';
 import { benjaminiHochberg } from './multiple-comparisons.js';
 import type { MetricComparison, MetricDef, Stats, Verdict } from './model.js';
-import { pairedLogTest, welchLogTest, PAIRED_LOG_TEST, WELCH_LOG_TEST, type TestResult } from './significance.js';
+import { pairedLogTest, welchLogTest, PAIRED_LOG_TEST, TRIM, WELCH_LOG_TEST, type TestResult } from './significance.js';
+import type { BenchClock } from './clock.js';
 import { summarize } from './stats.js';
 
 /** The config's defaults (bench.minEffect, bench.alpha). */
@@ -35,8 +36,9 @@ export const DEFAULT_MIN_EFFECT_INSTRUCTIONS = DEFAULT_BENCH.minEffectInstructio
 export const DEFAULT_ALPHA = DEFAULT_BENCH.alpha;
 
 /** The name recorded in Comparison.settings.test. */
-export function testName(paired: boolean): string {
-  return paired ? PAIRED_LOG_TEST : WELCH_LOG_TEST;
+export function testName(paired: boolean, clock?: BenchClock): string {
+  const name = paired ? PAIRED_LOG_TEST : WELCH_LOG_TEST;
+  return clock === 'instructions' ? `${name} for real time; untrimmed (Student's t) for instruction counts` : name;
 }
 
 export interface VerdictSettings {
@@ -100,7 +102,18 @@ function runTest(input: MetricInput): Tested {
   if (head.length < 2) return { kind: 'no-baseline', why: `head has ${head.length} value(s); need values from at least 2 boots` };
   const bad = [...base, ...head].find((v) => !(v > 0) || !Number.isFinite(v));
   if (bad !== undefined) return { kind: 'invalid', why: `cannot compare as a ratio: ${bad} is not a positive number` };
-  return { kind: 'tested', test: input.paired ? pairedLogTest(base, head) : welchLogTest(base, head) };
+  const trim = trimFor(input.def);
+  return { kind: 'tested', test: input.paired ? pairedLogTest(base, head, trim) : welchLogTest(base, head, trim) };
+}
+
+/**
+ * Trimming guards real time against a boot the host slowed throughout. An instruction count has
+ * no such boots (the host cannot add instructions, and each boot's least disturbed sample is
+ * read), and what varies between its boots is the kernel's own memory layout: trimming would only
+ * throw away degrees of freedom (with 5 pairs, 2 of 4).
+ */
+export function trimFor(def: MetricDef): number {
+  return def.clock === 'instructions' ? 0 : TRIM;
 }
 
 /**

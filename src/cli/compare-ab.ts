@@ -105,7 +105,7 @@ export async function compareAb(req: AbRequest): Promise<{ comparison: Compariso
       target: sides.a.target,
       fingerprint: sides.a.fingerprint,
       clock: sides.a.clock,
-      settings: { ...req.settings, test: testName(true), looks: plan.looks, stopping: describeStopping(plan) },
+      settings: { ...req.settings, test: testName(true, sides.a.clock), looks: plan.looks, stopping: describeStopping(plan) },
       pairs: { used, first: req.pairs, max: plan.max, design: req.duet ? 'duet' : 'interleaved' },
       metrics,
     },

@@ -70,7 +70,7 @@ export async function compareWithHistory(req: HistoryCompareRequest): Promise<Co
     target: req.head.target,
     fingerprint: req.head.fingerprint,
     clock: req.head.clock,
-    settings: { ...req.settings, test: testName(false) },
+    settings: { ...req.settings, test: testName(false, req.head.clock) },
     metrics,
   };
 }

@@ -9,6 +9,7 @@ import {
   DEFAULT_ALPHA,
   DEFAULT_MIN_EFFECT,
   testName,
+  trimFor,
   type MetricInput,
 } from '../../src/bench/verdict.js';
 import { PAIRED_LOG_TEST, WELCH_LOG_TEST } from '../../src/bench/significance.js';
@@ -257,5 +258,24 @@ describe('applyRemeasurement', () => {
     expect(out.map((m) => m.verdict)).toEqual(['noisy', 'noisy', 'unchanged']);
     expect(out[0]!.why).toMatch(/suspected regression not re-measured/);
     expect(out[1]!.why).toMatch(/suspected improvement not re-measured/);
+  });
+});
+
+describe('instruction counts', () => {
+  it('are tested untrimmed (their boots vary by layout, not by host load), so five pairs keep four degrees of freedom', () => {
+    expect(trimFor({ name: 'x', unit: 'ns', better: 'lower', clock: 'instructions' })).toBe(0);
+    expect(trimFor({ name: 'x', unit: 'ns', better: 'lower', clock: 'time' })).toBe(0.2);
+    expect(trimFor({ name: 'x', unit: 'ns', better: 'lower' })).toBe(0.2);
+    // Five A/A pairs of fork+exec+wait as counted on this machine (virtual us).
+    const a = [606.96, 606.03, 608.6, 606.8, 606.76];
+    const b = [607.35, 607.0, 608.49, 607.67, 608.37];
+    const settings = { minEffect: 0.05, minEffectInstructions: 0.015, alpha: 0.05 };
+    const counted = compareMetric({ def: { name: 'process/fork-exec-wait', unit: 'us', better: 'lower', clock: 'instructions' }, base: a, head: b, paired: true }, settings);
+    expect(counted.verdict).toBe('unchanged');
+    expect(counted.ci![1] - counted.ci![0]).toBeLessThan(0.01);
+    // The same numbers as real time get the trimmed test, whose interval is wider, and a 5% bar.
+    const timed = compareMetric({ def: { name: 'process/fork-exec-wait', unit: 'us', better: 'lower', clock: 'time' }, base: a, head: b, paired: true }, settings);
+    expect(timed.ci![1] - timed.ci![0]).toBeGreaterThan(counted.ci![1] - counted.ci![0]);
+    expect(testName(true, 'instructions')).toContain("untrimmed (Student's t) for instruction counts");
   });
 });
