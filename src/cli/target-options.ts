@@ -132,6 +132,10 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
   if (flags.firmware && !['bios', 'uefi'].includes(flags.firmware)) {
     throw new UsageError(`--firmware must be bios or uefi, not '${flags.firmware}'`);
   }
+  const clock = flags.clock ?? config.bench?.clock ?? 'auto';
+  if (clock === 'instructions' && (flags.accel ?? def.accel) === 'kvm') {
+    throw new UsageError('--clock instructions counts guest instructions with QEMU icount, which needs TCG, and the target asks for KVM', 'use --accel tcg (or auto), or --clock time to measure real time under KVM');
+  }
   applyImage(name, config, flags, def);
   if (flags.kernel && flags.kernelSrc) {
     throw new UsageError('--kernel and --kernel-src both name the kernel', 'give one: a built file with --kernel, or a source tree with --kernel-src');
@@ -195,7 +199,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
   const landmark = def.landmark ? regex(def.landmark, 'the landmark') : BOOT_REPORT_READY;
   const extraPanics = (def.panicPatterns ?? []).map((p) => regex(p, `panic pattern '${p}'`));
   const eventPatterns = { ...LINUX_EVENT_PATTERNS, panic: [...LINUX_EVENT_PATTERNS.panic, ...extraPanics] };
-  return { name, def, landmark, eventPatterns, benchClock: flags.clock ?? config.bench?.clock ?? 'auto' };
+  return { name, def, landmark, eventPatterns, benchClock: clock };
 }
 
 /**
