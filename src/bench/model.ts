@@ -38,7 +38,15 @@ export interface MetricDef {
    * the clock existed: those were real time.
    */
   clock?: BenchClock;
+  /**
+   * How a boot's instruction-count samples become its one value (see leastDisturbed in
+   * aggregate.ts): `least-disturbed` (the default) or `better-half` for a benchmark whose work is
+   * partly deferred by the kernel, so that no batch is free of it.
+   */
+  counted?: InstructionSummary;
 }
+
+export type InstructionSummary = 'least-disturbed' | 'better-half';
 
 /**
  * One metric measured over the N independent boots of one run. The statistics are over the

@@ -123,7 +123,7 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   instructionBoots: 'the number of boots per measurement in instruction mode, a whole number from 2 to 100, e.g. instructionBoots: 5',
   maxBoots: 'the most boots per side an A/B comparison may grow to, a whole number from 2 to 100, e.g. maxBoots: 20',
   minEffect: 'the smallest relative change reported, e.g. minEffect: 0.05 for 5%',
-  minEffectInstructions: 'the smallest relative change in instruction counts reported, e.g. minEffectInstructions: 0.015 for 1.5%',
+  minEffectInstructions: 'the smallest relative change in instruction counts reported, e.g. minEffectInstructions: 0.02 for 2%',
   alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
   history: "the benchmark history folder, e.g. history: 'bench-history'",
   runner: "runner: 'qemu' to boot a machine, or runner: 'docker' for an existing Docker Engine endpoint",

@@ -33,6 +33,8 @@ export interface Metric {
    * virtual units: 1 virtual ns = 1 guest instruction) or `time` (real time).
    */
   clock?: BenchClock;
+  /** How `tsuite bench` folds a boot's instruction-count samples: see MetricDef.counted in src/bench/model.ts. */
+  counted?: 'least-disturbed' | 'better-half';
 }
 
 export interface TestResult {

@@ -38,7 +38,12 @@ export const BENCH_PROGRAMS: readonly BenchProgram[] = [
     metrics: [lower('memory/page-fault', 'ns'), lower('memory/munmap-per-page', 'ns'), lower('memory/malloc-free', 'ns')],
   },
   { program: 'process', title: 'process creation: fork, exec of a static binary, wait', metrics: [lower('process/fork-exec-wait', 'us')] },
-  { program: 'files', title: 'files on /tmp (tmpfs): create, write 4 KiB, fsync, close, unlink', metrics: [lower('files/create-write-fsync-unlink', 'us')] },
+  {
+    program: 'files',
+    title: 'files on /tmp (tmpfs): create, write 4 KiB, fsync, close, unlink',
+    // Part of this work (freeing inodes and dentries) is deferred past an RCU grace period: counted, no batch is free of it.
+    metrics: [{ ...lower('files/create-write-fsync-unlink', 'us'), counted: 'better-half' }],
+  },
 ];
 
 /** Boot time, one reading per boot. */

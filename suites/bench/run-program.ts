@@ -54,5 +54,8 @@ export async function runBenchProgram(ctx: TestContext, expected: BenchProgram, 
   for (const l of lines) if (!expected.metrics.some((m) => m.name === l.name)) problems.push(`unexpected metric ${l.name}`);
   // Numbers under the wrong name or unit would poison the history: none are reported then.
   if (problems.length > 0) throw new TestOutcome('parseError', `benchmark ${program} does not print what the bench suite declares: ${problems.join('; ')}`);
-  for (const l of lines) guestMetric(ctx, { name: l.name, unit: l.unit, better: l.better, samples: l.samples });
+  for (const l of lines) {
+    const def = expected.metrics.find((m) => m.name === l.name)!;
+    guestMetric(ctx, { name: l.name, unit: l.unit, better: l.better, samples: l.samples, ...(def.counted ? { counted: def.counted } : {}) });
+  }
 }
