@@ -1,7 +1,7 @@
 import { Bench } from 'tinybench';
 import { InfraError, TestOutcome, type TestContext } from '../../src/index.js';
 import { AGENT_PING_SAMPLES, AGENT_ROUND_TRIP } from './metrics.js';
-import { hostMetric } from './clocked.js';
+import { hostMetric } from './host-metric.js';
 
 /**
  * Times `guest-ping` round trips from the host with tinybench: the cost of one agent request

@@ -3,7 +3,7 @@ import { Bench } from 'tinybench';
 import { InfraError, TestOutcome, type DockerChannel, type MetricDef, type TestContext } from '../../src/index.js';
 import { ensureTestImage } from '../../oci-images/index.js';
 import { CONTAINER_COLD_START, CONTAINER_EXEC, CONTAINER_RUN_SAMPLES, CONTAINER_EXEC_SAMPLES } from './metrics.js';
-import { hostMetric } from './clocked.js';
+import { hostMetric } from './host-metric.js';
 
 /** The session's engine and tsuite's busybox image on it (loaded once per engine). */
 async function engine(ctx: TestContext): Promise<{ docker: DockerChannel; busybox: string }> {

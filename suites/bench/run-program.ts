@@ -9,7 +9,6 @@ import {
 import { outputTail, uploadOnce } from '../guest-upload.js';
 import type { BenchProgram } from './metrics.js';
 import { parseBenchOutput } from './output.js';
-import { guestMetric } from './clocked.js';
 
 /** Where the benchmarks are copied in the guest. */
 export const BENCH_DIR = '/opt/tsuite/bench';
@@ -56,6 +55,6 @@ export async function runBenchProgram(ctx: TestContext, expected: BenchProgram, 
   if (problems.length > 0) throw new TestOutcome('parseError', `benchmark ${program} does not print what the bench suite declares: ${problems.join('; ')}`);
   for (const l of lines) {
     const def = expected.metrics.find((m) => m.name === l.name)!;
-    guestMetric(ctx, { name: l.name, unit: l.unit, better: l.better, samples: l.samples, ...(def.counted ? { counted: def.counted } : {}) });
+    ctx.metric({ name: l.name, unit: l.unit, better: l.better, samples: l.samples, ...(def.counted ? { counted: def.counted } : {}) });
   }
 }

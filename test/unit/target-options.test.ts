@@ -234,3 +234,21 @@ describe('container targets', () => {
     expect(usageError(config(), { containerImages: 'remote' as TargetFlags['containerImages'] }).message).toContain('local or upstream');
   });
 });
+
+describe('--clock on a target', () => {
+  const withBench = (bench: Partial<ResolvedConfig['bench']>) => ({ ...config(), bench }) as ResolvedConfig;
+
+  it('comes from the flag, else the config, else auto', () => {
+    expect(resolveTarget(config(), {}).benchClock).toBe('auto');
+    expect(resolveTarget(withBench({ clock: 'time' }), {}).benchClock).toBe('time');
+    expect(resolveTarget(withBench({ clock: 'time' }), { clock: 'instructions' }).benchClock).toBe('instructions');
+  });
+
+  it('refuses instruction counting under KVM, and on an existing endpoint, before anything boots', () => {
+    const kvm = usageError(config(), { clock: 'instructions', accel: 'kvm' });
+    expect(kvm.message).toContain('needs TCG');
+    expect(kvm.fix).toContain('--clock time');
+    expect(usageError(config(), { target: 'docker', dockerHost: 'tcp://127.0.0.1:2375', clock: 'instructions' }).message).toContain('existing Docker endpoint');
+    expect(resolveTarget(config(), { clock: 'time', accel: 'kvm' }).benchClock).toBe('time');
+  });
+});
