@@ -5,3 +5,6 @@ export { IMAGE_DEFINITIONS, IMAGE_NAMES, CUSTOM_IMAGES, type ImageName } from '.
 export { defineImage, type ImageDefinition, type LayerDef, type LayerSource, type RuntimeConfig } from './builder/definition.js';
 export { NGINX_MARKER } from './nginx/image.js';
 export { PROBES_IN_IMAGE } from './probes/image.js';
+export * from './registry/index.js';
+/** The pod sandbox image (containerd's `sandbox_image`), built with buildImage(); not in IMAGE_DEFINITIONS. */
+export { default as PAUSE_IMAGE } from './pause/image.js';

@@ -6,11 +6,12 @@
 # Debian's Chromium is the browser the HTML report's Playwright test drives (playwright-core downloads
 # no browser of its own). The containers tests start Debian's dockerd on this host (docker.io, which
 # `setup` installs for its client) in a network namespace of their own (iproute2, nsenter from
-# util-linux), reached over TLS with certificates made by openssl.
+# util-linux), reached over TLS with certificates made by openssl. The cri tests start Debian's
+# containerd (a docker.io dependency) the same way, giving pods networks with the CNI plugins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TEST_PACKAGES=(chromium openssl iproute2 util-linux)
+TEST_PACKAGES=(chromium openssl iproute2 util-linux containernetworking-plugins)
 missing=()
 for p in "${TEST_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

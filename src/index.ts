@@ -19,6 +19,14 @@ export { assetPath } from './core/paths.js';
 export { AgentClient, type ExecResult, type ExecOptions } from './channels/agent.js';
 export { AgentError } from './channels/agent-error.js';
 export { DockerChannel, type DockerEndpoint, type DockerEngineInfo } from './channels/docker.js';
+export { CriChannel, CriRpcError, CriConnectError, isUnimplemented, LOCAL_NODE, type CriNode, type CriEndpoint, type CriRuntimeInfo, type CallOptions as CriCallOptions } from './channels/cri.js';
+export type * as Cri from './channels/cri-messages.js';
+export { parseCriEndpoint, type CriAddress } from './channels/cri-endpoint.js';
+// CRI streaming (Exec, Attach, PortForward URLs): what the cri suite's streaming tests drive.
+export { criExec, criAttach, openExec, openAttach, RemoteCommand, type RemoteCommandOptions, type RemoteCommandResult, type OutputStream, type StreamRequest } from './channels/cri-streams.js';
+export { criPortForward, openPortForward, PortForwardStream } from './channels/cri-port-forward.js';
+export { CriStreamError, type CriStreamErrorKind, type StreamOptions as CriStreamOptions } from './channels/cri-stream-socket.js';
+export type { StreamStatus as CriStreamStatus, TerminalSize } from './channels/cri-stream-wire.js';
 export { ShellChannel, ShellTimeout, ShellClosed, SHELL_DEFAULT_TIMEOUT_MS, type ShellSettings, type ShellRunOptions } from './channels/shell.js';
 export { terminalText, type LineEnding } from './channels/shell-text.js';
 export type { ShellStep, ShellTestDef } from './core/shell-test-def.js';

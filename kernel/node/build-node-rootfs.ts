@@ -8,6 +8,8 @@ import { assetPath, cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
 import { GUEST_LIB, GUEST_LIB_SOURCE } from '../initramfs/build-initramfs.js';
 import { requireTools } from '../images/requirements.js';
+import { buildImage, PAUSE_IMAGE, type BuiltImage } from '../../oci-images/index.js';
+import { cniConflist, containerdConfig, NODE_PAUSE_TAR, NODE_REGISTRY_CONFIG_DIR } from './cri-files.js';
 import { hostSuiteSources, NODE_PACKAGES, NODE_SUITE, resolveNodePackages } from './node-packages.js';
 import { DEPMOD, MKE2FS, nodeRootfsRequirements, USERADD } from './requirements.js';
 
@@ -20,7 +22,7 @@ export const NODE_CMDLINE = `root=${NODE_ROOT_DEVICE} rootfstype=ext4 rw rootwai
 /** Image size: sparse, so only what is written takes disk; the rest is room for images and containers. */
 export const NODE_ROOTFS_SIZE = '4G';
 /** Bumped when the build steps change in a way the inputs below do not show. */
-const BUILDER_REVISION = 1;
+const BUILDER_REVISION = 2;
 
 export interface NodeRootfsRequest {
   /** The kernel whose modules go into `/lib/modules/<release>` (the reference kernel). */
@@ -70,6 +72,9 @@ export async function buildNodeRootfs(req: NodeRootfsRequest, progress: Progress
   const resolved = await resolveNodePackages(packages, join(base, 'resolved'));
   const hash = createHash('sha256').update(`${BUILDER_REVISION}\0${NODE_SUITE}\0${NODE_ROOTFS_SIZE}\0${req.kernel.release}\0${req.kernel.version ?? ''}\0`);
   hash.update(resolved.join('\n')).update(await readFile(init)).update(await readFile(assetPath(...GUEST_LIB_SOURCE))).update(JSON.stringify(GUEST_FILES));
+  // The pod sandbox image: its tar goes into the rootfs (imported at boot) and its ref into containerd's config.
+  const pause = await buildImage(PAUSE_IMAGE, 'x86_64', progress);
+  hash.update(pause.id).update(JSON.stringify(criFiles(pause)));
   const key = hash.digest('hex').slice(0, 16);
   const dir = join(base, `${req.kernel.release}-${key}`);
   const manifest = join(dir, 'node.json');
@@ -97,7 +102,7 @@ export async function buildNodeRootfs(req: NodeRootfsRequest, progress: Progress
         '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-include=/usr/share/doc/*/copyright',
         NODE_SUITE, tree, ...sources],
       { fix: 'check that the host reaches its apt mirror (`apt-get update`), then run again' }));
-    const installed = await progress.step(`Installing the node init and the ${req.kernel.release} modules`, () => configure(tree, init, req.kernel));
+    const installed = await progress.step(`Installing the node init and the ${req.kernel.release} modules`, () => configure(tree, init, req.kernel, pause));
     const image = join(stage, 'rootfs.ext4');
     await progress.step(`Packing the rootfs into ext4 (${NODE_ROOTFS_SIZE}, sparse)`, () =>
       // Inode tables and journal written now (not lazily): the guest would otherwise spend its
@@ -126,7 +131,7 @@ export async function buildNodeRootfs(req: NodeRootfsRequest, progress: Progress
 }
 
 /** Modules, init, guest files and the `tsuite` user into the tree; returns its dpkg package list. */
-async function configure(tree: string, init: string, kernel: NodeRootfsRequest['kernel']): Promise<string[]> {
+async function configure(tree: string, init: string, kernel: NodeRootfsRequest['kernel'], pause: BuiltImage): Promise<string[]> {
   const modules = join(tree, 'lib', 'modules', kernel.release);
   await cp(kernel.modulesDir, modules, { recursive: true });
   // Debian's kernel package ships no modules.dep: without it modprobe (and the kernel's own
@@ -136,16 +141,25 @@ async function configure(tree: string, init: string, kernel: NodeRootfsRequest['
   await chmod(join(tree, NODE_INIT), 0o755);
   await mkdir(join(tree, dirname(GUEST_LIB)), { recursive: true });
   await cp(assetPath(...GUEST_LIB_SOURCE), join(tree, GUEST_LIB));
-  for (const [path, text] of Object.entries(GUEST_FILES)) {
+  for (const [path, text] of Object.entries({ ...GUEST_FILES, ...criFiles(pause) })) {
+    await mkdir(join(tree, dirname(path)), { recursive: true });
     await rm(join(tree, path), { force: true }); // may be a symlink to a host file (resolv.conf)
     await writeFile(join(tree, path), text);
     if (path.startsWith('/sbin/')) await chmod(join(tree, path), 0o755);
   }
+  await mkdir(join(tree, dirname(NODE_PAUSE_TAR)), { recursive: true });
+  await cp(pause.archive, join(tree, NODE_PAUSE_TAR));
+  await mkdir(join(tree, NODE_REGISTRY_CONFIG_DIR), { recursive: true });
   // The unprivileged user of the probe contract (uid/gid 1000), as in the initramfs guest.
   await execOk(USERADD, ['--root', tree, '--uid', '1000', '--user-group', '--no-create-home', '--home-dir', '/tmp', '--shell', '/bin/sh', 'tsuite'],
     { fix: 'install passwd (useradd)' });
   const list = await execOk('dpkg-query', ['--admindir', join(tree, 'var', 'lib', 'dpkg'), '-W', '-f', '${Package}=${Version}\n']);
   return list.split('\n').filter(Boolean).sort();
+}
+
+/** containerd's config naming the sandbox image, and the pod network (kernel/node/cri-files.ts). */
+function criFiles(pause: BuiltImage): Record<string, string> {
+  return { '/etc/containerd/config.toml': containerdConfig(pause.ref), '/etc/cni/net.d/10-tsuite-pods.conflist': cniConflist() };
 }
 
 /** Build folders left by a killed build (over an hour old: a running build is younger). */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tsuite container host init: PID 1 of the node rootfs (Debian userland, no systemd). Mounts what
-# dockerd needs, starts the guest agent, prints the same boot report as the initramfs init
-# (kernel/initramfs/init.sh), then starts dockerd and says on the console when its API answers.
+# the engines need, starts the guest agent, prints the same boot report as the initramfs init
+# (kernel/initramfs/init.sh), then starts containerd (with its CRI plugin: the Kubernetes node
+# runtime) and dockerd on top of it, and says on the console when each answers.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # tini becomes PID 1 so the containerd shims that re-parent to it are reaped (a shell blocked in
@@ -66,17 +67,53 @@ fi
 
 tsuite_boot_report "$uptime_s" "$agent"
 
-# dockerd on plain TCP: --tls=false, since without it dockerd sleeps 15 s on purpose to warn about
-# an unauthenticated API. It starts its own containerd. The host waits for the `ready` line before
+# containerd first (/etc/containerd/config.toml: CRI on TCP 10010, streaming server on 10011), then
+# dockerd on plain TCP using that containerd: --tls=false, since without it dockerd sleeps 15 s on
+# purpose to warn about an unauthenticated API. The host waits for each `ready` line before
 # connecting (QEMU's port forward accepts before anything listens, and that connection hangs).
 DOCKERD_WAIT_S=180
+CONTAINERD_WAIT_S=120
 # Uptime in centiseconds ("12.34" -> 1234; the 1 prefix keeps "0.05" from reading as octal).
 uptime_cs() { read -r t _ < /proc/uptime; echo $(( ${t%.*} * 100 + 1${t#*.} - 100 )); }
 # A process that exited but is not yet reaped still answers kill -0: read its state instead.
 running() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+start_containerd() {
+  t0=$(uptime_cs)
+  mkdir -p /run/containerd
+  setsid containerd --config /etc/containerd/config.toml < /dev/null >> /var/log/containerd.log 2>&1 &
+  pid=$!
+  echo "$pid" > /run/tsuite-containerd.pid
+  n=0
+  while [ $n -lt $((CONTAINERD_WAIT_S * 5)) ]; do
+    if ! running "$pid"; then containerd_failed "containerd exited"; return 1; fi
+    if ctr version > /dev/null 2>&1; then
+      # A CRI plugin that failed to load leaves containerd up without the Kubernetes API: say why.
+      cri=$(ctr plugins ls 2>&1 | awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" { print $NF }')
+      if [ "$cri" != ok ]; then
+        grep -i 'cri' /var/log/containerd.log | grep -iE 'level=(error|fatal|warning)' | tail -n 6 | while read -r l; do echo "tsuite-node: containerd.log: $l"; done
+        containerd_failed "its CRI plugin did not load (ctr plugins ls: ${cri:-absent})"; return 1
+      fi
+      # The pod sandbox image, built by tsuite: imported, never pulled (there is no internet).
+      if ! out=$(ctr -n k8s.io images import /usr/share/tsuite/pause.tar 2>&1); then
+        containerd_failed "importing the pause image failed: $out"; return 1
+      fi
+      dt=$(( $(uptime_cs) - t0 ))
+      echo "tsuite-node: containerd ready after $((dt / 100)).$((dt % 100 / 10)) s ($(containerd --version))"
+      return 0
+    fi
+    sleep 0.2
+    n=$((n + 1))
+  done
+  containerd_failed "the API did not answer within $CONTAINERD_WAIT_S s"
+  return 1
+}
+containerd_failed() {
+  tail -n 8 /var/log/containerd.log | while read -r l; do echo "tsuite-node: containerd.log: $l"; done
+  echo "tsuite-node: containerd failed: $1"
+}
 start_dockerd() {
   t0=$(uptime_cs)
-  setsid dockerd -H unix:///run/docker.sock -H tcp://0.0.0.0:2375 --tls=false < /dev/null >> /var/log/dockerd.log 2>&1 &
+  setsid dockerd -H unix:///run/docker.sock -H tcp://0.0.0.0:2375 --tls=false --containerd /run/containerd/containerd.sock < /dev/null >> /var/log/dockerd.log 2>&1 &
   pid=$!
   echo "$pid" > /run/tsuite-dockerd.pid
   n=0
@@ -96,7 +133,10 @@ dockerd_failed() {
   tail -n 8 /var/log/dockerd.log | while read -r l; do echo "tsuite-node: dockerd.log: $l"; done
   echo "tsuite-node: dockerd failed: $1 (last log line: $(tail -n 1 /var/log/dockerd.log))"
 }
-start_dockerd &
+# dockerd needs containerd's socket; the pause image import runs beside dockerd's start.
+( until [ -S /run/containerd/containerd.sock ] || [ -f /run/tsuite-containerd.failed ]; do sleep 0.2; done
+  if [ -S /run/containerd/containerd.sock ]; then start_dockerd; else dockerd_failed "containerd did not start"; fi ) &
+( start_containerd || touch /run/tsuite-containerd.failed ) &
 
 # Host commands arrive on the console, one per line.
 while read -r line; do
@@ -105,12 +145,13 @@ while read -r line; do
       echo "tsuite-node: powering off"
       # A short grace for dockerd; the disk is a throwaway overlay, so nothing needs flushing for
       # the next boot, but containers get their SIGTERM.
-      if [ -f /run/tsuite-dockerd.pid ]; then
-        pid=$(cat /run/tsuite-dockerd.pid)
+      for f in /run/tsuite-dockerd.pid /run/tsuite-containerd.pid; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
         kill -TERM "$pid" 2> /dev/null
         n=0
         while [ $n -lt 30 ] && running "$pid"; do sleep 0.1; n=$((n + 1)); done
-      fi
+      done
       sync
       busybox poweroff -f ;;
   esac

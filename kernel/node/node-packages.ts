@@ -11,12 +11,12 @@ export const NODE_SUITE = 'bookworm';
 /**
  * What the container host holds beyond the `apt` variant (Essential packages and apt): the engine
  * (docker.io brings containerd, runc, tini, iptables), AppArmor (docker.io recommends it and the
- * cloud kernel enables it: without apparmor_parser every `docker run` fails), the guest agent, and
- * the tools the node init uses.
+ * cloud kernel enables it: without apparmor_parser every `docker run` fails), the guest agent, the
+ * CNI plugins containerd's CRI plugin gives pods their network with, and the tools the node init uses.
  */
 export const NODE_PACKAGES: readonly string[] = Object.freeze([
   'docker.io', 'apparmor', 'iptables', 'iproute2', 'kmod', 'procps', 'mount', 'util-linux',
-  'qemu-guest-agent', 'busybox', 'ca-certificates', 'curl',
+  'qemu-guest-agent', 'busybox', 'ca-certificates', 'curl', 'containernetworking-plugins',
 ]);
 
 const APT_FIX = 'run `npx tsuite setup` (it runs `apt-get update` when root), or `sudo apt-get update`';

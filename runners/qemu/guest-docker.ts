@@ -52,20 +52,20 @@ export async function connectGuestDocker(session: DockerGuest, docker: DockerReq
 }
 
 /**
- * The engine's ready line, or an error as soon as the guest says the engine failed, the machine
+ * The engine's ready line, or an error as soon as the guest says the engine failed (`failedLine`), the machine
  * ends, or `timeoutMs` passes.
  */
-async function waitForEngine(console: ConsoleChannel, ready: RegExp, timeoutMs: number, fromLine: number, signal: AbortSignal) {
+export async function waitForEngine(console: ConsoleChannel, ready: RegExp, timeoutMs: number, fromLine: number, signal: AbortSignal, failedLine = DOCKERD_FAILED) {
   const stop = new AbortController();
   const both = AbortSignal.any([signal, stop.signal]);
   try {
-    const failed = console.expect(DOCKERD_FAILED, { timeoutMs, signal: both, fromLine }).then((m) => {
+    const failed = console.expect(failedLine, { timeoutMs, signal: both, fromLine }).then((m) => {
       throw new Error(`the guest's engine did not start: ${m.line.text.trim()}`);
     });
     failed.catch(() => undefined); // settles after the race when ready wins and the wait is stopped
     const seen = await Promise.race([console.expect(ready, { timeoutMs, signal: both, fromLine }), failed]);
     // A ready pattern may also match the failure line (`dockerd (?:ready|failed)`).
-    if (DOCKERD_FAILED.test(seen.line.text)) throw new Error(`the guest's engine did not start: ${seen.line.text.trim()}`);
+    if (failedLine.test(seen.line.text)) throw new Error(`the guest's engine did not start: ${seen.line.text.trim()}`);
     return seen.line;
   } catch (err) {
     if (err instanceof ExpectTimeout) {

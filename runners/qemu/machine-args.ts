@@ -12,15 +12,17 @@ const optionValue = (path: string) => path.replace(/,/g, ',,');
 export type PortMap = ReadonlyMap<number, number>;
 
 /** The ports tsuite itself forwards: the guest's Docker Engine API, the ports tests publish on, and those asked for. */
-function ownGuestPorts(req: Pick<ProvisionRequest, 'forwardPorts' | 'docker'>): number[] {
-  return [...new Set([...(req.forwardPorts ?? []), ...(req.docker ? [req.docker.guestPort, ...req.docker.publishPorts] : [])])];
+function ownGuestPorts(req: Pick<ProvisionRequest, 'forwardPorts' | 'docker' | 'cri'>): number[] {
+  const docker = req.docker ? [req.docker.guestPort, ...req.docker.publishPorts] : [];
+  const cri = req.cri ? [req.cri.guestPort, ...(req.cri.streamGuestPort ? [req.cri.streamGuestPort] : []), ...req.cri.hostPorts] : [];
+  return [...new Set([...(req.forwardPorts ?? []), ...docker, ...cri])];
 }
 
 /**
  * The guest ports that need a free host port, each once: tsuite's own (docker) and the machine's
  * NIC forwards that leave the host port out.
  */
-export function forwardedGuestPorts(req: Pick<ProvisionRequest, 'forwardPorts' | 'docker' | 'machine'>): number[] {
+export function forwardedGuestPorts(req: Pick<ProvisionRequest, 'forwardPorts' | 'docker' | 'cri' | 'machine'>): number[] {
   const fromNics = (req.machine?.nics ?? []).flatMap((n) => n.forwards.filter((f) => f.host === undefined).map((f) => f.guest));
   return [...new Set([...ownGuestPorts(req), ...fromNics])];
 }

@@ -14,6 +14,7 @@ import { chooseAccel, KVM_FAILURE, probeKvm, qemuVersion, recordKvmVerdict } fro
 import { profileFor } from './profiles/index.js';
 import { forwardedGuestPorts, qemuArgs, sessionUefiVars } from './qemu-args.js';
 import { concreteMachine } from './machine-args.js';
+import { connectGuestCri } from './guest-cri.js';
 import { connectGuestDocker } from './guest-docker.js';
 import { connectGuestShell } from './guest-shell.js';
 import { raiseAutogroupPriority } from './autogroup.js';
@@ -123,7 +124,11 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     session.landmarkLine = landmark.index;
     if (paths.agentSocket) await connectAgent(session, paths.agentSocket, signal);
     if (req.shell) await connectGuestShell(session, req.shell, paths.consoleLog, signal);
-    if (req.docker) await connectGuestDocker(session, req.docker, ports, signal);
+    // The engines come up side by side in the guest: wait for both at once.
+    await Promise.all([
+      req.docker ? connectGuestDocker(session, req.docker, ports, signal) : undefined,
+      req.cri ? connectGuestCri(session, req.cri, ports, signal) : undefined,
+    ]);
     return session;
   } catch (err) {
     const hung = err instanceof BootFailure && err.kind === 'timedOut';

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchClock } from '../../src/bench/clock.js';
 import type { AgentClient } from '../../src/channels/agent.js';
 import type { ConsoleChannel } from '../../src/channels/console.js';
+import type { CriChannel } from '../../src/channels/cri.js';
 import type { DockerChannel } from '../../src/channels/docker.js';
 import type { ShellChannel } from '../../src/channels/shell.js';
 import type { EventPatterns } from '../../src/parsers/kernel-events.js';
@@ -38,6 +39,12 @@ export class QemuSession implements Session {
   shellProblem?: string;
   /** Host milliseconds from machine start to the engine's ready line on the console. */
   dockerReadyMs?: number;
+  /** The guest's CRI runtime, through its forwarded port, once it answered Version. */
+  cri?: CriChannel;
+  /** Why a machine that was asked to serve CRI has no `cri` channel. */
+  criProblem?: string;
+  /** Host milliseconds from machine start to the CRI runtime's ready line on the console. */
+  criReadyMs?: number;
   /** Whether the guest has its end of the agent port open (QMP VSERPORT_CHANGE); undefined until it says. */
   agentPortOpen?: boolean;
   bootMs?: number;
@@ -113,6 +120,13 @@ export class QemuSession implements Session {
     this.channelSet.add('docker');
   }
 
+  /** The runtime answered Version: the session now offers the `cri` channel. */
+  attachCri(cri: CriChannel): void {
+    this.cri = cri;
+    this.criProblem = undefined;
+    this.channelSet.add('cri');
+  }
+
   /** The shell's prompt appeared: the session now offers the `shell` channel. */
   attachShell(shell: ShellChannel): void {
     this.shell = shell;
@@ -163,6 +177,7 @@ export class QemuSession implements Session {
   async [Symbol.asyncDispose](): Promise<void> {
     // Kept-alive API connections first: the guest is about to go.
     this.docker?.close();
+    this.cri?.close();
     await this.shutdown(SESSION_DONE);
     this.shell?.close();
     this.agent?.close();

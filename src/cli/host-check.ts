@@ -19,11 +19,19 @@ export function hostRequirements(profile: ArchProfile): HostRequirement[] {
 /** Debian's docker client: the containers suite proves that standard Docker tooling drives the target. */
 const dockerCli = fileRequirement("Docker CLI (Debian's client, for the containers suite)", '/usr/bin/docker', 'docker.io');
 
-/** Everything the host needs for one target: QEMU and the reference guest, the container host's rootfs builder, the docker client. */
+/** The registry the cri suite pulls tsuite's images from, started on this host (oci-images/registry). */
+const registry = [
+  fileRequirement("OCI registry (Debian's docker-registry, for the cri suite's pulls)", '/usr/bin/docker-registry', 'docker-registry'),
+  fileRequirement('openssl (the local registry\'s TLS certificate)', '/usr/bin/openssl', 'openssl'),
+];
+
+/** Everything the host needs for one target: QEMU and the reference guest, the container host's rootfs builder, the docker client, the registry. */
 export function targetRequirements(def: TargetDef): HostRequirement[] {
   const docker = def.docker ? [dockerCli] : [];
+  const cri = def.cri ? registry : [];
   if (def.runner === 'docker') return docker;
-  return [...hostRequirements(profileFor(def.arch)), ...(def.rootfs === 'node' ? nodeRootfsRequirements() : []), ...docker];
+  if (def.runner === 'cri') return cri;
+  return [...hostRequirements(profileFor(def.arch)), ...(def.rootfs === 'node' ? nodeRootfsRequirements() : []), ...docker, ...cri];
 }
 
 export async function missingPackages(def: TargetDef): Promise<{ missing: HostRequirement[]; packages: string[] }> {

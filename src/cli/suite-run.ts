@@ -6,9 +6,9 @@ import { hostInfo } from '../core/host-info.js';
 import { buildPlan, type SessionPlan } from '../core/plan.js';
 import type { Progress } from '../core/progress.js';
 import type { KernelInfo, RunInfo, RunResult } from '../core/result.js';
-import { bootsFromDrives, NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
+import { bootsFromDrives, NODE_CRI_HOST_PORTS, NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
 import { resolveMachine } from '../core/machine.js';
-import type { DockerRequest, ProvisionRequest, Runner } from '../core/runner.js';
+import type { CriEndpointRequest, CriRequest, DockerRequest, ProvisionRequest, Runner } from '../core/runner.js';
 
 /** How long a guest's engine may take to answer after the boot landmark, unless the target says. */
 const DOCKER_READY_TIMEOUT_MS = 120_000;
@@ -41,6 +41,7 @@ export interface PreparedTarget {
 /** What the results say about a kernel that could not be fetched or built. */
 function unresolvedKernel(def: TargetDef): KernelInfo {
   if (def.runner === 'docker') return { path: def.docker?.host ?? '', source: 'endpoint', cmdline: '' };
+  if (def.runner === 'cri') return { path: def.cri?.endpoint ?? '', source: 'endpoint', cmdline: '' };
   if (def.image) return { path: def.image, source: 'image', cmdline: '' };
   if (bootsFromDrives(def)) return { path: def.machine!.drives![0]!.file, source: 'drives', cmdline: '' };
   if (def.kernelSrc) return { path: def.kernelSrc, source: 'source', cmdline: '' };
@@ -55,7 +56,7 @@ export async function prepareTarget(target: ResolvedTarget, progress: Progress):
     : undefined;
   const runner = runnerFor(target.def.runner);
   // An existing endpoint has nothing to fetch or build: its kernel is whatever runs the engine.
-  if (target.def.runner === 'docker') return { target, runner, expectations };
+  if (target.def.runner === 'docker' || target.def.runner === 'cri') return { target, runner, expectations };
   const profile = profileFor(target.def.arch);
   const prepared: PreparedTarget = { target, runner, expectations, qemuVersion: await qemuVersion(profile.qemuBinary) };
   try {
@@ -101,7 +102,7 @@ export function planFor(target: ResolvedTarget, suites?: readonly string[], grep
     grep,
     target: target.name,
     benchClock: target.benchClock,
-    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker, target.def.machine]),
+    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker, target.def.cri, target.def.machine]),
   });
 }
 
@@ -111,6 +112,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
   const plan = planFor(target, req.suites, req.grep, req.available);
   // Waiting for a guest's engine costs tens of seconds under TCG: only when some test needs it.
   const needsDocker = plan.some((s) => s.tests.some((t) => (t.test.requires ?? []).includes('docker')));
+  const needsCri = plan.some((s) => s.tests.some((t) => (t.test.requires ?? []).includes('cri')));
   const info: RunInfo = {
     id: req.runId,
     target: target.name,
@@ -138,6 +140,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
         if (s.docker) info.kernel = { ...info.kernel, version: s.docker.info.kernelVersion };
         return s;
       }
+      if (target.def.runner === 'cri') return runner.provision({ ...machinelessRequest(session.id, dir, target), criEndpoint: criEndpointRequest(target.def) }, signal);
       if (!resolved) throw resolveError!;
       return runner.provision(
         {
@@ -155,6 +158,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
           agent: target.def.agent === true,
           shell: target.def.shell,
           docker: needsDocker ? dockerRequest(target.def) : undefined,
+          cri: needsCri ? criRequest(target.def) : undefined,
           machine: resolveMachine(target.def.machine, target.def.arch, profileFor(target.def.arch).machine),
           ...(session.clock ? { clock: session.clock } : {}),
           ...(req.machineOverride?.hostCpus ? { hostCpus: req.machineOverride.hostCpus } : {}),
@@ -175,6 +179,32 @@ function dockerRequest(def: TargetDef): DockerRequest | undefined {
     readyPattern: d.readyPattern ? new RegExp(d.readyPattern) : undefined,
     readyTimeoutMs: d.readyTimeoutMs ?? DOCKER_READY_TIMEOUT_MS,
     publishPorts: d.publishPorts ?? NODE_PUBLISH_PORTS,
+  };
+}
+
+/** What the guest's CRI runtime needs from the runner, when the target says the guest serves one. */
+function criRequest(def: TargetDef): CriRequest | undefined {
+  const c = def.cri;
+  if (!c?.port) return undefined;
+  return {
+    guestPort: c.port,
+    streamGuestPort: c.streamPort,
+    certPath: c.certPath,
+    readyPattern: c.readyPattern ? new RegExp(c.readyPattern) : undefined,
+    readyTimeoutMs: c.readyTimeoutMs ?? DOCKER_READY_TIMEOUT_MS,
+    hostPorts: c.hostPorts ?? NODE_CRI_HOST_PORTS,
+    // QEMU's user-mode network: the guest reaches this host's loopback at the gateway.
+    hostAddress: c.hostAddress ?? '10.0.2.2',
+    registryConfigDir: c.registryConfigDir,
+  };
+}
+
+/** The existing runtime of a `cri` target, and what of its node this host reaches. */
+function criEndpointRequest(def: TargetDef): CriEndpointRequest {
+  const c = def.cri ?? {};
+  return {
+    url: c.endpoint!, certPath: c.certPath, nodeAddress: c.nodeAddress ?? '127.0.0.1', hostAddress: c.hostAddress ?? '127.0.0.1',
+    hostPorts: c.hostPorts ?? NODE_CRI_HOST_PORTS, registryConfigDir: c.registryConfigDir,
   };
 }
 

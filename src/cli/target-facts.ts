@@ -24,11 +24,14 @@ export function targetFacts(target: ResolvedTarget): TargetFacts {
 export function declaredChannels(def: TargetDef): ChannelKind[] {
   // The docker runner boots nothing: its only channel is the endpoint it was given.
   if (def.runner === 'docker') return ['docker'];
+  if (def.runner === 'cri') return ['cri'];
   const channels: ChannelKind[] = ['console'];
   if (profiles[def.arch]?.exitDevice) channels.push('exit');
   if (def.agent) channels.push('agent');
   // A guest serves the Docker Engine API on a port QEMU forwards (a qemu target's docker.host is unused).
   if (def.docker?.port !== undefined) channels.push('docker');
+  // A guest serves CRI's gRPC on a port QEMU forwards.
+  if (def.cri?.port !== undefined) channels.push('cri');
   // The shell channel rides on the console, when the target declares its prompt.
   if (def.shell) channels.push('shell');
   return channels;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_CLOCKS, type BenchClockChoice } from '../bench/clock.js';
+import { parseCriEndpoint } from '../channels/cri-endpoint.js';
 import { UsageError } from '../core/errors.js';
 import { bootsFromDrives, findTarget, type TargetDef } from '../core/target.js';
 import { resolveMachine } from '../core/machine.js';
@@ -37,6 +38,8 @@ export interface TargetFlags extends MachineFlags {
   dockerHost?: string;
   dockerCertPath?: string;
   dockerPort?: number;
+  criEndpoint?: string;
+  criCertPath?: string;
   containerImages?: 'local' | 'upstream';
   shellPrompt?: string;
   clock?: BenchClockChoice;
@@ -73,6 +76,8 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--docker-host <url>', 'the Docker Engine endpoint of the docker target: tcp://host:port or unix:///path (default: DOCKER_HOST)')
     .option('--docker-cert-path <dir>', 'TLS with client certificates for the Docker endpoint: a folder with ca.pem, cert.pem, key.pem (default with DOCKER_TLS_VERIFY: DOCKER_CERT_PATH)')
     .option('--docker-port <port>', "the guest port on which the kernel under test serves the Docker Engine API (forwarded to the host)", int('--docker-port', 1, 65535))
+    .option('--cri-endpoint <url>', 'the CRI v1 runtime of the cri target: unix:///path/to/runtime.sock or tcp://host:port (as the kubelet\'s --container-runtime-endpoint)')
+    .option('--cri-cert-path <dir>', 'TLS for the CRI endpoint: a folder with ca.pem (and cert.pem + key.pem for a client certificate)')
     .option('--container-images <local|upstream>', "containers suite images: 'local' (built here, no registry) or 'upstream' (alpine, busybox, nginx pulled by reference)")
     .option('--shell-prompt <regex>', "the kernel has a shell on its serial console with this prompt (regex, matched without ANSI escapes): the shell channel")
     .option('--machine <type>', "QEMU machine type: pc, q35 or microvm on x86_64, virt on aarch64 (default: the arch profile's)")
@@ -119,6 +124,10 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
   }
   if (flags.containerImages) def.containerImages = flags.containerImages;
   if (def.runner === 'docker') return resolveDockerTarget(name, def, flags, env);
+  if (def.runner === 'cri') return resolveCriTarget(name, def, flags);
+  if (flags.criEndpoint) {
+    throw new UsageError(`--cri-endpoint names an existing runtime, but target '${name}' boots a machine`, 'use --target cri --cri-endpoint <url>');
+  }
   def.machine = applyMachineFlags(def.machine, flags);
   // Every machine problem at once, before anything is fetched or booted.
   if (def.machine) resolveMachine(def.machine, def.arch, profileFor(def.arch).machine, name);
@@ -208,9 +217,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
  * DOCKER_CERT_PATH), then the engine's default socket, as the docker CLI does.
  */
 function resolveDockerTarget(name: string, def: TargetDef, flags: TargetFlags, env: NodeJS.ProcessEnv): ResolvedTarget {
-  const machineFlags = [...(['kernel', 'initrd', 'append', 'image', 'kernelSrc', 'rootfs', 'dockerPort', 'landmark', 'cpus', 'memory', 'accel', 'firmware', 'shellPrompt'] as const)
-    .filter((f) => flags[f] !== undefined)
-    .map(flagName), ...machineFlagNames(flags)];
+  const machineFlags = [...machineFlagsGiven(flags), ...(flags.criEndpoint ? ['--cri-endpoint'] : [])];
   if (machineFlags.length > 0) {
     throw new UsageError(`target '${name}' talks to an existing Docker endpoint and boots nothing, so ${machineFlags.join(', ')} cannot apply`,
       'drop them, or use a qemu target (e.g. qemu-x86-node) to boot a machine');
@@ -224,6 +231,34 @@ function resolveDockerTarget(name: string, def: TargetDef, flags: TargetFlags, e
   def.docker = { ...def.docker, host, ...(certPath && { certPath }) };
   // An existing endpoint runs on its own machine: there is no guest clock tsuite could count with.
   if (flags.clock === 'instructions') throw new UsageError(`--clock instructions counts a QEMU guest's instructions, and target '${name}' is an existing Docker endpoint`, 'use --clock time (or auto)');
+  return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: LINUX_EVENT_PATTERNS, benchClock: 'time' };
+}
+
+/** Flags that shape a machine: meaningless for a target that boots nothing. */
+function machineFlagsGiven(flags: TargetFlags): string[] {
+  return [...(['kernel', 'initrd', 'append', 'image', 'kernelSrc', 'rootfs', 'dockerPort', 'landmark', 'cpus', 'memory', 'accel', 'firmware', 'shellPrompt'] as const)
+    .filter((f) => flags[f] !== undefined)
+    .map(flagName), ...machineFlagNames(flags)];
+}
+
+/**
+ * The `cri` runner boots nothing: the endpoint comes from --cri-endpoint, then the config. A unix
+ * socket means a runtime on this host: its node is reached at 127.0.0.1 unless the config says.
+ */
+function resolveCriTarget(name: string, def: TargetDef, flags: TargetFlags): ResolvedTarget {
+  const given = [...machineFlagsGiven(flags), ...(flags.dockerHost ? ['--docker-host'] : [])];
+  if (given.length > 0) {
+    throw new UsageError(`target '${name}' talks to an existing CRI runtime and boots nothing, so ${given.join(', ')} cannot apply`,
+      'drop them, or use a qemu target (e.g. qemu-x86-node) to boot a machine');
+  }
+  const endpoint = flags.criEndpoint ?? def.cri?.endpoint;
+  if (!endpoint) {
+    throw new UsageError(`target '${name}' needs the CRI endpoint of the runtime to test`, 'give --cri-endpoint unix:///run/containerd/containerd.sock (or tcp://HOST:PORT), or cri.endpoint in tsuite.config.ts');
+  }
+  parseCriEndpoint(endpoint); // a malformed endpoint fails here, naming the forms
+  const certPath = flags.criCertPath ?? def.cri?.certPath;
+  def.cri = { ...def.cri, endpoint, ...(certPath && { certPath }) };
+  if (flags.clock === 'instructions') throw new UsageError(`--clock instructions counts a QEMU guest's instructions, and target '${name}' is an existing CRI runtime`, 'use --clock time (or auto)');
   return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: LINUX_EVENT_PATTERNS, benchClock: 'time' };
 }
 

@@ -35,9 +35,22 @@ const dockerSchema = z.strictObject({
   publishPorts: z.array(port, { error: 'must be an array of guest port numbers' }),
 }).partial();
 
+const criSchema = z.strictObject({
+  endpoint: z.string({ error: 'must be a string' }).regex(/^(tcp|unix):\/\/|^\//, { error: 'must be unix:///path or tcp://host:port' }),
+  certPath: nonEmpty('a folder with ca.pem (and cert.pem + key.pem)'),
+  port,
+  streamPort: port,
+  readyPattern: regexSource,
+  readyTimeoutMs: positiveInt,
+  hostPorts: z.array(port, { error: 'must be an array of node port numbers' }),
+  nodeAddress: nonEmpty('the address at which this host reaches the node'),
+  hostAddress: nonEmpty('the address at which the runtime reaches this host'),
+  registryConfigDir: nonEmpty("a folder where the runtime reads hosts.toml per registry (containerd's config_path)"),
+}).partial();
+
 /** Every field optional: an entry may override a few fields of a built-in target. */
 export const targetSchema = z.strictObject({
-  runner: z.enum(['qemu', 'docker'], { error: "must be 'qemu' (boot a machine) or 'docker' (an existing Docker Engine endpoint)" }),
+  runner: z.enum(['qemu', 'docker', 'cri'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint) or 'cri' (an existing CRI runtime)" }),
   arch: nonEmpty('a string naming the QEMU arch profile'),
   kernel: nonEmpty("'reference' or a path to a kernel image"),
   initrd: nonEmpty("'tsuite' or a path to an initramfs").optional(),
@@ -62,6 +75,7 @@ export const targetSchema = z.strictObject({
   agent: z.boolean({ error: 'must be true or false' }),
   rootfs: nonEmpty("'node' for the container host tsuite builds, or a path to an ext4 root filesystem image"),
   docker: dockerSchema,
+  cri: criSchema,
   machine: machineSchema,
   shell: shellSchema,
   shellTests: shellTestsSchema,
@@ -126,7 +140,7 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   minEffectInstructions: 'the smallest relative change in instruction counts reported, e.g. minEffectInstructions: 0.02 for 2%',
   alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
   history: "the benchmark history folder, e.g. history: 'bench-history'",
-  runner: "runner: 'qemu' to boot a machine, or runner: 'docker' for an existing Docker Engine endpoint",
+  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, or 'cri' for an existing CRI runtime",
   arch: "the guest arch, e.g. arch: 'x86_64' or arch: 'aarch64'",
   kernel: "kernel: 'reference' for the distro kernel, or a path such as kernel: './build/kernel.elf'",
   initrd: "initrd: 'tsuite' for the initramfs tsuite builds, or a path to your own",

@@ -119,6 +119,8 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     info.bootMs = session.bootMs;
     if (session.docker) info.docker = { endpoint: session.docker.endpoint.url, ...session.docker.info };
     if (session.dockerProblem) info.dockerProblem = session.dockerProblem;
+    if (session.cri) info.cri = { ...session.cri.info };
+    if (session.criProblem) info.criProblem = session.criProblem;
     if (session.machine) info.machine = session.machine;
     if (session.clock) info.clock = session.clock;
     if (session.hostCpus) info.hostCpus = [...session.hostCpus];
@@ -126,12 +128,14 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     const upTo = session.landmarkLine === undefined ? undefined : session.landmarkLine + 1;
     const report = parseBootReport(session.console.lines.slice(0, upTo).map((l) => l.text));
     const queue = [...runnable];
+    // What tests set up for the whole session (a registry, a shared pod), undone before the machine goes.
+    const sessionCleanups: SessionCleanup[] = [];
     try {
       for (let i = 0; i < queue.length; i++) {
         const t = queue[i]!;
         await notify(req.reporters, 'onTestStart', { id: t.id, suite: t.suite.name, title: t.test.title, session: plan.id });
         const exitedBefore = session.exit !== undefined;
-        const results = await runTest(t, session, report, plan.id, { ...req, runId: req.run.id });
+        const results = await runTest(t, session, report, plan.id, { ...req, runId: req.run.id, sessionCleanups });
         for (const result of results) await record(result);
         // Only a test that ran while the machine was up can be where it died.
         const diedDuring = !exitedBefore && session.exit !== undefined && !results.every((r) => r.status === 'skipped');
@@ -155,6 +159,13 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
         }
       }
     } finally {
+      for (const cleanup of sessionCleanups.reverse()) {
+        try {
+          await cleanup.run();
+        } catch (err) {
+          info.cleanupProblems = [...(info.cleanupProblems ?? []), `${cleanup.what}: ${describeError(err)}`];
+        }
+      }
       // Disposing ends a machine "after the session's last test"; an interrupted run says so instead.
       if (req.signal.aborted && !session.exit) await session.shutdown(`when the run was interrupted (${interruptReason(req.signal)})`).catch(() => undefined);
       await session[Symbol.asyncDispose]();
@@ -196,7 +207,7 @@ async function runTest(
   session: Session,
   report: BootReport | undefined,
   sessionId: string,
-  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'testTimeoutOverrideMs' | 'signal' | 'testCleanupGraceMs'> & { runId: string },
+  req: Pick<DispatchRequest, 'target' | 'testTimeoutMs' | 'testTimeoutOverrideMs' | 'signal' | 'testCleanupGraceMs'> & { runId: string; sessionCleanups?: SessionCleanup[] },
 ): Promise<TestResult[]> {
   const runSignal = req.signal;
   const result = { ...base(t, sessionId), durationMs: 0 };
@@ -242,6 +253,9 @@ async function runTest(
     skip: (reason) => {
       throw new SkipTest(reason);
     },
+    atSessionEnd: (what, run) => {
+      req.sessionCleanups?.push({ what, run });
+    },
   };
   let timer: NodeJS.Timeout | undefined;
   let onAbort = () => {};
@@ -286,6 +300,12 @@ async function runTest(
     clearTimeout(timer);
     runSignal.removeEventListener('abort', onAbort);
   }
+}
+
+/** Something a test set up for its whole session, undone after the session's last test. */
+interface SessionCleanup {
+  what: string;
+  run: () => Promise<void>;
 }
 
 /** How long a test that was aborted or timed out gets to clean up after itself. */

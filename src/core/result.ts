@@ -111,6 +111,12 @@ export interface SessionResult {
   docker?: { endpoint: string; apiVersion: string; serverApiVersion: string; engineVersion: string; os: string; arch: string; kernelVersion?: string };
   /** Why the target's Docker endpoint never answered. */
   dockerProblem?: string;
+  /** The CRI runtime the session talked to, as its `Version` answered. */
+  cri?: { endpoint: string; version: string; runtimeName: string; runtimeVersion: string; runtimeApiVersion: string };
+  /** Why the target's CRI endpoint never answered. */
+  criProblem?: string;
+  /** What the session's tests set up for the whole session and could not undo (a registry that would not stop). */
+  cleanupProblems?: string[];
   /**
    * The kernel never reached its landmark: how and why, once for the session. Each test that could
    * not run for it carries the same status and error.
@@ -179,7 +185,8 @@ export interface RunResult {
 export interface ConformanceItem {
   /** e.g. `memory/mremap` for a syscall (family/name). */
   item: string;
-  status: 'pass' | 'fail' | 'skip' | 'expected-fail';
+  /** `unimplemented`: nothing ran, because the target answered the item's API call as not implemented. */
+  status: 'pass' | 'fail' | 'skip' | 'expected-fail' | 'unimplemented';
   passed: number;
   failed: number;
   skipped: number;

@@ -1,3 +1,4 @@
+import type { CriEndpoint } from '../channels/cri.js';
 import type { DockerEndpoint } from '../channels/docker.js';
 import type { BenchClockChoice } from '../bench/clock.js';
 import type { ShellSettings } from '../channels/shell.js';
@@ -55,6 +56,33 @@ export interface DockerRequest {
   publishPorts: readonly number[];
 }
 
+/** A CRI v1 runtime the guest serves over TCP, reached through a forwarded port. */
+export interface CriRequest {
+  /** Guest TCP port of CRI's gRPC, forwarded to a free host port. */
+  guestPort: number;
+  /** Guest port of the runtime's streaming server: the URLs Exec/Attach/PortForward return are rewritten to its forward. */
+  streamGuestPort?: number;
+  /** TLS: a folder with ca.pem (and cert.pem + key.pem). */
+  certPath?: string;
+  /** Console line that says the runtime listens, waited for before the first call (see DockerRequest). */
+  readyPattern?: RegExp;
+  readyTimeoutMs: number;
+  /** Guest ports tests map pod host ports to, forwarded too. */
+  hostPorts: readonly number[];
+  /** The address at which the runtime reaches this host (10.0.2.2 from a user-mode guest). */
+  hostAddress: string;
+  /** Where the runtime reads per-registry settings, in the guest. */
+  registryConfigDir?: string;
+}
+
+/** An existing CRI runtime (the `cri` runner), and what of its node this host can reach. */
+export interface CriEndpointRequest extends CriEndpoint {
+  nodeAddress: string;
+  hostAddress: string;
+  hostPorts: readonly number[];
+  registryConfigDir?: string;
+}
+
 /** Everything a runner needs to bring up one machine. */
 export interface ProvisionRequest {
   sessionId: string;
@@ -86,6 +114,10 @@ export interface ProvisionRequest {
   docker?: DockerRequest;
   /** For a runner with no machine of its own (`docker`): the existing endpoint to connect to. */
   endpoint?: DockerEndpoint;
+  /** The guest serves CRI: connect to it after the landmark (the `cri` channel). */
+  cri?: CriRequest;
+  /** For the `cri` runner: the existing runtime to connect to. */
+  criEndpoint?: CriEndpointRequest;
   /** Called for every console line as it arrives (live reporters). */
   onConsoleLine?: (line: string) => void;
   /**

@@ -1,5 +1,6 @@
 import type { BenchClock } from '../bench/clock.js';
 import type { AgentClient } from '../channels/agent.js';
+import type { CriChannel } from '../channels/cri.js';
 import type { DockerChannel } from '../channels/docker.js';
 import type { ShellChannel } from '../channels/shell.js';
 import type { ConsoleChannel } from '../channels/console.js';
@@ -47,6 +48,10 @@ export interface Session extends AsyncDisposable {
    * tests that need it fail with this, since the target promised the channel.
    */
   readonly dockerProblem?: string;
+  /** The Kubernetes CRI v1 runtime (gRPC), when the session has the `cri` channel. */
+  readonly cri?: CriChannel;
+  /** Why a session whose target declares a CRI endpoint has none (it never answered Version): tests needing it fail with this. */
+  readonly criProblem?: string;
   /** The shell on the serial console (expect-style), when the target declares one and its prompt appeared. */
   readonly shell?: ShellChannel;
   /** Why a session whose target declares a shell has none (its prompt never appeared): tests needing it fail with this. */

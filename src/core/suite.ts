@@ -102,6 +102,12 @@ export interface TestContext {
   emit(child: ChildResult): void;
   /** Ends the test as skipped. Only for conditions found at run time; static ones belong in `requires`. */
   skip(reason: string): never;
+  /**
+   * Registers an undo for something set up once for the whole session (a service the tests share):
+   * it runs after the session's last test, before the machine goes, latest first, pass or fail. A
+   * failure is recorded on the session (`cleanupProblems`), never on a test.
+   */
+  atSessionEnd(what: string, run: () => Promise<void>): void;
 }
 
 /** One test of a suite. */
@@ -171,6 +177,7 @@ export function brokenChannel(req: Requirement, session: Session): string | unde
   const kinds: readonly Requirement[] = typeof req === 'string' ? [req] : req;
   if (kinds.some((k) => typeof k === 'string' && session.channels.has(k as ChannelKind))) return undefined;
   if (kinds.includes('docker') && session.dockerProblem) return `the target's Docker endpoint did not come up: ${session.dockerProblem}`;
+  if (kinds.includes('cri') && session.criProblem) return `the target's CRI endpoint did not come up: ${session.criProblem}`;
   return kinds.includes('shell') && session.shellProblem ? `the target's shell did not come up: ${session.shellProblem}` : undefined;
 }
 
@@ -182,6 +189,7 @@ const CHANNEL_FIX: Readonly<Record<string, string>> = {
   agent: 'agent: true in its config, or --agent',
   docker: 'docker.port in its config, or --docker-port, for a guest serving the Docker Engine API',
   shell: 'shell in its config, or --shell-prompt',
+  cri: 'cri.port in its config for a guest serving CRI, or --target cri --cri-endpoint <unix:///path | tcp://host:port>',
 };
 
 /** The skip reason for a channel the target does not offer. */

@@ -11,7 +11,7 @@ import type { ShellSettings } from '../channels/shell.js';
  */
 export interface TargetDef {
   /** `qemu` boots a machine; `docker` talks to an existing Docker Engine endpoint (no machine, no console). */
-  runner: 'qemu' | 'docker';
+  runner: 'qemu' | 'docker' | 'cri';
   /** Guest arch, naming the QEMU profile (`x86_64`); for `docker`, the arch the engine's images are built for. */
   arch: string;
   /**
@@ -66,6 +66,8 @@ export interface TargetDef {
   rootfs?: 'node' | (string & {});
   /** The Docker Engine API the target offers: the `docker` channel. */
   docker?: DockerTargetSettings;
+  /** The Kubernetes CRI v1 runtime the target offers: the `cri` channel. */
+  cri?: CriTargetSettings;
   /**
    * The machine as data (src/core/machine.ts): type, drives, NICs and forwards, 9p shares, IOMMU,
    * extra devices, raw QEMU args. A target with drives and no kernel, image or kernelSrc boots from
@@ -101,6 +103,43 @@ export interface DockerTargetSettings {
   publishPorts?: number[];
 }
 
+/** Where a target's CRI runtime is, and what of its node this host can reach. */
+export interface CriTargetSettings {
+  /** For the `cri` runner: the runtime's endpoint, `unix:///path` or `tcp://host:port`. */
+  endpoint?: string;
+  /** TLS: a folder with ca.pem (and cert.pem + key.pem for a client certificate). */
+  certPath?: string;
+  /** For a QEMU guest: the guest port CRI's gRPC listens on (TCP), forwarded to a free host port. */
+  port?: number;
+  /** For a QEMU guest: the guest port of the runtime's streaming server; Exec/Attach/PortForward URLs are rewritten to its forward. */
+  streamPort?: number;
+  /** For a QEMU guest: regex source of the console line that says the runtime listens. */
+  readyPattern?: string;
+  /** For a QEMU guest: how long after the landmark the runtime may take to answer. */
+  readyTimeoutMs?: number;
+  /** Guest ports tests may map pod host ports to (forwarded for a QEMU guest). */
+  hostPorts?: number[];
+  /**
+   * The address at which this host reaches the node's host ports (pod port mappings, host-network
+   * pods). A QEMU guest's come through forwards on 127.0.0.1; for the `cri` runner, default 127.0.0.1.
+   */
+  nodeAddress?: string;
+  /**
+   * The address at which the runtime reaches this host (the local registry tsuite starts): 10.0.2.2
+   * from a QEMU user-mode guest; for the `cri` runner, default 127.0.0.1.
+   */
+  hostAddress?: string;
+  /**
+   * Where the runtime reads per-registry settings (containerd's `config_path`, hosts.toml per
+   * host:port), when tsuite can write there: a folder on this host, or, for a QEMU guest with the
+   * agent, a folder in the guest. Without it the registry tests are skipped, naming it.
+   */
+  registryConfigDir?: string;
+}
+
+/** The guest ports the container host forwards for CRI pod host-port tests. */
+export const NODE_CRI_HOST_PORTS: readonly number[] = Object.freeze([18090, 18091, 18092]);
+
 /** The guest ports the container host forwards for published-port tests. */
 export const NODE_PUBLISH_PORTS: readonly number[] = Object.freeze([18080, 18081, 18082, 18083]);
 
@@ -131,6 +170,20 @@ export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = O
     memoryMb: 2048,
     bootTimeoutMs: 120_000,
     docker: Object.freeze({ port: 2375, readyPattern: 'tsuite-node: dockerd (?:ready|failed)', readyTimeoutMs: 120_000, publishPorts: [...NODE_PUBLISH_PORTS] }),
+    // containerd's CRI plugin: gRPC on TCP and its streaming server on fixed guest ports (kernel/node/containerd.toml).
+    cri: Object.freeze({
+      port: 10010, streamPort: 10011, readyPattern: 'tsuite-node: containerd (?:ready|failed)', readyTimeoutMs: 120_000,
+      hostPorts: [...NODE_CRI_HOST_PORTS], hostAddress: '10.0.2.2', registryConfigDir: '/etc/containerd/certs.d',
+    }),
+  }),
+  cri: Object.freeze({
+    runner: 'cri',
+    arch: hostArch(),
+    kernel: 'endpoint',
+    ...TARGET_DEFAULTS,
+    bootTimeoutMs: 20_000,
+    cri: Object.freeze({}),
+    description: 'an existing CRI v1 runtime endpoint (--cri-endpoint unix:///path or tcp://host:port): containerd on a Linux host to baseline against, or a kernel\'s own runtime',
   }),
   docker: Object.freeze({
     runner: 'docker',
@@ -153,7 +206,7 @@ export function findTarget(name: string, configured: Readonly<Record<string, Par
     throw new UsageError(`unknown target '${name}'`, `use one of: ${names.join(', ')} (see \`tsuite targets\`)`);
   }
   const merged = { ...TARGET_DEFAULTS, ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
-  if (merged.runner !== 'docker' && (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc && !bootsFromDrives(merged)))) {
+  if (merged.runner === 'qemu' && (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc && !bootsFromDrives(merged)))) {
     throw new UsageError(`target '${name}' needs runner, arch and kernel (or image, or kernelSrc, or machine.drives to boot from)`, `set them in tsuite.config.ts under targets.${name}`);
   }
   return merged;

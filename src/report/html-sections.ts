@@ -82,7 +82,7 @@ export function conformance(r: RunResult): string {
     const count = (s: string) => m.items.filter((i) => i.status === s).length;
     const failed = count('fail');
     // Failures first: in a few hundred rows they are what the reader is looking for.
-    const rank = { fail: 0, 'expected-fail': 1, skip: 2, pass: 3 } as const;
+    const rank = { fail: 0, 'expected-fail': 1, unimplemented: 2, skip: 3, pass: 4 } as const;
     const rows = [...m.items]
       .sort((a, b) => rank[a.status] - rank[b.status])
       .map((i) => {
@@ -92,7 +92,7 @@ export function conformance(r: RunResult): string {
         return `<tr class="s-${h(i.status)}"><td><code>${h(i.item)}</code></td><td>${badge(i.status)}</td><td>${i.passed}</td><td>${i.failed}</td><td>${i.skipped}</td><td>${h(i.reasons.join('; '))}</td><td>${h(details)}</td></tr>`;
       })
       .join('');
-    return `<details class="matrix" data-suite="${h(suite)}"${failed ? ' open' : ''}><summary><b>${h(suite)}</b>: ${m.items.length} ${h(m.itemKind)}s, ${m.covered} covered — ${count('pass')} pass, ${failed} fail, ${count('skip')} skip, ${count('expected-fail')} expected-fail</summary>
+    return `<details class="matrix" data-suite="${h(suite)}"${failed ? ' open' : ''}><summary><b>${h(suite)}</b>: ${m.items.length} ${h(m.itemKind)}s, ${m.covered} covered — ${count('pass')} pass, ${failed} fail, ${count('skip')} skip, ${count('expected-fail')} expected-fail${count('unimplemented') ? `, ${count('unimplemented')} unimplemented` : ''}</summary>
 <table class="grid"><thead><tr><th>${h(m.itemKind)}</th><th>status</th><th>passed</th><th>failed</th><th>skipped</th><th>reasons</th><th>details</th></tr></thead><tbody>${rows}</tbody></table></details>`;
   });
   return `<section id="conformance"><h2>Conformance</h2>\n${blocks.join('\n')}</section>`;

@@ -156,7 +156,7 @@ export const consoleReporter: ReporterFactory = (options) => {
   /** One line per matrix, then the items that are not a plain pass. */
   function matrixLines(suite: string, m: ConformanceMatrix): string[] {
     const count = (s: string) => m.items.filter((i) => i.status === s).length;
-    const head = `  ${suite} conformance: ${m.covered} ${m.itemKind}s covered — ${count('pass')} pass, ${count('fail')} fail, ${count('expected-fail')} expected to fail, ${count('skip')} skipped`;
+    const head = `  ${suite} conformance: ${m.covered} ${m.itemKind}s covered — ${count('pass')} pass, ${count('fail')} fail, ${count('expected-fail')} expected to fail, ${count('skip')} skipped${count('unimplemented') ? `, ${count('unimplemented')} unimplemented` : ''}`;
     const reasons = new Set(m.items.map((i) => i.reasons.join('; ')));
     if (m.items.length > 1 && count('skip') === m.items.length && reasons.size === 1) {
       return [head, paint('dim', `    ${'skip'.padEnd(13)} every ${m.itemKind} (${[...reasons][0]})`)];

@@ -1,32 +1,14 @@
 import type Dockerode from 'dockerode';
-import { Bench } from 'tinybench';
-import { InfraError, TestOutcome, type DockerChannel, type MetricDef, type TestContext } from '../../src/index.js';
+import { InfraError, type DockerChannel, type TestContext } from '../../src/index.js';
 import { ensureTestImage } from '../../oci-images/index.js';
 import { CONTAINER_COLD_START, CONTAINER_EXEC, CONTAINER_RUN_SAMPLES, CONTAINER_EXEC_SAMPLES } from './metrics.js';
-import { hostMetric } from './host-metric.js';
+import { timeIt } from './time-it.js';
 
 /** The session's engine and tsuite's busybox image on it (loaded once per engine). */
 async function engine(ctx: TestContext): Promise<{ docker: DockerChannel; busybox: string }> {
   const docker = ctx.session.docker;
   if (!docker) throw new InfraError('the session has no docker channel', 'run on a target with a Docker Engine API (qemu-x86-node, docker)');
   return { docker, busybox: await ensureTestImage(docker, ctx.target.arch, 'busybox', ctx.signal) };
-}
-
-/**
- * Times `fn` with tinybench for a fixed number of iterations (no time budget: every boot gives the
- * same number of samples), and records the latencies as `metric`.
- */
-async function timeIt(ctx: TestContext, metric: MetricDef, iterations: number, fn: () => Promise<void>, afterEach?: () => Promise<void>): Promise<void> {
-  const bench = new Bench({ name: metric.name, iterations, time: 0, warmupIterations: 1, warmupTime: 0, retainSamples: true, throws: true, signal: ctx.signal });
-  bench.add(metric.name, fn, afterEach ? { afterEach } : {});
-  const [task] = await bench.run();
-  const result = task!.result;
-  if (result.state !== 'completed') {
-    throw new TestOutcome('failed', `${metric.name} did not complete ${iterations} runs: ${result.state === 'errored' ? result.error.message : result.state}`);
-  }
-  const samples = result.latency.samples;
-  if (!samples || samples.length === 0) throw new TestOutcome('failed', `tinybench kept no samples for ${metric.name}`);
-  hostMetric(ctx, { ...metric, samples: [...samples] });
 }
 
 /** Removes the containers a measurement made, whatever happened; a removal that fails is reported. */

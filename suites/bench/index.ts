@@ -1,7 +1,8 @@
 import { defineSuite, type TestDef } from '../../src/index.js';
 import { measureAgentRoundTrip } from './agent-round-trip.js';
 import { measureColdStart, measureExec } from './container-timings.js';
-import { AGENT_ROUND_TRIP, BENCH_PROGRAMS, BOOT_GUEST, BOOT_HOST, CONTAINER_COLD_START, CONTAINER_EXEC, type BenchProgram } from './metrics.js';
+import { measureContainerStart, measurePodStart } from './cri-timings.js';
+import { AGENT_ROUND_TRIP, BENCH_PROGRAMS, BOOT_GUEST, BOOT_HOST, CONTAINER_COLD_START, CONTAINER_EXEC, CRI_CONTAINER_START, CRI_POD_START, type BenchProgram } from './metrics.js';
 import { runBenchProgram } from './run-program.js';
 import { hostMetric } from './host-metric.js';
 
@@ -57,5 +58,7 @@ export default defineSuite({
     },
     containerTest('container-cold-start', `docker run of busybox true, from create to exit, timed from the host with tinybench (${CONTAINER_COLD_START.name})`, measureColdStart),
     containerTest('container-exec', `docker exec of true in a running container, timed from the host with tinybench (${CONTAINER_EXEC.name})`, measureExec),
+    { name: 'cri-pod-start', title: `CRI RunPodSandbox until the pod is ready, timed from the host with tinybench (${CRI_POD_START.name})`, requires: ['cri'], timeoutMs: 300_000, run: measurePodStart },
+    { name: 'cri-container-start', title: `CRI CreateContainer + StartContainer of busybox true until it exited, timed from the host with tinybench (${CRI_CONTAINER_START.name})`, requires: ['cri'], timeoutMs: 300_000, run: measureContainerStart },
   ],
 });

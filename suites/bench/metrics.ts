@@ -54,6 +54,9 @@ export const AGENT_ROUND_TRIP: MetricDef = lower('agent/round-trip', 'ms');
 /** Host-side over the `docker` channel, timed with tinybench: a `docker run` costs seconds under TCG. */
 export const CONTAINER_COLD_START: MetricDef = lower('container/cold-start', 'ms');
 export const CONTAINER_EXEC: MetricDef = lower('container/exec', 'ms');
+/** CRI RunPodSandbox until the pod is ready, and CreateContainer + StartContainer of busybox `true` until it exited. */
+export const CRI_POD_START: MetricDef = lower('cri/pod-start', 'ms');
+export const CRI_CONTAINER_START: MetricDef = lower('cri/container-start', 'ms');
 /** Runs per boot (after one warm-up): few for a cold start, which takes seconds in a TCG guest. */
 export const CONTAINER_RUN_SAMPLES = 5;
 export const CONTAINER_EXEC_SAMPLES = 10;

@@ -17,16 +17,21 @@ interface CliResult {
   stderr: string;
 }
 
+/** Skips the test when the client is not installed. */
+export async function requireCli(s: Scope): Promise<void> {
+  try {
+    await access(DOCKER_CLI, constants.X_OK);
+  } catch {
+    s.ctx.skip(`the docker CLI ${DOCKER_CLI} is not installed (Debian package docker.io: apt-get install docker.io)`);
+  }
+}
+
 /** A containers test that drives the CLI: skipped when the client is not installed. */
 function cliTest(def: Parameters<typeof dockerTest>[0]): TestDef {
   return dockerTest({
     ...def,
     async run(s) {
-      try {
-        await access(DOCKER_CLI, constants.X_OK);
-      } catch {
-        s.ctx.skip(`the docker CLI ${DOCKER_CLI} is not installed (Debian package docker.io: apt-get install docker.io)`);
-      }
+      await requireCli(s);
       await def.run(s);
     },
   });
@@ -37,15 +42,17 @@ interface CliOptions {
   code?: number;
   /** What the command reads on stdin. */
   input?: string;
+  /** Added to the CLI's environment (e.g. DOCKER_CONFIG: where `docker login` keeps credentials). */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
  * Runs the CLI against the session's engine (DOCKER_HOST and TLS settings from the channel, nothing
  * from the caller's context); fails with the command and what it printed unless it exits `code` (0).
  */
-async function docker(s: Scope, args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+export async function docker(s: Scope, args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   const code = opts.code ?? 0;
-  const env: NodeJS.ProcessEnv = { ...process.env, ...s.docker.cliEnv() };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...s.docker.cliEnv(), ...opts.env };
   // A context in the caller's environment would win over DOCKER_HOST.
   delete env.DOCKER_CONTEXT;
   const r = await new Promise<CliResult>((resolve, reject) => {

@@ -11,6 +11,7 @@ import { lifecycleTests } from './lifecycle.js';
 import { limitsTests } from './limits.js';
 import { logTests } from './logs.js';
 import { networkTests } from './network.js';
+import { registryTests } from './registry.js';
 import { restartTests } from './restart.js';
 import { statsTests } from './stats.js';
 import { volumesTests } from './volumes.js';
@@ -28,6 +29,7 @@ export default defineSuite({
     testImagesTest,
     ...engineTests,
     ...imageTests,
+    ...registryTests,
     ...lifecycleTests,
     ...configTests,
     ...logTests,

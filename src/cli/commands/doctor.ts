@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
+import { CriChannel } from '../../channels/cri.js';
 import { DockerChannel } from '../../channels/docker.js';
 import { describeError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
@@ -20,8 +21,10 @@ export function doctorCommand(): Command {
     .option('-t, --target <name>', 'target to check for', 'qemu-x86')
     .option('--docker-host <url>', 'for the docker target: the endpoint to check (default: DOCKER_HOST)')
     .option('--docker-cert-path <dir>', 'for the docker target: TLS client certificates (ca.pem, cert.pem, key.pem)')
+    .option('--cri-endpoint <url>', 'for the cri target: the runtime to check (unix:///path or tcp://host:port)')
+    .option('--cri-cert-path <dir>', 'for the cri target: TLS material (ca.pem, and cert.pem + key.pem)')
     .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
-    .action(async (flags: { target: string; dockerHost?: string; dockerCertPath?: string; config?: string }) => {
+    .action(async (flags: { target: string; dockerHost?: string; dockerCertPath?: string; criEndpoint?: string; criCertPath?: string; config?: string }) => {
       const { def } = resolveTarget(await loadContext(flags.config), flags);
       let problems = 0;
       for (const req of targetRequirements(def)) {
@@ -29,7 +32,9 @@ export function doctorCommand(): Command {
         if (!ok) problems++;
         line(ok, req.what, installCommand([req.debianPackage]));
       }
-      problems += def.runner === 'docker' ? await checkEndpoint(def.docker?.host ?? '', def.docker?.certPath) : await checkMachine(def.arch);
+      if (def.runner === 'docker') problems += await checkEndpoint(def.docker?.host ?? '', def.docker?.certPath);
+      else if (def.runner === 'cri') problems += await checkCriEndpoint(def.cri?.endpoint ?? '', def.cri?.certPath);
+      else problems += await checkMachine(def.arch);
       process.stdout.write(problems ? `\n${problems} problem(s): see the fix under each (\`npx tsuite setup\` installs and builds what is missing).\n` : '\nThe host is ready.\n');
       process.exitCode = problems ? 3 : 0;
     });
@@ -53,6 +58,20 @@ async function checkMachine(arch: string): Promise<number> {
     line(choice.accel === 'kvm', `accelerator: ${choice.accel} (${choice.reason})`, 'none needed: tsuite uses TCG (slower)', '!');
   }
   return problems;
+}
+
+/** Whether the CRI runtime answers Version, and what it is; returns the number of problems. */
+async function checkCriEndpoint(url: string, certPath: string | undefined): Promise<number> {
+  try {
+    const channel = await CriChannel.connect({ url, certPath }, { timeoutMs: 5_000 });
+    const i = channel.info;
+    line(true, `CRI endpoint ${url}: ${i.runtimeName} ${i.runtimeVersion} (CRI ${i.runtimeApiVersion})`);
+    channel.close();
+    return 0;
+  } catch (err) {
+    line(false, `CRI endpoint ${url}: ${describeError(err)}`, 'start the runtime, or point --cri-endpoint at its socket or TCP address (and --cri-cert-path for TLS)');
+    return 1;
+  }
 }
 
 /** Whether the Docker endpoint answers, and what engine and API version it speaks; returns the number of problems. */

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { InfraError } from '../../core/errors.js';
 import { createProgress, type Progress } from '../../core/progress.js';
 import { BUILT_IN_TARGETS, findTarget, type TargetDef } from '../../core/target.js';
@@ -56,6 +57,11 @@ async function installMissing(defs: readonly TargetDef[]): Promise<void> {
   process.stderr.write(`Installing ${packages.join(', ')}\n`);
   await apt(['update', '-qq']);
   await apt(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
+  // Debian's docker-registry enables a system-wide registry on :5000 with no authentication; tsuite
+  // only wants the program (it starts its own registries per run), so that service is turned off.
+  if (packages.includes('docker-registry') && existsSync('/run/systemd/system')) {
+    await new Promise<void>((resolve) => spawn('systemctl', ['disable', '--now', 'docker-registry'], { stdio: 'inherit' }).on('close', () => resolve()).on('error', () => resolve()));
+  }
 }
 
 /** Fetches the target's kernel, builds its initramfs, and settles KVM or TCG once for this host. */
@@ -64,6 +70,12 @@ async function prepareTarget(name: string, target: TargetDef, progress: Progress
     // An existing endpoint: nothing to fetch or boot, only the test images the suite loads into it.
     await buildTestImages(target.arch, progress);
     process.stderr.write(`Ready: npx tsuite run --target ${name} --docker-host <tcp://host:port | unix:///path>  [or DOCKER_HOST]\n`);
+    return;
+  }
+  if (target.runner === 'cri') {
+    // An existing runtime: the suite pulls its images from the registry tsuite starts, built here.
+    await buildTestImages(target.arch, progress);
+    process.stderr.write(`Ready: npx tsuite run --target ${name} --cri-endpoint <unix:///path | tcp://host:port>\n`);
     return;
   }
   const profile = profileFor(target.arch);

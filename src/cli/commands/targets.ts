@@ -22,13 +22,17 @@ export function targetsCommand(): Command {
           process.stdout.write(`  runner docker, endpoint ${host}${t.docker?.certPath ? `, TLS client certs in ${t.docker.certPath}` : ''}, images for ${t.arch}\n`);
           continue;
         }
+        if (t.runner === 'cri') {
+          process.stdout.write(`  runner cri, endpoint ${t.cri?.endpoint ?? '--cri-endpoint <unix:///path | tcp://host:port>'}${t.cri?.certPath ? `, TLS material in ${t.cri.certPath}` : ''}, images for ${t.arch}\n`);
+          continue;
+        }
         const boots = t.image
           ? `image ${t.image} (${t.firmware ?? 'default'} firmware)`
           : t.kernelSrc
             ? `kernel built from ${t.kernelSrc} (${t.kernelArtifact})`
             : `kernel ${t.kernel}, ${t.rootfs ? `rootfs ${t.rootfs}` : `initrd ${t.initrd ?? 'none'}`}`;
         const extras = [t.ktap && 'KTAP on the console', t.exitSuccessValue !== undefined && `exit value ${t.exitSuccessValue} = success`,
-          t.docker?.port && `Docker Engine API on guest port ${t.docker.port}`].filter(Boolean);
+          t.docker?.port && `Docker Engine API on guest port ${t.docker.port}`, t.cri?.port && `CRI v1 on guest port ${t.cri.port}`].filter(Boolean);
         process.stdout.write(`  runner ${t.runner}, arch ${t.arch}, ${boots}, ${t.cpus} CPUs, ${t.memoryMb} MiB, accel ${t.accel}, boot timeout ${t.bootTimeoutMs} ms${extras.length ? `, ${extras.join(', ')}` : ''}\n`);
       }
     });
