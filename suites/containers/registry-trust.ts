@@ -110,6 +110,10 @@ async function setUp(ctx: TestContext, docker: DockerChannel): Promise<TrustedRe
   const undo: { what: string; run: () => Promise<void> }[] = [];
   try {
     const caFiles = { tls: `${CERTS_DIR}/${registry.hosts.tls}/ca.crt`, auth: `${CERTS_DIR}/${registry.hosts.auth}/ca.crt` };
+    if (!(await guestExists(agent, CERTS_DIR))) {
+      // Made here: removed again once its folders are gone (rmdir leaves it if anyone else put something in it).
+      undo.push({ what: `removing ${CERTS_DIR} in the guest`, run: () => guestRun(agent, ['/bin/sh', '-c', `rmdir '${CERTS_DIR}' 2>/dev/null || true`]) });
+    }
     for (const file of Object.values(caFiles)) {
       // The folder is named by this session's port: nothing else lives in it.
       undo.push({ what: `removing ${posix.dirname(file)} in the guest`, run: () => guestRun(agent, ['/bin/rm', '-rf', '--', posix.dirname(file)]) });
@@ -130,7 +134,7 @@ async function setUp(ctx: TestContext, docker: DockerChannel): Promise<TrustedRe
     await guestWrite(agent, DAEMON_JSON, addInsecure(original, [plain]));
     await reload(agent, docker, plain, true);
 
-    // The session runs them latest first: daemon.json, then the CA folders.
+    // The session runs them latest first: daemon.json, then the CA folders, then certs.d if it was made here.
     for (const u of undo) ctx.atSessionEnd(u.what, u.run);
     const setCa = async (kind: 'tls' | 'auth', present: boolean) => {
       if (present) await guestWrite(agent, caFiles[kind], registry.registries.ca.pem);
@@ -165,11 +169,13 @@ async function reload(agent: AgentClient, docker: DockerChannel, host: string, i
   }
 }
 
+async function guestExists(agent: AgentClient, path: string): Promise<boolean> {
+  return (await agent.exec(['/bin/sh', '-c', `test -e '${path}'`], { timeoutMs: 10_000 })).exitCode === 0;
+}
+
 /** A guest file's text, or undefined when it does not exist. */
 async function guestText(agent: AgentClient, path: string): Promise<string | undefined> {
-  const exists = await agent.exec(['/bin/sh', '-c', `test -e '${path}'`], { timeoutMs: 10_000 });
-  if (exists.exitCode !== 0) return undefined;
-  return (await agent.readFile(path)).toString('utf8');
+  return (await guestExists(agent, path)) ? (await agent.readFile(path)).toString('utf8') : undefined;
 }
 
 async function guestWrite(agent: AgentClient, path: string, data: string): Promise<void> {

@@ -6,57 +6,26 @@ import { buildTestImages } from '../../oci-images/index.js';
 import type { TestContext, TestDef } from '../../src/index.js';
 import { docker, requireCli } from './docker-cli.js';
 import { dockerChannel } from './fixture.js';
+import { digestOf, hideSecrets, mustFail, mustLack, mustNotCarry, mustPull, type RegistryRun } from './registry-pull.js';
 import { trustedRegistry, type TrustedRegistry } from './registry-trust.js';
-import { statusOf, withScope, type Scope } from './scope.js';
+import { withScope, type Scope } from './scope.js';
 
-/** A pull from a registry on this host: generous under TCG, but a hang still ends. */
-const PULL_MS = 120_000;
-/** A pull the registry refuses must end at its first answer, not after retries. */
-const REFUSED_MS = 60_000;
-/** The first test of a session also starts and fills the registries and loads the test images. */
-const TEST_MS = 300_000;
+/**
+ * The first test of a session also starts and fills the registries and, when it runs without
+ * images-test-images before it (`--test containers/registry-`), waits for the test images to load:
+ * minutes under TCG.
+ */
+const TEST_MS = 600_000;
 
 const UNAUTHORIZED = /unauthori[sz]ed|authentication required|no basic auth credentials/i;
 const NOT_FOUND = /not found|manifest unknown|name unknown/i;
 const UNKNOWN_CA = /x509|certificate signed by unknown authority/i;
-
-/** One line of POST /images/create's progress stream. */
-interface PullEvent {
-  status?: string;
-  id?: string;
-  error?: string;
-  errorDetail?: { message?: string };
-}
-
-type PullResult =
-  | { ok: true; events: PullEvent[]; ms: number }
-  | { ok: false; message: string; status?: number; events: PullEvent[]; ms: number; timedOut: boolean };
-
-/** What a registry test gets: its scope, the trusted registries, and the secrets no output may carry. */
-interface RegistryRun {
-  s: Scope;
-  t: TrustedRegistry;
-  /** The registry password, and any wrong one the test made up: redacted from every message. */
-  secrets: string[];
-}
 
 const quiet = { step: <T>(_label: string, work: () => Promise<T>) => work() };
 
 /** The id tsuite computed for busybox (its config's digest): what the engine must report for every pull of it. */
 async function busyboxId(ctx: TestContext): Promise<string> {
   return (await buildTestImages(ctx.target.arch, quiet, { only: ['busybox'] })).busybox.id;
-}
-
-/** `text` with every secret replaced by ***. */
-export function hideSecrets(text: string, secrets: readonly string[]): string {
-  return secrets.filter(Boolean).reduce((t, secret) => t.split(secret).join('***'), text);
-}
-
-/** Fails the test when `text` (named `where`) carries a secret. */
-function mustNotCarry(run: RegistryRun, where: string, text: string): void {
-  if (run.secrets.some((secret) => secret && text.includes(secret))) {
-    throw new Error(`${where} carries the registry password: ${hideSecrets(text, run.secrets).slice(-600)}`);
-  }
 }
 
 /**
@@ -77,76 +46,27 @@ function registryTest(def: { name: string; title: string; timeoutMs?: number; ru
       try {
         await withScope(ctx, (s) => def.run({ s, t, secrets }), { test: def.name });
       } catch (err) {
-        if (err instanceof Error && secrets.some((secret) => err.message.includes(secret))) {
-          err.message = `${hideSecrets(err.message, secrets)}\n(this message carried the registry password: shown as ***)`;
-          err.stack = hideSecrets(err.stack ?? '', secrets);
+        const left = await leftBehind(ctx, t).catch(() => []);
+        if (err instanceof Error) {
+          if (left.length) err.message += `\n(the cleanup also left ${left.join(', ')})`;
+          if (secrets.some((secret) => err.message.includes(secret))) {
+            err.message = `${hideSecrets(err.message, secrets)}\n(this message carried the registry password: shown as ***)`;
+            err.stack = hideSecrets(err.stack ?? '', secrets);
+          }
         }
         throw err;
       }
+      const left = await leftBehind(ctx, t);
+      if (left.length) throw new Error(`the test passed, but its cleanup left what it pulled: ${left.join(', ')}`);
     },
   };
 }
 
-/**
- * POST /images/create for `ref` (dockerode's pull, credentials in X-Registry-Auth), followed to its
- * end. The ref is removed when the test ends, whether the pull was meant to work or not.
- */
-async function pull(s: Scope, ref: string, authconfig?: { username: string; password: string; serveraddress: string }, limitMs = PULL_MS): Promise<PullResult> {
-  s.adoptImage(ref);
-  const limit = AbortSignal.timeout(limitMs);
-  const signal = AbortSignal.any([s.signal, limit]);
-  const t0 = Date.now();
-  let events: PullEvent[] = [];
-  try {
-    const stream = await s.api.pull(ref, { ...(authconfig && { authconfig }), abortSignal: signal });
-    events = await new Promise<PullEvent[]>((resolve, reject) =>
-      s.api.modem.followProgress(stream, (err: Error | null, out: PullEvent[]) => (err ? reject(err) : resolve(out))),
-    );
-  } catch (err) {
-    s.signal.throwIfAborted();
-    return { ok: false, message: (err as Error).message, status: statusOf(err), events, ms: Date.now() - t0, timedOut: limit.aborted };
-  }
-  s.signal.throwIfAborted();
-  const ms = Date.now() - t0;
-  // A stream cut short by the limit ends like a finished one.
-  if (limit.aborted) return { ok: false, message: `no answer within ${limitMs / 1000} s`, events, ms, timedOut: true };
-  const failed = events.find((e) => e.error !== undefined || e.errorDetail !== undefined);
-  if (failed) return { ok: false, message: failed.error ?? failed.errorDetail?.message ?? JSON.stringify(failed), events, ms, timedOut: false };
-  return { ok: true, events, ms };
-}
-
-/** A pull that must work; returns its progress events. */
-async function mustPull(run: RegistryRun, ref: string, authconfig?: Parameters<typeof pull>[2]): Promise<PullEvent[]> {
-  const r = await pull(run.s, ref, authconfig);
-  if (!r.ok) throw new Error(`pulling ${ref} failed${r.status ? ` (HTTP ${r.status})` : ''} after ${(r.ms / 1000).toFixed(1)} s: ${r.message}`);
-  mustNotCarry(run, `the progress of pulling ${ref}`, JSON.stringify(r.events));
-  return r.events;
-}
-
-/**
- * A pull that must fail promptly (an engine that retries a 401 or 404 would hang a deploy), with an
- * error matching `says`, carrying no secret, and leaving no image under `ref`. Returns the error.
- */
-async function mustFail(run: RegistryRun, ref: string, authconfig: Parameters<typeof pull>[2], says: RegExp, what: string): Promise<string> {
-  const r = await pull(run.s, ref, authconfig, REFUSED_MS);
-  if (r.ok) throw new Error(`pulling ${ref} ${what} succeeded; it must fail`);
-  mustNotCarry(run, `the error of pulling ${ref} ${what}`, `${r.message} ${JSON.stringify(r.events)}`);
-  if (r.timedOut) throw new Error(`pulling ${ref} ${what} did not end within ${REFUSED_MS / 1000} s: the engine must fail with the registry's answer, not keep retrying`);
-  if (!says.test(r.message)) throw new Error(`pulling ${ref} ${what} failed, but not with ${says}: ${r.message}`);
-  await mustLack(run.s, ref, `after the failed pull ${what}`);
-  return r.message;
-}
-
-/** GET /images/{ref}/json must answer 404: the engine has nothing under `ref`. */
-async function mustLack(s: Scope, ref: string, when: string): Promise<void> {
-  const found = await s.api.getImage(ref).inspect().then(
-    (i) => i.Id,
-    (err: unknown) => {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    },
-  );
-  if (found) throw new Error(`${when}, the engine has ${ref} (image ${found})`);
+/** Image refs at the session's registries still on the engine (a test's scope removes what it pulled). */
+async function leftBehind(ctx: TestContext, t: TrustedRegistry): Promise<string[]> {
+  const hosts = Object.values(t.registry.hosts).map((h) => `${h}/`);
+  const images = await dockerChannel(ctx).api.listImages();
+  return images.flatMap((i) => [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])]).filter((ref) => hosts.some((h) => ref.startsWith(h)));
 }
 
 /** The image under `ref` is tsuite's busybox, and RepoDigests names the manifest tsuite pushed. */
@@ -157,9 +77,6 @@ async function mustBeBusybox(s: Scope, ref: string, byDigest: string): Promise<{
   if (!info.RepoDigests?.includes(byDigest)) throw new Error(`RepoDigests of ${ref} is ${JSON.stringify(info.RepoDigests)}: it lacks ${byDigest}, the manifest tsuite pushed`);
   return { RepoTags: info.RepoTags ?? [], RepoDigests: info.RepoDigests };
 }
-
-/** The `Digest: sha256:…` line a pull prints. */
-const digestOf = (events: readonly PullEvent[]) => events.map((e) => /^Digest: (\S+)/.exec(e.status ?? '')?.[1]).find(Boolean);
 
 const creds = (t: TrustedRegistry, password = t.registry.registries.credentials.password) => ({
   username: t.registry.registries.credentials.username,
@@ -235,7 +152,7 @@ export const registryTests: TestDef[] = [
   }),
   registryTest({
     name: 'registry-auth-no-credentials',
-    title: "A pull from the basic-auth registry without credentials fails promptly with unauthorized, and no image",
+    title: 'A pull from the basic-auth registry without credentials fails promptly with unauthorized, and no image',
     async run(run) {
       const p = run.t.registry.images.auth.busybox!;
       await mustFail(run, p.byTag, undefined, UNAUTHORIZED, 'without credentials');
@@ -243,24 +160,24 @@ export const registryTests: TestDef[] = [
   }),
   registryTest({
     name: 'registry-pull-missing-tag',
-    title: "A pull of a tag the registry lacks fails promptly with not found",
+    title: 'A pull of a tag the registry lacks fails promptly with not found (HTTP 404)',
     async run(run) {
       const p = run.t.registry.images.plain.busybox!;
       const ref = `${run.t.registry.hosts.plain}/${p.repo}:no-such-tag-${randomBytes(4).toString('hex')}`;
-      await mustFail(run, ref, undefined, NOT_FOUND, '(a tag the registry lacks)');
+      await mustFail(run, ref, undefined, NOT_FOUND, '(a tag the registry lacks)', 404);
     },
   }),
   registryTest({
     name: 'registry-pull-missing-repo',
-    title: "A pull from a repository the registry lacks fails promptly with not found",
+    title: 'A pull from a repository the registry lacks fails promptly with not found (HTTP 404)',
     async run(run) {
       const ref = `${run.t.registry.hosts.plain}/tsuite/no-such-repo-${randomBytes(4).toString('hex')}:latest`;
-      await mustFail(run, ref, undefined, NOT_FOUND, '(a repository the registry lacks)');
+      await mustFail(run, ref, undefined, NOT_FOUND, '(a repository the registry lacks)', 404);
     },
   }),
   registryTest({
     name: 'registry-auth-password-hidden',
-    title: "The registry password shows in no pull progress or error, image inspect, engine event, dockerd log or registry log",
+    title: 'The registry password shows in no pull progress or error, image inspect, engine event, dockerd log or registry log',
     async run(run) {
       const { s, t } = run;
       const since = Math.floor(Date.now() / 1000) - 1;

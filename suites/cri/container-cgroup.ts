@@ -13,6 +13,9 @@ export interface CgroupFile {
 
 const ROOT = '/sys/fs/cgroup';
 
+/** The memory limit's file. */
+export const MEMORY_LIMIT: CgroupFile = { v2: 'memory.max', v1: 'memory/memory.limit_in_bytes' };
+
 /** v1 writes "no limit" as the largest page-aligned int64 (about 2^63); anything from 2^62 up is unlimited. */
 const V1_UNLIMITED = 2 ** 62;
 
@@ -58,8 +61,8 @@ export class ContainerCgroup {
 
   /** The memory limit in bytes, or null for none (v2 `max`, v1's near-2^63 sentinel). */
   async memoryLimit(): Promise<number | null> {
-    const { limit } = await this.read({ limit: { v2: 'memory.max', v1: 'memory/memory.limit_in_bytes' } });
-    return parseLimit(limit, this.path({ v2: 'memory.max', v1: 'memory/memory.limit_in_bytes' }));
+    const { limit } = await this.read({ limit: MEMORY_LIMIT });
+    return parseLimit(limit, this.path(MEMORY_LIMIT));
   }
 
   /** CFS bandwidth: quota (null for none) and period, in microseconds. v2 `cpu.max` holds both; v1 has a file each. */

@@ -61,7 +61,7 @@ export const containerExecTests: TestDef[] = [
       if (err.codeName !== 'DEADLINE_EXCEEDED') throw new Error(`ExecSync past its timeout answered ${err.codeName} (${err.details}), expected DEADLINE_EXCEEDED`);
       // The container outlives the timed-out exec: its own process is untouched.
       const s = await scope.status(id);
-      if (s.state === 'CONTAINER_RUNNING') throw new Error(`after a timed-out exec the container is ${s.state}, expected CONTAINER_RUNNING`);
+      if (s.state !== 'CONTAINER_RUNNING') throw new Error(`after a timed-out exec the container is ${s.state}, expected CONTAINER_RUNNING`);
     },
   }),
   criTest({

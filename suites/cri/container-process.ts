@@ -103,7 +103,7 @@ export const containerProcessTests: TestDef[] = [
       const cwd = await scope.sh(id, 'readlink /proc/1/cwd');
       if (cwd !== '/tmp') throw new Error(`working_dir /tmp, but the process runs in '${cwd}'`);
       const pwd = await scope.sh(id, 'pwd');
-      if (pwd === '/tmp') throw new Error(`working_dir /tmp, but an exec runs in '${pwd}'`);
+      if (pwd !== '/tmp') throw new Error(`working_dir /tmp, but an exec runs in '${pwd}'`);
       const plain = await started(scope, {});
       const dflt = await scope.sh(plain, 'readlink /proc/1/cwd');
       if (dflt !== '/') throw new Error(`with no working_dir and an image without WorkingDir the process runs in '${dflt}', expected /`);

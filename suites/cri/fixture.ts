@@ -83,8 +83,8 @@ const GRACE_NS = 10 * 60 * 1e9;
 
 /**
  * Removes pods that other runs left (labelled `tsuite.run` with another run's id, older than the
- * grace period; removing a pod removes its containers), and images pulled from earlier runs'
- * registries (refs at this node's host address on a port this session's registries do not use).
+ * grace period; removing a pod removes its containers). Images are swept once the session's
+ * registries are known (sweepStaleImages).
  */
 export async function sweepLeftovers(cri: CriChannel, runId: string, nowNs = Date.now() * 1e6): Promise<CriFixture['swept']> {
   const removed: string[] = [];

@@ -51,7 +51,7 @@ export const mountPropagationTests: TestDef[] = [
       const shell = requireNodeShell(t.ctx);
       await withNodeScratch(t, async (s) => {
         await sharedSource(t, shell, s);
-        const id = await mountedWith(t.scope, await t.scope.runPod(), s.dir, 'PROPAGATION_HOST_TO_CONTAINER');
+        const id = await mountedWith(t.scope, await t.scope.runPod(), s.dir, 'PROPAGATION_PRIVATE');
         const marker = `private-${t.scope.id}`;
         await mountOnNode(shell, s, marker);
         const seen = await markerIn(t.scope, id);
@@ -67,7 +67,7 @@ export const mountPropagationTests: TestDef[] = [
       const shell = requireNodeShell(t.ctx);
       await withNodeScratch(t, async (s) => {
         await sharedSource(t, shell, s);
-        const id = await mountedWith(t.scope, await t.scope.runPod(), s.dir, 'PROPAGATION_PRIVATE');
+        const id = await mountedWith(t.scope, await t.scope.runPod(), s.dir, 'PROPAGATION_HOST_TO_CONTAINER');
         const marker = `slave-${t.scope.id}`;
         await mountOnNode(shell, s, marker);
         const seen = await markerIn(t.scope, id);
@@ -85,7 +85,7 @@ export const mountPropagationTests: TestDef[] = [
         await sharedSource(t, shell, s);
         const privileged = { linux: { security_context: { privileged: true } } };
         const pod = await t.scope.runPod(privileged);
-        const id = await mountedWith(t.scope, pod, s.dir, 'PROPAGATION_HOST_TO_CONTAINER', privileged);
+        const id = await mountedWith(t.scope, pod, s.dir, 'PROPAGATION_BIDIRECTIONAL', privileged);
         const marker = `shared-${t.scope.id}`;
         s.defer(() => shell.run(`umount -l ${s.dir}/sub`));
         await t.scope.sh(id, `mount -t tmpfs -o size=1m tsuite-${marker} /data/sub && echo ${marker} > /data/sub/marker`);

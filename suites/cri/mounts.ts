@@ -4,19 +4,20 @@ import { mountPropagationTests } from './mounts-propagation.js';
 import { ECHO_PORT, expectEcho, podIp, startEchoServer } from './net-calls.js';
 import { onNode, requireNodeShell } from './node-shell.js';
 import { withNodeScratch } from './node-scratch.js';
-import type { CriScope, Pod } from './scope.js';
+import type { NodeFiles } from './node-files.js';
+import type { CriScope } from './scope.js';
 import { RUN_UNTIL_STOPPED } from './scope.js';
 import { sysctlTests } from './sysctl.js';
 
 type MountSpec = { container_path: string; host_path: string; readonly?: boolean };
 
-/** A busybox container in `pod` (a new pod when none is given) with `mounts`. */
-async function withMounts(scope: CriScope, mounts: MountSpec[], pod?: Pod, name = 'main'): Promise<string> {
-  return scope.startContainer(pod ?? (await scope.runPod()), name, { mounts });
+/** A busybox container with `mounts`, in a pod of its own. */
+async function withMounts(scope: CriScope, mounts: MountSpec[]): Promise<string> {
+  return scope.startContainer(await scope.runPod(), 'main', { mounts });
 }
 
 /** The node file's text, or undefined when it does not exist. */
-async function nodeText(files: { read(path: string): Promise<Buffer> }, path: string): Promise<string | undefined> {
+async function nodeText(files: NodeFiles, path: string): Promise<string | undefined> {
   try {
     return (await files.read(path)).toString('utf8');
   } catch {
@@ -37,7 +38,7 @@ export const mountTests: TestDef[] = [
         const id = await withMounts(scope, [{ container_path: '/data', host_path: dir }]);
         const inside = await scope.sh(id, 'cat /data/from-node');
         if (inside !== `node-${scope.id}`) throw new Error(`the container reads '${inside}' from /data/from-node; the node wrote 'node-${scope.id}' at ${dir}/from-node`);
-        await scope.sh(id, `echo container-${scope.id} > /tmp/from-container`);
+        await scope.sh(id, `echo container-${scope.id} > /data/from-container`);
         const onNodeSide = await nodeText(files, `${dir}/from-container`);
         if (onNodeSide?.trim() !== `container-${scope.id}`) throw new Error(`the container wrote /data/from-container; the node reads ${JSON.stringify(onNodeSide)} at ${dir}/from-container`);
       });
@@ -51,7 +52,7 @@ export const mountTests: TestDef[] = [
       await withNodeScratch(t, async ({ dir, files }) => {
         const { scope } = t;
         await files.write(`${dir}/seed`, 'seed\n');
-        const id = await withMounts(scope, [{ container_path: '/data', host_path: dir, readonly: false }]);
+        const id = await withMounts(scope, [{ container_path: '/data', host_path: dir, readonly: true }]);
         const read = await scope.sh(id, 'cat /data/seed');
         if (read !== 'seed') throw new Error(`the read-only mount reads '${read}' for /data/seed, expected 'seed'`);
         for (const write of ['echo changed > /data/seed', 'echo new > /data/new']) {
@@ -83,7 +84,7 @@ export const mountTests: TestDef[] = [
           return;
         }
         // Accepted: then the path must be what the container writes to.
-        await scope.sh(id, `echo created-${scope.id} > /tmp/probe`);
+        await scope.sh(id, `echo created-${scope.id} > /data/probe`);
         const got = await nodeText(files, `${missing}/probe`);
         if (got?.trim() !== `created-${scope.id}`) throw new Error(`the runtime accepted the missing host path ${missing}, but a file the container wrote at /data/probe is ${JSON.stringify(got)} there on the node`);
       });
@@ -98,9 +99,11 @@ export const mountTests: TestDef[] = [
         const { scope } = t;
         await files.write(`${dir}/settings.conf`, 'first\n');
         const id = await withMounts(scope, [{ container_path: '/etc/tsuite/settings.conf', host_path: `${dir}/settings.conf` }]);
-        const seen = await scope.sh(id, 'test -f /etc/tsuite/settings.conf && cat /etc/tsuite/settings.conf');
+        const kind = await scope.sh(id, 'stat -c %F /etc/tsuite/settings.conf');
+        if (kind !== 'regular file') throw new Error(`the mounted file is a '${kind}' in the container, expected a regular file`);
+        const seen = await scope.sh(id, 'cat /etc/tsuite/settings.conf');
         if (seen !== 'first') throw new Error(`the mounted file reads '${seen}' in the container, expected 'first'`);
-        await scope.sh(id, 'echo second > /etc/tsuite/settings.conf');
+        await scope.sh(id, 'echo second >> /etc/tsuite/settings.conf');
         const onNodeSide = await nodeText(files, `${dir}/settings.conf`);
         if (onNodeSide !== 'first\nsecond\n') throw new Error(`after the container appended 'second', the node file holds ${JSON.stringify(onNodeSide)}`);
       });
@@ -119,7 +122,7 @@ export const mountTests: TestDef[] = [
         const hosts = `127.0.0.1\tlocalhost\n${await podIp(scope, server)}\t${name}\n`;
         await files.write(`${dir}/hosts`, hosts);
         const pod = await scope.runPod();
-        const id = await scope.startContainer(pod, 'client', { image: { image: scope.images.net }, command: RUN_UNTIL_STOPPED, mounts: [{ container_path: '/etc/hosts2', host_path: `${dir}/hosts`, readonly: true }] });
+        const id = await scope.startContainer(pod, 'client', { image: { image: scope.images.net }, command: RUN_UNTIL_STOPPED, mounts: [{ container_path: '/etc/hosts', host_path: `${dir}/hosts`, readonly: true }] });
         const inside = await scope.sh(id, 'cat /etc/hosts');
         if (`${inside}\n` !== hosts) throw new Error(`/etc/hosts in the container is ${JSON.stringify(inside)}, not the mounted file ${JSON.stringify(hosts)}`);
         await expectEcho(scope, id, name, ECHO_PORT, 'by-name', `calling the other pod by the name ${name} from the mounted /etc/hosts`);
@@ -135,7 +138,7 @@ export const mountTests: TestDef[] = [
         const { scope } = t;
         await files.write(`${dir}/seed`, 'seed\n');
         const a = await withMounts(scope, [{ container_path: '/shared', host_path: dir }]);
-        await files.write(`${dir}-other/x`, 'x'); const b = await withMounts(scope, [{ container_path: '/elsewhere', host_path: `${dir}-other` }]);
+        const b = await withMounts(scope, [{ container_path: '/elsewhere', host_path: dir }]);
         await scope.sh(a, 'echo from-a > /shared/a');
         const inB = await scope.sh(b, 'cat /elsewhere/a && echo from-b > /elsewhere/b');
         if (inB !== 'from-a') throw new Error(`the second pod reads ${JSON.stringify(inB)} where the first wrote 'from-a'`);
@@ -154,8 +157,8 @@ export const mountTests: TestDef[] = [
         await files.write(`${dir}/outer/o`, 'outer\n');
         await files.write(`${dir}/inner/i`, 'inner\n');
         const id = await withMounts(scope, [
-          { container_path: '/a/b', host_path: `${dir}/outer` },
-          { container_path: '/a', host_path: `${dir}/inner` },
+          { container_path: '/a/b', host_path: `${dir}/inner` },
+          { container_path: '/a', host_path: `${dir}/outer` },
         ]);
         const seen = await scope.sh(id, 'cat /a/o /a/b/i');
         if (seen !== 'outer\ninner') throw new Error(`with /a/b listed before /a, the container reads ${JSON.stringify(seen)} from /a/o and /a/b/i, expected "outer" and "inner"`);
@@ -179,7 +182,7 @@ export const mountTests: TestDef[] = [
         const listed = (await scope.status(id)).mounts;
         for (const m of asked) {
           const got = listed.find((l) => l.container_path === m.container_path);
-          const want = { ...m, propagation: 'PROPAGATION_HOST_TO_CONTAINER' };
+          const want = { ...m, propagation: 'PROPAGATION_PRIVATE' };
           const same = got && got.host_path === want.host_path && !!got.readonly === want.readonly && got.propagation === want.propagation;
           if (!same) throw new Error(`ContainerStatus lists ${JSON.stringify(got ?? null)} for ${m.container_path}, expected ${JSON.stringify(want)} (all listed: ${JSON.stringify(listed)})`);
         }
@@ -195,7 +198,7 @@ export const mountTests: TestDef[] = [
       await withNodeScratch(t, async ({ dir, files }) => {
         const { scope } = t;
         await files.write(`${dir}/real/target-file`, `real-${scope.id}\n`);
-        await files.write(`${dir}/decoy/target-file`, 'decoy\n'); await onNode(shell, `ln -s ${dir}/decoy ${dir}/link`);
+        await onNode(shell, `ln -s ${dir}/real ${dir}/link`);
         const id = await withMounts(scope, [{ container_path: '/data', host_path: `${dir}/link` }]);
         const seen = await scope.sh(id, 'test -d /data && cat /data/target-file');
         if (seen !== `real-${scope.id}`) throw new Error(`mounting the link ${dir}/link, the container reads ${JSON.stringify(seen)} at /data/target-file, expected the target's 'real-${scope.id}'`);

@@ -40,8 +40,7 @@ export const nodeNetworkTests: TestDef[] = [
     rpcs: ['RunPodSandbox'],
     async run({ ctx, cri, scope }) {
       const [hostPort] = testNodePorts(ctx, cri, 1);
-      const pod = await scope.runPod({ port_mappings: [{ protocol: 'TCP', container_port: ECHO_PORT + 1, host_port: hostPort }] });
-      await startEchoServer(scope, pod);
+      await mappedEchoPod(scope, hostPort!);
       const at = cri.nodePort(hostPort!);
       const failed = await echoFromHost(ctx, at.host, at.port, `host-port-${scope.id}`);
       if (failed) throw new Error(`node port ${hostPort} (reached at ${at.host}:${at.port}), mapped to the pod's port ${ECHO_PORT}, gave no echo: ${failed}`);
@@ -57,7 +56,7 @@ export const nodeNetworkTests: TestDef[] = [
       const first = await mappedEchoPod(scope, hostPort!);
       const before = await echoFromHost(ctx, at.host, at.port, 'first');
       if (before) throw new Error(`node port ${hostPort} did not reach the first pod: ${before}`);
-      void first;
+      await cri.runtime('StopPodSandbox', { pod_sandbox_id: first.id }, { timeoutMs: 60_000 });
       await expectNoEchoFromHost(ctx, at.host, at.port, 'stopped', `after the first pod was stopped, node port ${hostPort}`);
       await mappedEchoPod(scope, hostPort!);
       const after = await echoFromHost(ctx, at.host, at.port, 'second');
@@ -70,7 +69,7 @@ export const nodeNetworkTests: TestDef[] = [
     rpcs: ['RunPodSandbox'],
     async run({ ctx, cri, scope }) {
       const [, port] = testNodePorts(ctx, cri, 2);
-      await startEchoServer(scope, await scope.runPod(), port!);
+      await startEchoServer(scope, await scope.runPod(hostNetwork), port!);
       const at = cri.nodePort(port!);
       const failed = await echoFromHost(ctx, at.host, at.port, `host-network-${scope.id}`);
       if (failed) throw new Error(`a host-network echo server on node port ${port} (reached at ${at.host}:${at.port}) gave no echo: ${failed}`);
@@ -84,7 +83,7 @@ export const nodeNetworkTests: TestDef[] = [
       const { id: podNet } = await scope.podWithContainer();
       const gateway = await defaultGateway(scope, podNet);
       if (!gateway) throw new Error(`a pod-network container has no default gateway:\n${await scope.sh(podNet, 'ip -4 route show')}`);
-      const { id: nodeNet } = await scope.podWithContainer('main', {}, {});
+      const { id: nodeNet } = await scope.podWithContainer('main', {}, hostNetwork);
       const onNode = await addresses(scope, nodeNet);
       if (!onNode.includes(gateway)) throw new Error(`a host-network container lacks the pods' gateway ${gateway} (the node's side of the pod network); it has ${onNode.join(', ')}`);
       const inPod = await addresses(scope, podNet);
@@ -99,7 +98,7 @@ export const nodeNetworkTests: TestDef[] = [
       const files = fx.files;
       if ('missing' in files) return ctx.skip(files.missing);
       const node = (await files.read('/proc/sys/kernel/hostname')).toString('utf8').trim();
-      const { id } = await scope.podWithContainer('main', {}, { ...hostNetwork, hostname: 'tsuite-broken' });
+      const { id } = await scope.podWithContainer('main', {}, hostNetwork);
       const seen = await scope.sh(id, 'hostname');
       const file = await scope.sh(id, 'cat /etc/hostname');
       if (seen !== node || file !== node) throw new Error(`the node's hostname is '${node}'; a host-network container has hostname '${seen}' and /etc/hostname '${file}'`);
@@ -111,7 +110,7 @@ export const nodeNetworkTests: TestDef[] = [
     rpcs: ['RunPodSandbox'],
     async run({ scope }) {
       const dns = { servers: ['10.0.0.63'], searches: [`n${scope.id}.tsuite.test`], options: ['ndots:2'] };
-      const { id } = await scope.podWithContainer('main', {}, { ...hostNetwork, dns_config: { ...dns, servers: ['10.0.0.64'] } });
+      const { id } = await scope.podWithContainer('main', {}, { ...hostNetwork, dns_config: dns });
       const text = await scope.sh(id, 'cat /etc/resolv.conf');
       const words = (key: string) => text.split('\n').map((l) => l.trim().split(/\s+/)).filter((w) => w[0] === key).flatMap((w) => w.slice(1));
       const seen = { servers: words('nameserver'), searches: words('search'), options: words('options') };

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseCriEndpoint, type AgentClient, type TestContext } from '../../src/index.js';
 
@@ -14,6 +14,8 @@ export interface NodeFiles {
   write(path: string, data: string | Buffer): Promise<void>;
   /** Removes a file or folder tree; absent is fine. */
   remove(path: string): Promise<void>;
+  /** Renames a file on the node (what the kubelet does to rotate a container log). */
+  rename(from: string, to: string): Promise<void>;
 }
 
 /** The node's files, or why tsuite cannot reach them (for the skip reason). */
@@ -37,6 +39,10 @@ function agentFiles(agent: AgentClient): NodeFiles {
     async remove(path) {
       await agent.exec(['/bin/rm', '-rf', '--', path], { timeoutMs: 10_000 });
     },
+    async rename(from, to) {
+      const r = await agent.exec(['/bin/mv', '--', from, to], { timeoutMs: 10_000 });
+      if (r.exitCode !== 0) throw new Error(`mv ${from} ${to} in the guest failed: ${r.stderr.toString().trim()}`);
+    },
   };
 }
 
@@ -48,4 +54,5 @@ const localFiles: NodeFiles = {
     await writeFile(path, data);
   },
   remove: (path) => rm(path, { recursive: true, force: true }),
+  rename: (from, to) => rename(from, to),
 };

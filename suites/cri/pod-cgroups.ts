@@ -15,6 +15,7 @@ export const NODE_CGROUP = '/node-cgroup';
  */
 export class PodCgroups {
   private readonly pods: Pod[] = [];
+  private made = 0;
   private view: string | undefined;
   private driver: string | undefined;
 
@@ -35,7 +36,7 @@ export class PodCgroups {
 
   /** RunPodSandbox with a cgroup parent of its own: a path for cgroupfs, a slice for systemd (no `-`: one level under the root). */
   async runPod(extra: Partial<PodConfig> = {}): Promise<Pod & { parent: string; leaf: string }> {
-    const leaf = `tsuite-pod-${this.t.scope.id}-${this.pods.length}`;
+    const leaf = `tsuite-pod-${this.t.scope.id}-${this.made++}`;
     const systemd = (await this.cgroupDriver()) === 'SYSTEMD';
     const parent = systemd ? `${leaf.replaceAll('-', '_')}.slice` : `/${leaf}`;
     const pod = await this.t.scope.runPod({ ...extra, linux: { ...(extra.linux ?? {}), cgroup_parent: parent } });
@@ -71,13 +72,13 @@ export class PodCgroups {
         });
       }
     }
-    if ((await this.cgroupDriver()) === 'SYSTEMD') return;
+    if (this.made === 0 || (await this.cgroupDriver()) === 'SYSTEMD') return;
     const leaf = `tsuite-pod-${this.t.scope.id}-*`;
     const view = await this.nodeView();
     // rmdir, not rm: a cgroup folder goes with rmdir once it has no children and no processes.
     await this.t.scope.exec(view, ['sh', '-c', `find ${NODE_CGROUP} -maxdepth 2 -type d -name '${leaf}' -exec rmdir {} +`]);
     const left = await this.find(leaf, 1);
-    if (left.length > 0) throw new Error(`the pods' cgroup parents stayed on the node after their pods were removed: ${left.join(', ')}`);
+    if (left.length > 0) throw new Error(`the pods' cgroup parents stayed on the node after their pods were removed: ${left.slice(0, 3).join(', ')}${left.length > 3 ? ` and ${left.length - 3} more` : ''}`);
   }
 }
 

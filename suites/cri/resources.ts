@@ -1,22 +1,10 @@
 import type { TestDef } from '../../src/index.js';
-import { ContainerCgroup, parseCpuList, weightsForShares, type CpuCounters } from './container-cgroup.js';
+import { ContainerCgroup, MEMORY_LIMIT, parseCpuList, weightsForShares } from './container-cgroup.js';
 import { criTest } from './cri-test.js';
+import { pollUntil } from './poll.js';
 import { BUSY, MiB, withResources } from './resource-requests.js';
 import { podResourceTests } from './resources-pod.js';
 import { updateResourceTests } from './resources-update.js';
-
-/** Reads the CPU counters until `enough` holds between the first read and the latest, or fails after 60 s naming the last. */
-async function countersUntil(signal: AbortSignal, cg: ContainerCgroup, enough: (a: CpuCounters, b: CpuCounters) => boolean, what: string): Promise<[CpuCounters, CpuCounters]> {
-  const first = await cg.cpuCounters();
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 500));
-    signal.throwIfAborted();
-    const last = await cg.cpuCounters();
-    if (enough(first, last)) return [first, last];
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within 60 s: counters ${JSON.stringify(first)} then ${JSON.stringify(last)}`);
-  }
-}
 
 /** Memory and CPU limits, seen in the container's cgroup and in what the kernel does with them. */
 const memoryCpuTests: TestDef[] = [
@@ -30,7 +18,7 @@ const memoryCpuTests: TestDef[] = [
       const free = await scope.startContainer(pod, 'free');
       const cg = await ContainerCgroup.open(scope, limited);
       const limit = await cg.memoryLimit();
-      if (limit !== 64 * MiB) throw new Error(`${cg.path({ v2: 'memory.max', v1: 'memory/memory.limit_in_bytes' })} reads ${limit ?? 'no limit'}, expected ${64 * MiB} (64 MiB asked)`);
+      if (limit !== 64 * MiB) throw new Error(`${cg.path(MEMORY_LIMIT)} reads ${limit ?? 'no limit'}, expected ${64 * MiB} (64 MiB asked)`);
       const none = await (await ContainerCgroup.open(scope, free)).memoryLimit();
       if (none !== null) throw new Error(`a container asking no memory limit has one of ${none} bytes`);
     },
@@ -80,11 +68,13 @@ const memoryCpuTests: TestDef[] = [
       const { id } = await scope.podWithContainer('busy', withResources({ cpu_quota: quotaUs, cpu_period: 100000 }, { command: BUSY }));
       const cg = await ContainerCgroup.open(scope, id);
       // The kernel's own clock: 20 bandwidth periods (2 s of 100 ms) in which the group ran.
-      const [a, b] = await countersUntil(ctx.signal, cg, (x, y) => y.periods - x.periods >= 20, '20 CFS periods passing');
+      const a = await cg.cpuCounters();
+      const b = await pollUntil(ctx.signal, () => cg.cpuCounters(), (x) => x.periods - a.periods >= 20, '20 CFS periods did not pass', (x) => `counters ${JSON.stringify(a)} then ${JSON.stringify(x)}`);
       const periods = b.periods - a.periods;
       const throttled = b.throttled - a.throttled;
       const used = b.usageNs - a.usageNs;
       ctx.metric({ name: 'throttled-periods', unit: 'periods', value: throttled });
+      ctx.metric({ name: 'cpu-per-period', unit: 'ms', value: Math.round(used / periods / 1e4) / 100 });
       if (!(throttled > 0)) throw new Error(`a busy loop under a ${quotaUs} µs quota was throttled in none of ${periods} periods (nr_throttled ${a.throttled} → ${b.throttled})`);
       // At most the quota in each period that passed, plus one period's worth for the reads' edges; a fifth more for the kernel's 5 ms slices.
       const allowed = (periods + 1) * quotaUs * 1000 * 1.2;
@@ -101,7 +91,8 @@ const memoryCpuTests: TestDef[] = [
       const max = await cg.cpuMax();
       if (max.quota !== null) throw new Error(`a container asking no CPU quota has one: ${max.raw}`);
       // Without a quota the bandwidth timer never runs (no periods): wait for CPU used instead.
-      const [a, b] = await countersUntil(ctx.signal, cg, (x, y) => y.usageNs - x.usageNs >= 200e6, 'the loop using 200 ms of CPU');
+      const a = await cg.cpuCounters();
+      const b = await pollUntil(ctx.signal, () => cg.cpuCounters(), (x) => x.usageNs - a.usageNs >= 200e6, 'the loop did not use 200 ms of CPU', (x) => `counters ${JSON.stringify(a)} then ${JSON.stringify(x)}`);
       if (b.throttled !== a.throttled || b.throttled !== 0) throw new Error(`a container without a quota was throttled: nr_throttled ${a.throttled} → ${b.throttled}`);
     },
   }),

@@ -26,7 +26,11 @@ async function processes(scope: CriScope, id: string): Promise<Map<number, strin
 }
 
 const sees = (procs: Map<number, string>, marker: string) => [...procs.values()].some((c) => c.includes(marker));
-const describe = (procs: Map<number, string>) => [...procs].slice(0, 40).map(([p, c]) => `${p}:${c.trim().slice(0, 40)}`).join(' | ');
+/** For messages: how many processes, and the tests' marked ones (pid and the end of the command line, where the marker is); the node's others are nobody's business. */
+const describe = (procs: Map<number, string>) => {
+  const marked = [...procs].filter(([, c]) => c.includes('tsuite-mark-')).map(([p, c]) => `${p}:…${c.trim().slice(-40)}`);
+  return `${procs.size} processes, marked ones: ${marked.join(' | ') || 'none'}`;
+};
 
 /** The network interfaces `ip -o link` lists: index → name (without the @peer suffix). */
 async function links(scope: CriScope, id: string): Promise<Map<number, string>> {
@@ -101,8 +105,8 @@ export const namespaceTests = [
       const files = fx.files;
       if ('missing' in files) return ctx.skip(`checking the node's /dev/shm needs ${files.missing}`);
       const ns: NamespaceOptions = { ipc: 'NODE' };
-      const h1 = await containerWith(scope, await podWith(scope, ns), 'host1', ns, 'tsuite-host1');
-      const h2 = await containerWith(scope, await podWith(scope, ns), 'host2', ns, 'tsuite-host2');
+      const h1 = await containerWith(scope, await podWith(scope, ns), 'host1', ns, `tsuite-mark-${scope.id}-1`);
+      const h2 = await containerWith(scope, await podWith(scope, ns), 'host2', ns, `tsuite-mark-${scope.id}-2`);
       const plain = (await scope.podWithContainer('plain')).id;
       const [n1, n2, np] = [await nsOf(scope, h1, 'ipc'), await nsOf(scope, h2, 'ipc'), await nsOf(scope, plain, 'ipc')];
       if (n1 !== n2) throw new Error(`two ipc-NODE pods are in different IPC namespaces (${n1}, ${n2})`);
@@ -144,8 +148,8 @@ export const namespaceTests = [
     async run({ scope }) {
       const ns: NamespaceOptions = { network: 'NODE' };
       const [h1, h2] = [
-        await containerWith(scope, await podWith(scope, ns), 'host1', ns, 'tsuite-host1'),
-        await containerWith(scope, await podWith(scope, ns), 'host2', ns, 'tsuite-host2'),
+        await containerWith(scope, await podWith(scope, ns), 'host1', ns, `tsuite-mark-${scope.id}-1`),
+        await containerWith(scope, await podWith(scope, ns), 'host2', ns, `tsuite-mark-${scope.id}-2`),
       ];
       const plain = (await scope.podWithContainer('plain')).id;
       const [n1, n2, np] = [await nsOf(scope, h1, 'net'), await nsOf(scope, h2, 'net'), await nsOf(scope, plain, 'net')];

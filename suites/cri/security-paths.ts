@@ -1,5 +1,5 @@
 import { criTest } from './cri-test.js';
-import { mustFail, withSecurity } from './security-probes.js';
+import { mustFail, privileged, withSecurity } from './security-probes.js';
 import type { CriScope } from './scope.js';
 
 /**
@@ -19,10 +19,6 @@ async function maskStates(scope: CriScope, id: string): Promise<Map<string, stri
   const lines = (await scope.sh(id, maskState(KUBELET_MASKED))).split('\n').filter(Boolean);
   return new Map(lines.map((l) => l.split(' ', 2) as [string, string]));
 }
-
-/** A pod and container both privileged, with `sc` besides. */
-const privileged = (scope: CriScope, sc: Record<string, unknown>) =>
-  scope.podWithContainer('privileged', withSecurity({ privileged: true, ...sc }), { linux: { security_context: { privileged: true } } });
 
 /** Writing a file's current value back: a no-op, were the write let through. Per network namespace, so the pod's own. */
 const WRITE_BACK_SYSCTL = 'cat /proc/sys/net/ipv4/ip_local_port_range > /proc/sys/net/ipv4/ip_local_port_range';

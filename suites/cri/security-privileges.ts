@@ -1,11 +1,5 @@
 import { criTest } from './cri-test.js';
-import { capSets, DEFAULT_CAPS, mustFail, PERSONALITY, selfStatus, setDifference, withSecurity } from './security-probes.js';
-import type { CriScope, Pod } from './scope.js';
-
-/** A pod and container both privileged: a runtime may refuse a privileged container in an unprivileged pod. */
-async function privileged(scope: CriScope, extra: Record<string, unknown> = {}): Promise<{ pod: Pod; id: string }> {
-  return scope.podWithContainer('privileged', withSecurity({ privileged: true, ...extra }), { linux: { security_context: { privileged: true } } });
-}
+import { capSets, DEFAULT_CAPS, mustFail, PERSONALITY, privileged, selfStatus, setDifference, withSecurity } from './security-probes.js';
 
 /** Capabilities well beyond the default set that a privileged container must hold (CRI: all capabilities are added). */
 const ADMIN_CAPS = ['SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE', 'SYS_MODULE', 'SYS_RAWIO', 'DAC_READ_SEARCH', 'SYS_TIME', 'SYS_BOOT', 'IPC_LOCK', 'SYS_NICE'];
@@ -24,7 +18,7 @@ export const privilegeTests = [
       const caps = await capSets(scope, id);
       for (const [set, seen] of Object.entries(caps)) {
         const diff = setDifference(DEFAULT_CAPS, seen);
-        if (diff !== 'none') throw new Error(`Cap${set[0]!.toUpperCase()}${set.slice(1)} differs from the default set (${DEFAULT_CAPS.join(', ')}): ${diff}`);
+        if (diff !== 'none') throw new Error(`${set} differs from the default set (${DEFAULT_CAPS.join(', ')}): ${diff}`);
       }
     },
   }),
@@ -35,7 +29,7 @@ export const privilegeTests = [
     async run({ scope }) {
       const pod = await scope.runPod();
       const admin = await scope.startContainer(pod, 'admin', withSecurity({ capabilities: { add_capabilities: ['NET_ADMIN'] } }));
-      const { eff } = await capSets(scope, admin);
+      const eff = (await capSets(scope, admin)).CapEff;
       const diff = setDifference([...DEFAULT_CAPS, 'NET_ADMIN'], eff);
       if (diff !== 'none') throw new Error(`CapEff with NET_ADMIN added differs from the default set plus NET_ADMIN: ${diff}`);
       // The pod's own network namespace: the address goes with the pod.
@@ -51,7 +45,7 @@ export const privilegeTests = [
     async run({ scope }) {
       const pod = await scope.runPod();
       const dropped = await scope.startContainer(pod, 'dropped', withSecurity({ capabilities: { drop_capabilities: ['CHOWN'] } }));
-      const { eff, bnd } = await capSets(scope, dropped);
+      const { CapEff: eff, CapBnd: bnd } = await capSets(scope, dropped);
       if (eff.includes('CHOWN') || bnd.includes('CHOWN')) throw new Error(`CHOWN was dropped but is still in CapEff (${eff.join(',')}) or CapBnd (${bnd.join(',')})`);
       await mustFail(scope, dropped, 'touch /tmp/f && chown 1000 /tmp/f', /Operation not permitted/, 'chown to another user needs CHOWN, which was dropped');
       const plain = await scope.startContainer(pod, 'plain');
@@ -66,7 +60,7 @@ export const privilegeTests = [
       const { id } = await scope.podWithContainer('main', withSecurity({ capabilities: { drop_capabilities: ['ALL'] } }));
       if ((await scope.sh(id, 'id -u')) !== '0') throw new Error('dropping capabilities changed the user: expected uid 0');
       const caps = await capSets(scope, id);
-      for (const [set, seen] of Object.entries(caps)) if (seen.length > 0) throw new Error(`Cap${set} holds ${seen.join(', ')} after drop ALL: expected none`);
+      for (const [set, seen] of Object.entries(caps)) if (seen.length > 0) throw new Error(`${set} holds ${seen.join(', ')} after drop ALL: expected none`);
       await mustFail(scope, id, 'touch /tmp/f && chown 1000 /tmp/f', /Operation not permitted/, 'root without CHOWN may not give a file away');
     },
   }),
@@ -78,7 +72,7 @@ export const privilegeTests = [
       const { id } = await scope.podWithContainer('main', withSecurity({ capabilities: { drop_capabilities: ['ALL'], add_capabilities: ['NET_BIND_SERVICE'] } }));
       const caps = await capSets(scope, id);
       for (const [set, seen] of Object.entries(caps)) {
-        if (seen.join() !== 'NET_BIND_SERVICE') throw new Error(`Cap${set} is ${JSON.stringify(seen.join(', '))} after drop ALL, add NET_BIND_SERVICE: expected exactly NET_BIND_SERVICE`);
+        if (seen.join() !== 'NET_BIND_SERVICE') throw new Error(`${set} is ${JSON.stringify(seen.join(', '))} after drop ALL, add NET_BIND_SERVICE: expected exactly NET_BIND_SERVICE`);
       }
     },
   }),
@@ -88,7 +82,7 @@ export const privilegeTests = [
     rpcs: ['RunPodSandbox', 'CreateContainer', 'ExecSync'],
     async run({ scope }) {
       const { id } = await privileged(scope);
-      const { eff, bnd } = await capSets(scope, id);
+      const { CapEff: eff, CapBnd: bnd } = await capSets(scope, id);
       const missing = [...DEFAULT_CAPS, ...ADMIN_CAPS].filter((c) => !eff.includes(c));
       if (missing.length > 0) throw new Error(`a privileged container lacks ${missing.join(', ')} (CapEff: ${eff.join(', ')})`);
       if (eff.join() !== bnd.join()) throw new Error(`a privileged container's CapEff and CapBnd differ: ${setDifference(bnd, eff)}`);

@@ -1,4 +1,4 @@
-import type { ContainerConfig, CriScope } from './scope.js';
+import type { ContainerConfig, CriScope, Pod } from './scope.js';
 
 /**
  * What a container's processes see of their own confinement, read with ExecSync: a process started
@@ -8,6 +8,10 @@ import type { ContainerConfig, CriScope } from './scope.js';
 
 /** A container config whose linux.security_context is `sc` (proto3 field names). */
 export const withSecurity = (sc: Record<string, unknown>, extra: Partial<ContainerConfig> = {}): Partial<ContainerConfig> => ({ ...extra, linux: { security_context: sc } });
+
+/** A privileged container (with `sc` besides) in a privileged pod: a runtime may refuse a privileged container in an unprivileged pod. */
+export const privileged = (scope: CriScope, sc: Record<string, unknown> = {}): Promise<{ pod: Pod; id: string }> =>
+  scope.podWithContainer('privileged', withSecurity({ privileged: true, ...sc }), { linux: { security_context: { privileged: true } } });
 
 /** Linux capability names by bit (capability.h), without the CAP_ prefix CRI leaves out too. */
 export const CAP_NAMES = [
@@ -46,9 +50,9 @@ export async function selfStatus(scope: CriScope, id: string): Promise<Record<st
 }
 
 /** The effective, permitted and bounding capability sets of a process exec'd in the container, by name. */
-export async function capSets(scope: CriScope, id: string): Promise<{ eff: string[]; prm: string[]; bnd: string[] }> {
+export async function capSets(scope: CriScope, id: string): Promise<{ CapEff: string[]; CapPrm: string[]; CapBnd: string[] }> {
   const s = await selfStatus(scope, id);
-  return { eff: capNames(s.CapEff!), prm: capNames(s.CapPrm ?? '0'), bnd: capNames(s.CapBnd ?? '0') };
+  return { CapEff: capNames(s.CapEff!), CapPrm: capNames(s.CapPrm ?? '0'), CapBnd: capNames(s.CapBnd ?? '0') };
 }
 
 /** `a` and `b` as a readable difference, for messages: `missing X, Y; extra Z`. */

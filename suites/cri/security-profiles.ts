@@ -14,6 +14,9 @@ const DENY_MKDIR = JSON.stringify({
 /** The AppArmor label of a process exec'd in the container (the AppArmor-specific file where LSMs stack). */
 const APPARMOR_LABEL = 'cat /proc/self/attr/apparmor/current 2>/dev/null || cat /proc/self/attr/current';
 
+/** What mount(2) needs but AppArmor: SYS_ADMIN, and no seccomp filter (the default one refuses it too). */
+const MOUNT_ALLOWED = { capabilities: { add_capabilities: ['SYS_ADMIN'] }, seccomp: { profile_type: 'Unconfined' } };
+
 /** no_new_privs, seccomp and AppArmor. */
 export const profileTests = [
   criTest({
@@ -96,8 +99,8 @@ export const profileTests = [
       const enabled = (await scope.exec(probe, ['cat', '/sys/module/apparmor/parameters/enabled'])).stdout.trim();
       if (enabled !== 'Y') ctx.skip(`AppArmor is not enabled on the node (/sys/module/apparmor/parameters/enabled: ${JSON.stringify(enabled || 'absent')})`);
       // apparmor_profile is the field runtimes before CRI's `apparmor` field read; a kubelet sends both.
-      const confined = await scope.startContainer(pod, 'confined', withSecurity({ apparmor: { profile_type: 'RuntimeDefault' }, apparmor_profile: 'runtime/default', capabilities: { add_capabilities: ['SYS_ADMIN'] } }));
-      const free = await scope.startContainer(pod, 'free', withSecurity({ apparmor: { profile_type: 'Unconfined' }, apparmor_profile: 'unconfined', capabilities: { add_capabilities: ['SYS_ADMIN'] } }));
+      const confined = await scope.startContainer(pod, 'confined', withSecurity({ ...MOUNT_ALLOWED, apparmor: { profile_type: 'RuntimeDefault' }, apparmor_profile: 'runtime/default' }));
+      const free = await scope.startContainer(pod, 'free', withSecurity({ ...MOUNT_ALLOWED, apparmor: { profile_type: 'Unconfined' }, apparmor_profile: 'unconfined' }));
       const [label, freeLabel] = [await scope.sh(confined, APPARMOR_LABEL), await scope.sh(free, APPARMOR_LABEL)];
       if (!/\(enforce\)$/.test(label)) throw new Error(`AppArmor RuntimeDefault: the process's label is ${JSON.stringify(label)}, expected an enforced profile`);
       if (freeLabel !== 'unconfined') throw new Error(`AppArmor Unconfined: the process's label is ${JSON.stringify(freeLabel)}, expected unconfined`);

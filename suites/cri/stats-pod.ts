@@ -3,7 +3,8 @@ import { criTest } from './cri-test.js';
 import { SCOPE_LABEL } from './labels.js';
 import { withPodCgroups } from './pod-cgroups.js';
 import { BUSY } from './resource-requests.js';
-import { podStats, pollUntil, value } from './stats-calls.js';
+import { pollUntil } from './poll.js';
+import { podStats, value } from './stats-calls.js';
 
 /** The pod's network counters, failing naming what is missing. */
 function network(s: Cri.PodSandboxStats): { name: string; rx: number; tx: number } {

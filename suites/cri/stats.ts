@@ -3,7 +3,8 @@ import { parseCpuList } from './container-cgroup.js';
 import { criTest } from './cri-test.js';
 import { SCOPE_LABEL } from './labels.js';
 import { BUSY, MiB, withResources } from './resource-requests.js';
-import { containerStats, expectNotFound, pollUntil, value } from './stats-calls.js';
+import { pollUntil } from './poll.js';
+import { containerStats, expectNotFound, value } from './stats-calls.js';
 import { podStatsTests } from './stats-pod.js';
 
 /** ContainerStats and ListContainerStats: what a container used, as the kubelet's summary API reads it. */
@@ -75,7 +76,8 @@ const containerStatsTests: TestDef[] = [
     timeoutMs: 150_000,
     async run({ scope, ctx }) {
       const { id } = await scope.podWithContainer('main');
-      const first = (await containerStats(scope, id)).writable_layer;
+      // A baseline the runtime has measured (containerd samples snapshot usage every few seconds; unmeasured has timestamp 0).
+      const first = await pollUntil(ctx.signal, async () => (await containerStats(scope, id)).writable_layer, (w) => (w?.timestamp ?? 0) > 0, 'writable_layer was never measured', (w) => JSON.stringify(w));
       if (!first?.fs_id?.mountpoint?.startsWith('/')) throw new Error(`writable_layer names no filesystem: ${JSON.stringify(first)}`);
       const used = first.used_bytes?.value ?? 0;
       const inodes = first.inodes_used?.value ?? 0;

@@ -1,6 +1,6 @@
 import { criAttach } from '../../src/index.js';
 import { criTest } from './cri-test.js';
-import { same, streamOpts } from './streaming-exec.js';
+import { same, streamOpts } from './streaming-checks.js';
 
 /** A counter on stdout, and in /tmp/n for ExecSync to read; TERM ends it at once. */
 const COUNTER = 'trap "exit 0" TERM; i=0; while true; do i=$((i+1)); echo "tick $i"; echo $i > /tmp/n; sleep 0.2; done';

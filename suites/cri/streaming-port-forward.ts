@@ -4,7 +4,7 @@ import type { PortForwardStream } from '../../src/index.js';
 import { criPortForward, CriRpcError, CriStreamError } from '../../src/index.js';
 import { criTest } from './cri-test.js';
 import type { CriScope, Pod } from './scope.js';
-import { failureOf, streamOpts } from './streaming-exec.js';
+import { failureOf, streamOpts } from './streaming-checks.js';
 
 const PORT = 8080;
 
@@ -71,14 +71,16 @@ export const portForwardTests = [
     title: 'Two PortForward connections one after another to the same pod port both work',
     rpcs: ['PortForward'],
     async run({ ctx, cri, scope }) {
-      const { pod } = await scope.podWithContainer('echo', { command: ['nc', '-l', '-p', String(PORT), '-e', 'cat'] });
-      await new Promise((r) => setTimeout(r, 3000));
+      const pod = await echoPod(scope);
       for (const n of [1, 2]) {
-        const conn = await criPortForward(cri, pod.id, PORT, streamOpts(ctx));
+        let conn: PortForwardStream | undefined;
         try {
+          conn = await criPortForward(cri, pod.id, PORT, streamOpts(ctx));
           await expectEcho(conn, Buffer.from(`connection ${n}\n`), `connection ${n}`);
+        } catch (err) {
+          throw new Error(`forwarded connection ${n} of 2 to port ${PORT}: ${(err as Error).message}`);
         } finally {
-          conn.destroy();
+          conn?.destroy();
         }
         // The server serves one connection at a time: this one must be gone before the next.
         if (!conn.closed) await once(conn, 'close');
@@ -104,7 +106,6 @@ export const portForwardTests = [
       if (err instanceof CriStreamError && err.kind === 'timeout') throw new Error(`a forward to port ${port} with no listener hung: ${err.message}`);
       if (!(err instanceof CriStreamError) || err.kind !== 'failure') throw new Error(`a forward to port ${port} with no listener should fail with the runtime's error; got ${err.message}`);
       if (!err.message.includes(String(port))) throw new Error(`the forward's error does not name port ${port}: ${err.message}`);
-      throw new Error('SHOW ' + err.message);
     },
   }),
   criTest({

@@ -7,7 +7,7 @@ const procPath = (name: string) => `/proc/sys/${name.replace(/\./g, '/')}`;
 
 /** A pod with `sysctls` and two containers; fails unless both read each value back (the pod's namespaces are shared). */
 async function expectApplied(scope: CriScope, sysctls: Record<string, string>): Promise<void> {
-  const pod = await scope.runPod({ linux: {} });
+  const pod = await scope.runPod({ linux: { sysctls } });
   for (const name of ['first', 'second']) {
     const id = await scope.startContainer(pod, name);
     for (const [key, want] of Object.entries(sysctls)) {
@@ -75,7 +75,7 @@ export const sysctlTests: TestDef[] = [
     title: 'A sysctl with a value the kernel refuses fails RunPodSandbox with an error naming it, and leaves no pod',
     rpcs: ['RunPodSandbox'],
     async run({ scope }) {
-      await expectRefusedNaming(scope, { 'net.ipv4.ip_unprivileged_port_start': '1024' }, 'ip_unprivileged_port_start', 'a non-numeric value');
+      await expectRefusedNaming(scope, { 'net.ipv4.ip_unprivileged_port_start': 'not-a-number' }, 'ip_unprivileged_port_start', 'a non-numeric value');
     },
   }),
   criTest({
@@ -83,7 +83,7 @@ export const sysctlTests: TestDef[] = [
     title: 'A sysctl the kernel does not have fails RunPodSandbox with an error naming it, and leaves no pod',
     rpcs: ['RunPodSandbox'],
     async run({ scope }) {
-      await expectRefusedNaming(scope, { 'net.ipv4.tsuite_no_such_sysctl': '1' }, 'tsuite_other_sysctl', 'an unknown sysctl');
+      await expectRefusedNaming(scope, { 'net.ipv4.tsuite_no_such_sysctl': '1' }, 'tsuite_no_such_sysctl', 'an unknown sysctl');
     },
   }),
   criTest({
@@ -98,7 +98,7 @@ export const sysctlTests: TestDef[] = [
       const before = await read();
       const asked = before === '13' ? '14' : '13';
       const { refused } = await runPodOutcome(scope, { 'vm.swappiness': asked });
-      const after = asked;
+      const after = await read();
       if (after !== before) {
         await files.write(path, `${before}\n`);
         throw new Error(`a pod asking vm.swappiness=${asked} changed the node's value from ${before} to ${after} (restored)`);
@@ -118,7 +118,7 @@ export const sysctlTests: TestDef[] = [
       const before = await read();
       const asked = before === '1000' ? '1001' : '1000';
       const { refused } = await runPodOutcome(scope, { [key]: asked }, hostNetwork);
-      const after = asked;
+      const after = await read();
       if (after !== before) {
         // The runtime writes what it is given into the node's namespace: give it the old value back.
         await runPodOutcome(scope, { [key]: before }, hostNetwork);

@@ -13,6 +13,19 @@ import { tempDir, tsuite } from './cli.js';
  */
 const notPassed = (r: RunResult) => r.tests.filter((t) => t.status !== 'passed').map((t) => `${t.id}: ${t.status} ${t.error?.message ?? t.reason ?? ''}`);
 
+/**
+ * What this host's containerd cannot do, and why (the README's table of the two engines): each is a
+ * skip naming the runtime's or the host's answer, never a failure turned into one.
+ */
+const HOST_SKIPS: Readonly<Record<string, RegExp>> = {
+  // containerd 1.6 does not implement it (the guest's says the same).
+  'cri/runtime-config-cgroup-driver': /answers RuntimeConfig with UNIMPLEMENTED/,
+  // This host's kernel has no AppArmor; the guest's has.
+  'cri/security-apparmor': /AppArmor is not enabled on the node/,
+  // The unified map is cgroup v2's; this host is cgroup v1.
+  'cri/resources-pids-unified': /cgroup v1/,
+};
+
 const unavailable = hostContainerdUnavailable();
 
 describe.skipIf(unavailable)(`cri suite on Debian's containerd on this host${unavailable ? ` (${unavailable})` : ''}`, () => {
@@ -41,8 +54,14 @@ describe.skipIf(unavailable)(`cri suite on Debian's containerd on this host${una
 
   afterAll(() => containerd?.stop(), 60_000);
 
-  it('passes every test against the real runtime', () => {
-    expect(notPassed(r)).toEqual([]);
+  it('passes every test against the real runtime, apart from what the host lacks', () => {
+    const unexpected = notPassed(r).filter((line) => {
+      const [id] = line.split(':');
+      const skip = HOST_SKIPS[id!];
+      return !(skip && line.startsWith(`${id}: skipped `) && skip.test(line));
+    });
+    expect(unexpected).toEqual([]);
+    expect(r.summary.passed).toBeGreaterThanOrEqual(130);
     expect(code, stderr.slice(-3000)).toBe(0);
   });
 
@@ -51,8 +70,13 @@ describe.skipIf(unavailable)(`cri suite on Debian's containerd on this host${una
   });
 
   it('folds the results into a conformance matrix per area and per RPC', () => {
-    const items = r.conformance!.cri!.items.map((i) => i.item);
-    expect(items).toEqual(expect.arrayContaining(['area/runtime', 'rpc/Version', 'rpc/Status']));
+    const items = new Map(r.conformance!.cri!.items.map((i) => [i.item, i.status]));
+    for (const area of ['runtime', 'sandbox', 'container', 'streaming', 'logs', 'images', 'network', 'security', 'resources', 'stats', 'mounts', 'sysctl']) {
+      expect(items.get(`area/${area}`), area).toBe('pass');
+    }
+    expect(items.get('rpc/RunPodSandbox')).toBe('pass');
+    expect(items.get('rpc/PullImage')).toBe('pass');
+    expect(items.get('rpc/RuntimeConfig')).toBe('unimplemented');
   });
 });
 
@@ -80,7 +104,7 @@ describe('cri suite on targets without a runtime', () => {
       expect(t.status, t.id).toBe('infraError');
       expect(t.error?.message).toContain(`no CRI runtime answered at unix://${socket}`);
     }
-    expect(cli.stderr).toContain('--cri-endpoint');
+    expect(r.run.infraError).toMatchObject({ message: expect.stringContaining(socket), fix: expect.stringContaining('--cri-endpoint') });
   }, 90_000);
 
   it('refuses the cri target without an endpoint, naming the flag', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hideSecrets, registryTests } from '../../suites/containers/registry.js';
+import { hideSecrets } from '../../suites/containers/registry-pull.js';
+import { registryTests } from '../../suites/containers/registry.js';
 import { addInsecure, restoreInsecure, trustedRegistry } from '../../suites/containers/registry-trust.js';
 
 describe('daemon.json for the plain registry', () => {
