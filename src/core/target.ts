@@ -176,15 +176,6 @@ export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = O
       hostPorts: [...NODE_CRI_HOST_PORTS], hostAddress: '10.0.2.2', registryConfigDir: '/etc/containerd/certs.d',
     }),
   }),
-  cri: Object.freeze({
-    runner: 'cri',
-    arch: hostArch(),
-    kernel: 'endpoint',
-    ...TARGET_DEFAULTS,
-    bootTimeoutMs: 20_000,
-    cri: Object.freeze({}),
-    description: 'an existing CRI v1 runtime endpoint (--cri-endpoint unix:///path or tcp://host:port): containerd on a Linux host to baseline against, or a kernel\'s own runtime',
-  }),
   docker: Object.freeze({
     runner: 'docker',
     arch: hostArch(),
@@ -194,6 +185,15 @@ export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = O
     bootTimeoutMs: 20_000,
     docker: Object.freeze({}),
     description: 'an existing Docker Engine endpoint (--docker-host, or DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH): a real Linux Docker host to baseline against, or a kernel\'s own management API',
+  }),
+  cri: Object.freeze({
+    runner: 'cri',
+    arch: hostArch(),
+    kernel: 'endpoint',
+    ...TARGET_DEFAULTS,
+    bootTimeoutMs: 20_000,
+    cri: Object.freeze({}),
+    description: 'an existing CRI v1 runtime endpoint (--cri-endpoint unix:///path or tcp://host:port): containerd on a Linux host to baseline against, or a kernel\'s own runtime',
   }),
 });
 

@@ -77,11 +77,24 @@ describe.skipIf(unavailable)(`containers suite on Debian's dockerd on this host,
   });
 });
 
+/**
+ * The cri suite's tests that the guest run shares with the containers suite (one boot serves both):
+ * one or two per area, where the guest's engine, network or files differ from this host's. The
+ * whole suite runs against this host's containerd in cri-suite.test.ts; the README records a full
+ * run in the guest.
+ */
+const CRI_IN_GUEST = [
+  'runtime-status-ready', 'sandbox-status-fields', 'sandbox-dns-config', 'container-lifecycle-states', 'container-exec-sync-output',
+  'streaming-exec-tty-resize', 'streaming-port-forward-echo', 'logs-format', 'logs-reopen', 'images-pull-auth-credentials',
+  'images-pull-auth-wrong-credentials', 'network-host-port-released', 'security-seccomp-runtime-default', 'security-apparmor',
+  'resources-memory-oom', 'stats-cpu-advances', 'mounts-host-path-both-ways', 'sysctl-net-namespaced',
+].flatMap((name) => ['--test', `cri/${name}`]);
+
 describe('containers suite on the reference container host (qemu-x86-node)', () => {
   let r: RunResult;
 
   beforeAll(async () => {
-    const run = await runSuite('containers-node', '--target', 'qemu-x86-node');
+    const run = await runSuite('containers-node', '--target', 'qemu-x86-node', '--suite', 'cri', ...CRI_IN_GUEST, '--test', 'bench/cri-');
     r = results.node = run.result;
     expect(run.cli.code, run.cli.stderr.slice(-3000)).toBe(0);
   }, 1_500_000);
@@ -93,9 +106,27 @@ describe('containers suite on the reference container host (qemu-x86-node)', () 
     expect(r.run.kernel).toMatchObject({ source: 'debian-package', rootfs: expect.stringContaining('node-rootfs') });
   });
 
+  it("passes the cri tests against containerd's CRI in the same guest, over TCP and the forwarded streaming port", () => {
+    const cri = r.tests.filter((t) => t.suite === 'cri');
+    expect(cri.length).toBeGreaterThanOrEqual(18);
+    expect(cri.filter((t) => t.status !== 'passed').map((t) => `${t.id}: ${t.status} ${t.error?.message ?? t.reason ?? ''}`)).toEqual([]);
+    const session = r.sessions.find((s) => s.cri)!;
+    expect(session.cri).toMatchObject({ endpoint: expect.stringMatching(/^tcp:\/\/127\.0\.0\.1:\d+$/), runtimeName: 'containerd', runtimeApiVersion: 'v1' });
+    // The same boot served both engines.
+    expect(session.docker).toBeDefined();
+  });
+
+  it('times CRI pod and container starts from the host, every sample kept', () => {
+    const samples = (id: string) => r.tests.find((t) => t.id === id)?.metrics[0]?.samples ?? [];
+    expect(samples('bench/cri-pod-start')).toHaveLength(5);
+    expect(samples('bench/cri-container-start')).toHaveLength(5);
+    expect([...samples('bench/cri-pod-start'), ...samples('bench/cri-container-start')].every((ms) => ms > 0)).toBe(true);
+  });
+
   it('the two engines agree test by test; the differences in what they measured are printed', () => {
     if (!results.host) return void console.log(`no host engine to compare with: ${unavailable}`);
-    const status = (list: readonly TestResult[]) => Object.fromEntries(list.map((t) => [t.id, t.status]));
+    // The guest run also carries cri tests (this host's dockerd has no CRI): the containers suite is compared.
+    const status = (list: readonly TestResult[]) => Object.fromEntries(list.filter((t) => /^(containers|bench\/container-)/.test(t.id)).map((t) => [t.id, t.status]));
     expect(status(r.tests)).toEqual(status(results.host.tests));
     const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const reading = (m: { value?: number; samples?: number[] }) => m.value ?? (m.samples?.length ? `${median(m.samples).toFixed(1)} (median)` : undefined);

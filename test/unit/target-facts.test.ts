@@ -10,7 +10,7 @@ describe('targetFacts: what a target offers, known before any boot', () => {
   it('the reference guests: console, the exit device where the arch profile has one, the agent, power-off', () => {
     expect(facts({ target: 'qemu-x86' })).toMatchObject({ channels: ['console', 'exit', 'agent'], powerOff: true, ktap: false });
     expect(facts({ target: 'qemu-arm64' })).toMatchObject({ channels: ['console', 'agent'], powerOff: true });
-    expect(facts({ target: 'qemu-x86-node' }).channels).toEqual(['console', 'exit', 'agent', 'docker']);
+    expect(facts({ target: 'qemu-x86-node' }).channels).toEqual(['console', 'exit', 'agent', 'docker', 'cri']);
   });
 
   it("the fixture kernel: its console and the exit device only, KTAP, no power-off", () => {
@@ -26,5 +26,9 @@ describe('targetFacts: what a target offers, known before any boot', () => {
 
   it('the docker target boots nothing: its endpoint is its only channel', () => {
     expect(facts({ target: 'docker', dockerHost: 'tcp://127.0.0.1:2375' })).toMatchObject({ channels: ['docker'], powerOff: false });
+  });
+
+  it('the cri target boots nothing: its runtime is its only channel', () => {
+    expect(facts({ target: 'cri', criEndpoint: 'unix:///run/containerd/containerd.sock' })).toMatchObject({ channels: ['cri'], powerOff: false });
   });
 });

@@ -223,6 +223,19 @@ describe('container targets', () => {
     expect(usageError(config(), { dockerCertPath: '/c' }).fix).toContain('--docker-port');
   });
 
+  it('the cri target takes its endpoint from --cri-endpoint or the config, and refuses machine flags', () => {
+    expect(resolveTarget(config(), { target: 'cri', criEndpoint: 'unix:///run/containerd/containerd.sock', criCertPath: '/tls' }, {}).def.cri)
+      .toEqual({ endpoint: 'unix:///run/containerd/containerd.sock', certPath: '/tls' });
+    expect(resolveTarget(config({ cri: { cri: { endpoint: 'tcp://10.1.2.3:10010', nodeAddress: '10.1.2.3' } } }), { target: 'cri' }, {}).def.cri)
+      .toEqual({ endpoint: 'tcp://10.1.2.3:10010', nodeAddress: '10.1.2.3' });
+    expect(usageError(config(), { target: 'cri' }).fix).toContain('--cri-endpoint');
+    expect(usageError(config(), { target: 'cri', criEndpoint: 'tcp://host' }).message).toContain('needs a port');
+    expect(usageError(config(), { target: 'cri', criEndpoint: 'unix:///s', kernel: '/k' }).message).toMatch(/boots nothing.*--kernel/);
+    expect(usageError(config(), { target: 'qemu-x86-node', criEndpoint: 'unix:///s' }).fix).toContain('--target cri');
+    expect(usageError(config(), { target: 'docker', criEndpoint: 'unix:///s' }).message).toContain('--cri-endpoint');
+    expect(usageError(config(), { target: 'cri', criEndpoint: 'unix:///s', clock: 'instructions' }).fix).toContain('--clock time');
+  });
+
   it("a user's kernel serving the Engine API on a guest port gets the docker channel there", () => {
     const t = resolveTarget(config(), { kernel: '/k.elf', landmark: 'up', dockerPort: 2376, dockerCertPath: '/c' });
     expect(t.def.docker).toEqual({ port: 2376, certPath: '/c' });
