@@ -35,7 +35,7 @@ export default defineSuite({
   ],
   // A row per area (`cri/<area>-<behaviour>`) and per RPC the test asserts (`rpc/<Name>`).
   conformance: {
-    itemKind: 'area or RPC',
+    itemKind: 'row',
     itemDepth: 1,
     itemsOf: ([test]) => (test ? [`area/${test.split('-')[0]}`, ...(testRpcs.get(test) ?? []).map((r) => `rpc/${r}`)] : []),
     unimplementedItem: (reason) => {
