@@ -40,7 +40,8 @@ export const podResourceTests: TestDef[] = [
       const max = await scope.sh(id, 'cat /sys/fs/cgroup/pids.max');
       if (max !== '8') throw new Error(`unified pids.max 8: the container's pids.max reads ${JSON.stringify(max)}`);
       // Each `( sleep & )` leaves one sleep behind: the shell (the container's init beside it) can have only a few.
-      const script = 'ok=0; fail=0; i=0; while [ $i -lt 20 ]; do i=$((i+1)); if ( sleep 300 & ) 2>/dev/null; then ok=$((ok+1)); else fail=$((fail+1)); fi; done; echo "ok=$ok fail=$fail"';
+      // The sleeps must not hold the exec's output open, or ExecSync waits for them until its deadline.
+      const script = 'ok=0; fail=0; i=0; while [ $i -lt 20 ]; do i=$((i+1)); if ( sleep 300 < /dev/null > /dev/null 2>&1 & ) 2>/dev/null; then ok=$((ok+1)); else fail=$((fail+1)); fi; done; echo "ok=$ok fail=$fail"';
       const r = await scope.exec(id, ['sh', '-c', script]);
       const m = /ok=(\d+) fail=(\d+)/.exec(r.stdout);
       if (!m) throw new Error(`the spawning shell printed no count (exit ${r.exitCode}): ${JSON.stringify((r.stdout + r.stderr).slice(-300))}`);
