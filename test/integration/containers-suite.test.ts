@@ -21,6 +21,12 @@ const runSuite = async (name: string, ...args: string[]) => {
 
 const notPassed = (r: RunResult) => r.tests.filter((t) => t.status !== 'passed').map((t) => `${t.id}: ${t.status} ${t.error?.message ?? t.reason ?? ''}`);
 
+/**
+ * The registry tests on an existing endpoint: tsuite cannot make a Docker endpoint trust the
+ * session's registries (that takes the engine's own files), so they skip saying what it needs.
+ */
+const registrySkip = (t: TestResult) => t.id.startsWith('containers/registry-') && t.status === 'skipped' && /cannot make its engine trust the session's local registries/.test(t.reason ?? '');
+
 const results: Record<string, RunResult> = {};
 
 const unavailable = hostDockerdUnavailable({ tls: true });
@@ -38,8 +44,9 @@ describe.skipIf(unavailable)(`containers suite on Debian's dockerd on this host,
 
   afterAll(() => dockerd?.stop(), 60_000);
 
-  it('passes every test, at least 30, against the real engine', () => {
-    expect(notPassed(r)).toEqual([]);
+  it('passes every test, at least 30, against the real engine, the registry tests skipped naming what the engine needs', () => {
+    expect(notPassed({ ...r, tests: r.tests.filter((t) => !registrySkip(t)) })).toEqual([]);
+    expect(r.tests.filter(registrySkip).length).toBeGreaterThanOrEqual(10);
     expect(r.summary.passed).toBeGreaterThanOrEqual(30);
   });
 
@@ -58,7 +65,7 @@ describe.skipIf(unavailable)(`containers suite on Debian's dockerd on this host,
   it('folds the results into a conformance matrix per API area', () => {
     const areas = r.conformance!.containers!.items.map((i) => i.item);
     expect(areas).toEqual(expect.arrayContaining(['engine', 'images', 'lifecycle', 'logs', 'exec', 'limits', 'network', 'isolation', 'volumes', 'cli']));
-    expect(r.conformance!.containers!.items.every((i) => i.status === 'pass')).toBe(true);
+    expect(r.conformance!.containers!.items.filter((i) => i.status !== 'pass').map((i) => `${i.item}: ${i.status}`)).toEqual(['registry: skip']);
   });
 
   it('leaves nothing labelled with the run behind', async () => {
@@ -126,8 +133,10 @@ describe('containers suite on the reference container host (qemu-x86-node)', () 
   it('the two engines agree test by test; the differences in what they measured are printed', () => {
     if (!results.host) return void console.log(`no host engine to compare with: ${unavailable}`);
     // The guest run also carries cri tests (this host's dockerd has no CRI): the containers suite is compared.
-    const status = (list: readonly TestResult[]) => Object.fromEntries(list.filter((t) => /^(containers|bench\/container-)/.test(t.id)).map((t) => [t.id, t.status]));
+    // The registry tests skip on the host engine (registrySkip); every other test agrees.
+    const status = (list: readonly TestResult[]) => Object.fromEntries(list.filter((t) => /^(containers|bench\/container-)/.test(t.id) && !t.id.startsWith('containers/registry-')).map((t) => [t.id, t.status]));
     expect(status(r.tests)).toEqual(status(results.host.tests));
+    expect(r.tests.filter((t) => t.id.startsWith('containers/registry-') && t.status === 'passed').length).toBeGreaterThanOrEqual(10);
     const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const reading = (m: { value?: number; samples?: number[] }) => m.value ?? (m.samples?.length ? `${median(m.samples).toFixed(1)} (median)` : undefined);
     const metrics = (res: RunResult) => new Map(res.tests.flatMap((t) => t.metrics.filter((m) => reading(m) !== undefined).map((m) => [`${t.id} ${m.name}`, `${reading(m)} ${m.unit}`] as const)));
