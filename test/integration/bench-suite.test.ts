@@ -15,7 +15,7 @@ const EXPECTED = [
 
 describe('tsuite run --suite bench', () => {
   it.each(['qemu-x86', 'qemu-arm64'])(
-    'on %s: every benchmark reports its metrics with unit, direction and all its samples; container timings are skipped for want of docker',
+    'on %s: every benchmark reports its metrics with unit, direction and all its samples; container timings are skipped for want of docker and cri',
     async (target) => {
       const out = tempDir(`bench-suite-${target}`);
       const run = await tsuite('run', '--target', target, '--suite', 'bench', '--reporter', 'json', '--output-dir', out);
@@ -29,6 +29,8 @@ describe('tsuite run --suite bench', () => {
       expect(skipped).toEqual([
         ['bench/container-cold-start', expect.stringMatching(`^target '${target}' offers no 'docker' channel`)],
         ['bench/container-exec', expect.stringMatching(`^target '${target}' offers no 'docker' channel`)],
+        ['bench/cri-pod-start', expect.stringMatching(`^target '${target}' offers no 'cri' channel`)],
+        ['bench/cri-container-start', expect.stringMatching(`^target '${target}' offers no 'cri' channel`)],
       ]);
 
       const metrics = r.tests.flatMap((t) => t.metrics);
