@@ -51,7 +51,8 @@ export async function containerFixture(ctx: TestContext): Promise<Fixture> {
   return abortable(pending, ctx.signal);
 }
 
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+/** A shared setup's promise, given up by one test when its own signal aborts (the setup goes on for the next). */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);

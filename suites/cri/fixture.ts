@@ -1,5 +1,6 @@
 import type { Cri, CriChannel, TestContext } from '../../src/index.js';
 import { isUnimplemented } from '../../src/index.js';
+import { abortable } from '../containers/fixture.js';
 import { sessionRegistry, type SessionRegistry } from '../local-registry.js';
 import { RUN_LABEL } from './labels.js';
 import { nodeFiles, type NodeFiles } from './node-files.js';
@@ -131,13 +132,4 @@ async function sweepStaleImages(cri: CriChannel, registry: SessionRegistry): Pro
     }
   }
   return removed;
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
