@@ -2,12 +2,22 @@ import { UsageError } from '../src/core/errors.js';
 import type { Runner } from '../src/core/runner.js';
 import { criRunner } from './cri/cri-runner.js';
 import { dockerRunner } from './docker/docker-runner.js';
+import { gcpRunner } from './gcp/gcp-runner.js';
+import { GcpProvider } from './gcp/gcp-provider.js';
+import type { CloudProvider } from './cloud/cloud-provider.js';
+import { isCloudRunner, type TargetDef } from '../src/core/target.js';
 import { qemuRunner } from './qemu/qemu-runner.js';
 
-export const runners: Readonly<Record<string, Runner>> = Object.freeze({ qemu: qemuRunner, docker: dockerRunner, cri: criRunner });
+export const runners: Readonly<Record<string, Runner>> = Object.freeze({ qemu: qemuRunner, docker: dockerRunner, cri: criRunner, gcp: gcpRunner });
 
 export function runnerFor(name: string): Runner {
   const r = runners[name];
   if (!r) throw new UsageError(`unknown runner '${name}'`, `use one of: ${Object.keys(runners).join(', ')}`);
   return r;
+}
+
+/** The provider module of a cloud target, for commands that manage its account (`tsuite cloud gc|ls`). */
+export function cloudProviderFor(name: string, def: TargetDef): CloudProvider & { close(): Promise<void> } {
+  if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, "use a target with runner: 'gcp' from tsuite.config.ts");
+  return new GcpProvider(def.gcp ?? {}, def.cloud?.operationTimeoutMs);
 }

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, TsuiteError, describeError } from '../core/errors.js';
 import { benchCommand } from './commands/bench.js';
+import { cloudCommand } from './commands/cloud.js';
 import { compareCommand } from './commands/compare.js';
 import { doctorCommand } from './commands/doctor.js';
 import { listCommand } from './commands/list.js';
@@ -24,7 +25,7 @@ const program = new Command('tsuite')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [runCommand(), benchCommand(), compareCommand(), listCommand(), targetsCommand(), setupCommand(), doctorCommand(), parseCommand(), reportCommand()]) {
+for (const cmd of [runCommand(), benchCommand(), compareCommand(), listCommand(), targetsCommand(), setupCommand(), doctorCommand(), parseCommand(), reportCommand(), cloudCommand()]) {
   program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

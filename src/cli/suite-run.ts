@@ -6,7 +6,7 @@ import { hostInfo } from '../core/host-info.js';
 import { buildPlan, type SessionPlan } from '../core/plan.js';
 import type { Progress } from '../core/progress.js';
 import type { KernelInfo, RunInfo, RunResult } from '../core/result.js';
-import { bootsFromDrives, NODE_CRI_HOST_PORTS, NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
+import { bootsFromDrives, isCloudRunner, NODE_CRI_HOST_PORTS, NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
 import { resolveMachine } from '../core/machine.js';
 import type { CriEndpointRequest, CriRequest, DockerRequest, ProvisionRequest, Runner } from '../core/runner.js';
 
@@ -102,7 +102,7 @@ export function planFor(target: ResolvedTarget, suites?: readonly string[], grep
     grep,
     target: target.name,
     benchClock: target.benchClock,
-    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker, target.def.cri, target.def.machine]),
+    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker, target.def.cri, target.def.machine, target.def.gcp]),
   });
 }
 
@@ -160,6 +160,8 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
           docker: needsDocker ? dockerRequest(target.def) : undefined,
           cri: needsCri ? criRequest(target.def) : undefined,
           machine: resolveMachine(target.def.machine, target.def.arch, profileFor(target.def.arch).machine),
+          // A cloud runner packages, uploads and launches this kernel; the rest of the request is the same.
+          ...(isCloudRunner(target.def.runner) ? { cloud: { runId: req.runId, target: target.name, def: target.def, kernel: info.kernel } } : {}),
           ...(session.clock ? { clock: session.clock } : {}),
           ...(req.machineOverride?.hostCpus ? { hostCpus: req.machineOverride.hostCpus } : {}),
         },

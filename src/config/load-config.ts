@@ -126,8 +126,10 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
   });
   const configured = isRecord(raw.targets) ? raw.targets : {};
   problems.push(...machineConfigProblems(configured));
+  problems.push(...cloudConfigProblems(configured));
   for (const [name, target] of Object.entries(configured)) {
-    if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target)) continue;
+    // A cloud target has defaults for arch and kernel (CLOUD_TARGET_DEFAULTS): only its runner must be said.
+    if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target) || target.runner === 'gcp') continue;
     const missing: string[] = (['runner', 'arch'] as const).filter((key) => target[key] === undefined);
     const drives = isRecord(target.machine) && Array.isArray(target.machine.drives) && target.machine.drives.length > 0;
     if (target.kernel === undefined && target.image === undefined && target.kernelSrc === undefined && !drives) missing.push('kernel (or image, or kernelSrc, or machine.drives to boot from)');
@@ -151,6 +153,24 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
     }
   }
   return problems;
+}
+
+/**
+ * A cloud target spends money in whatever account its credentials reach: it names its project,
+ * zone and bucket itself, never a default, or nothing is created.
+ */
+function cloudConfigProblems(configured: Record<string, unknown>): ConfigProblem[] {
+  return Object.entries(configured).flatMap(([name, target]) => {
+    if (!isRecord(target) || target.runner !== 'gcp') return [];
+    const gcp = isRecord(target.gcp) ? target.gcp : {};
+    const missing = (['project', 'zone', 'bucket'] as const).filter((key) => gcp[key] === undefined);
+    if (missing.length === 0) return [];
+    return [{
+      path: formatPath(['targets', name, 'gcp']),
+      message: `a gcp target must name where it creates things; missing: ${missing.join(', ')} (tsuite assumes no default project, zone or bucket)`,
+      fix: "gcp: { project: 'my-project', zone: 'us-central1-a', bucket: 'my-staging-bucket' }",
+    }];
+  });
 }
 
 /**

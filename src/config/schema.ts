@@ -48,9 +48,31 @@ const criSchema = z.strictObject({
   registryConfigDir: nonEmpty("a folder where the runtime reads hosts.toml per registry (containerd's config_path)"),
 }).partial();
 
+const gcpName = (what: string) => z.string({ error: `must be ${what}` }).regex(/^[a-z0-9][a-z0-9._:-]*$/, { error: `must be ${what} (lower-case letters, digits, '-', '.', '_')` });
+const endpointUrl = z.string({ error: 'must be a URL' }).regex(/^https?:\/\/[^/]+\/?$/, { error: 'must be http(s)://host[:port]' });
+
+/** Where a `gcp` target runs (see GcpTargetSettings); required fields are checked in load-config.ts. */
+const gcpSchema = z.strictObject({
+  project: gcpName('a Google Cloud project id'),
+  zone: gcpName('a Compute Engine zone, e.g. us-central1-a'),
+  bucket: gcpName('a Cloud Storage bucket name'),
+  machineType: gcpName('a machine type, e.g. e2-small'),
+  network: nonEmpty('a VPC network name'),
+  subnetwork: nonEmpty('a subnetwork name'),
+  computeEndpoint: endpointUrl,
+  storageEndpoint: endpointUrl,
+}).partial();
+
+const cloudSchema = z.strictObject({
+  sweepGraceMinutes: intIn(0, 100_000),
+  consolePollMs: intIn(100, 600_000),
+  operationTimeoutMs: positiveInt,
+  privateNetwork: z.boolean({ error: 'must be true or false' }),
+}).partial();
+
 /** Every field optional: an entry may override a few fields of a built-in target. */
 export const targetSchema = z.strictObject({
-  runner: z.enum(['qemu', 'docker', 'cri'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint) or 'cri' (an existing CRI runtime)" }),
+  runner: z.enum(['qemu', 'docker', 'cri', 'gcp'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint), 'cri' (an existing CRI runtime) or 'gcp' (a Compute Engine instance)" }),
   arch: nonEmpty('a string naming the QEMU arch profile'),
   kernel: nonEmpty("'reference' or a path to a kernel image"),
   initrd: nonEmpty("'tsuite' or a path to an initramfs").optional(),
@@ -76,6 +98,8 @@ export const targetSchema = z.strictObject({
   rootfs: nonEmpty("'node' for the container host tsuite builds, or a path to an ext4 root filesystem image"),
   docker: dockerSchema,
   cri: criSchema,
+  gcp: gcpSchema,
+  cloud: cloudSchema,
   machine: machineSchema,
   shell: shellSchema,
   shellTests: shellTestsSchema,
@@ -140,7 +164,9 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   minEffectInstructions: 'the smallest relative change in instruction counts reported, e.g. minEffectInstructions: 0.02 for 2%',
   alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
   history: "the benchmark history folder, e.g. history: 'bench-history'",
-  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, or 'cri' for an existing CRI runtime",
+  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, 'cri' for an existing CRI runtime, or 'gcp' for a Compute Engine instance",
+  gcp: "gcp: { project: 'my-project', zone: 'us-central1-a', bucket: 'my-staging-bucket', machineType: 'e2-small' }",
+  cloud: 'cloud: { sweepGraceMinutes: 120, consolePollMs: 2000, operationTimeoutMs: 900000, privateNetwork: false }',
   arch: "the guest arch, e.g. arch: 'x86_64' or arch: 'aarch64'",
   kernel: "kernel: 'reference' for the distro kernel, or a path such as kernel: './build/kernel.elf'",
   initrd: "initrd: 'tsuite' for the initramfs tsuite builds, or a path to your own",

@@ -4,7 +4,9 @@ import type { BenchClockChoice } from '../bench/clock.js';
 import type { ShellSettings } from '../channels/shell.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
 import type { ResolvedMachine } from './machine.js';
+import type { KernelInfo } from './result.js';
 import type { Accel, Session } from './session.js';
+import type { TargetDef } from './target.js';
 
 /** How a boot image is attached: an ISO 9660 CD-ROM, or a raw disk (MBR/GPT). */
 export type ImageKind = 'iso' | 'raw';
@@ -83,6 +85,15 @@ export interface CriEndpointRequest extends CriEndpoint {
   registryConfigDir?: string;
 }
 
+/** What a cloud runner's lifecycle needs beyond the machine: the target as configured and the kernel it boots. */
+export interface CloudRequest {
+  runId: string;
+  /** The target's name, labelled on everything created. */
+  target: string;
+  def: TargetDef;
+  kernel: KernelInfo;
+}
+
 /** Everything a runner needs to bring up one machine. */
 export interface ProvisionRequest {
   sessionId: string;
@@ -118,6 +129,8 @@ export interface ProvisionRequest {
   cri?: CriRequest;
   /** For the `cri` runner: the existing runtime to connect to. */
   criEndpoint?: CriEndpointRequest;
+  /** For a cloud runner (`gcp`): the run and target the instance belongs to. */
+  cloud?: CloudRequest;
   /** Called for every console line as it arrives (live reporters). */
   onConsoleLine?: (line: string) => void;
   /**

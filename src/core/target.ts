@@ -10,8 +10,11 @@ import type { ShellSettings } from '../channels/shell.js';
  * below; `tsuite.config.ts` may add more or override fields of these, and CLI flags override both.
  */
 export interface TargetDef {
-  /** `qemu` boots a machine; `docker` talks to an existing Docker Engine endpoint (no machine, no console). */
-  runner: 'qemu' | 'docker' | 'cri';
+  /**
+   * `qemu` boots a machine; `docker` talks to an existing Docker Engine endpoint (no machine, no
+   * console); `cri` to an existing CRI runtime; `gcp` boots the kernel on a Compute Engine instance.
+   */
+  runner: 'qemu' | 'docker' | 'cri' | CloudProviderName;
   /** Guest arch, naming the QEMU profile (`x86_64`); for `docker`, the arch the engine's images are built for. */
   arch: string;
   /**
@@ -82,6 +85,10 @@ export interface TargetDef {
   shell?: ShellSettings;
   /** Declarative shell tests (send / expect / notExpect / timeout steps): the `shell` suite. */
   shellTests?: ShellTestDef[];
+  /** Google Compute Engine: where the `gcp` runner uploads, imports and launches (no defaults: it spends money). */
+  gcp?: GcpTargetSettings;
+  /** How any cloud runner runs its lifecycle (sweep grace, polling, timeouts, private network). */
+  cloud?: CloudLifecycleSettings;
   /** `local` test images (built here, no registry) or `upstream` ones pulled by reference. */
   containerImages?: 'local' | 'upstream';
   description?: string;
@@ -137,6 +144,39 @@ export interface CriTargetSettings {
   registryConfigDir?: string;
 }
 
+/** The cloud providers, each a runner sharing one lifecycle (runners/cloud/). */
+export type CloudProviderName = 'gcp';
+export const CLOUD_PROVIDERS: readonly CloudProviderName[] = Object.freeze(['gcp']);
+export const isCloudRunner = (runner: string): runner is CloudProviderName => (CLOUD_PROVIDERS as readonly string[]).includes(runner);
+
+/** Where in Google Cloud a `gcp` target runs. project, zone and bucket are required: nothing is assumed. */
+export interface GcpTargetSettings {
+  project?: string;
+  zone?: string;
+  /** The Cloud Storage bucket the image package is staged in (deleted after import). */
+  bucket?: string;
+  /** Default `e2-small`. */
+  machineType?: string;
+  /** The VPC network (default `default`) and subnetwork of the instance's only NIC; it never gets an external IP. */
+  network?: string;
+  subnetwork?: string;
+  /** Another Compute Engine / Cloud Storage endpoint (a private endpoint, or the test stand-in): `http(s)://host:port`. */
+  computeEndpoint?: string;
+  storageEndpoint?: string;
+}
+
+/** The provider-independent lifecycle's settings. */
+export interface CloudLifecycleSettings {
+  /** Resources of another run older than this are orphans, swept at start (default 120 minutes). */
+  sweepGraceMinutes?: number;
+  /** How often the serial console is read (default 2000 ms). */
+  consolePollMs?: number;
+  /** How long one provider operation (import, launch, delete) may take (default 15 minutes). */
+  operationTimeoutMs?: number;
+  /** tsuite runs inside the instance's network: reach its docker/cri ports at its private IP. */
+  privateNetwork?: boolean;
+}
+
 /** The guest ports the container host forwards for CRI pod host-port tests. */
 export const NODE_CRI_HOST_PORTS: readonly number[] = Object.freeze([18090, 18091, 18092]);
 
@@ -145,6 +185,12 @@ export const NODE_PUBLISH_PORTS: readonly number[] = Object.freeze([18080, 18081
 
 /** What a configured target gets for the fields it leaves out. */
 export const TARGET_DEFAULTS = Object.freeze({ cpus: 2, memoryMb: 512, accel: 'auto', bootTimeoutMs: 60_000 } as const);
+
+/**
+ * What a cloud target gets unless it says: the reference kernel and tsuite initramfs on x86_64,
+ * packaged onto a UEFI disk; a provider's boot (firmware, disk attach, import) takes minutes, not seconds.
+ */
+export const CLOUD_TARGET_DEFAULTS = Object.freeze({ arch: 'x86_64', kernel: 'reference', initrd: 'tsuite', bootTimeoutMs: 600_000 } as const);
 
 /** A built-in target booting the reference Linux guest of one arch. */
 const referenceTarget = (arch: string, description: string): Readonly<TargetDef> =>
@@ -205,7 +251,8 @@ export function findTarget(name: string, configured: Readonly<Record<string, Par
     const names = [...new Set([...Object.keys(BUILT_IN_TARGETS), ...Object.keys(configured)])];
     throw new UsageError(`unknown target '${name}'`, `use one of: ${names.join(', ')} (see \`tsuite targets\`)`);
   }
-  const merged = { ...TARGET_DEFAULTS, ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
+  const cloud = isCloudRunner(String(extra?.runner ?? base?.runner)) ? CLOUD_TARGET_DEFAULTS : {};
+  const merged = { ...TARGET_DEFAULTS, ...cloud, ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
   if (merged.runner === 'qemu' && (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc && !bootsFromDrives(merged)))) {
     throw new UsageError(`target '${name}' needs runner, arch and kernel (or image, or kernelSrc, or machine.drives to boot from)`, `set them in tsuite.config.ts under targets.${name}`);
   }

@@ -1,0 +1,43 @@
+import type { CloudProvider } from './cloud-provider.js';
+import { findOrphans, type Orphan } from './orphans.js';
+import type { TeardownRecord } from './teardown.js';
+import { Teardown } from './teardown.js';
+
+export interface SweepOptions {
+  graceMs: number;
+  /** The run doing the sweep (its label value): its own resources are never touched. */
+  currentRun?: string;
+  /** List what would go without deleting it. */
+  dryRun?: boolean;
+  quiet?: boolean;
+}
+
+export interface SweepResult {
+  orphans: Orphan[];
+  records: TeardownRecord[];
+}
+
+/** The kinds in the order they are deleted: an instance holds its image's disk, an image came from the object. */
+const ORDER = { instance: 0, image: 1, object: 2 } as const;
+
+/**
+ * Deletes tsuite's orphans of all three kinds (instances, images, staged objects) with the same
+ * retried deletion as a session's teardown, instances first. Idempotent: what is already gone
+ * counts as deleted. A resource that could not be deleted is in the records with its command.
+ */
+export async function sweepOrphans(provider: CloudProvider, opts: SweepOptions): Promise<SweepResult> {
+  const orphans = findOrphans(await provider.list(), { now: new Date(), graceMs: opts.graceMs, currentRun: opts.currentRun });
+  orphans.sort((a, b) => ORDER[a.resource.kind] - ORDER[b.resource.kind]);
+  if (opts.dryRun || orphans.length === 0) return { orphans, records: [] };
+  const teardown = new Teardown(provider);
+  // Teardown deletes newest-registered first: register in reverse of the wanted order.
+  for (const o of [...orphans].reverse()) teardown.register(o.resource);
+  const records = await teardown.run();
+  if (!opts.quiet) {
+    for (const o of orphans) {
+      const rec = records.find((r) => r.kind === o.resource.kind && r.name === o.resource.name);
+      process.stderr.write(`tsuite: ${provider.place.provider}: orphan ${o.resource.kind} ${o.resource.name} (${o.why}): ${rec?.result === 'failed' ? `NOT deleted: ${rec.error}; delete it with: ${rec.deleteCommand}` : 'deleted'}\n`);
+    }
+  }
+  return { orphans, records };
+}

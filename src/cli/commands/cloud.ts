@@ -1,0 +1,92 @@
+import { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { findTarget, isCloudRunner } from '../../core/target.js';
+import { cloudProviderFor } from '../../../runners/index.js';
+import { createdAt, findOrphans } from '../../../runners/cloud/orphans.js';
+import { LABEL_OWNER, LABEL_RUN, LABEL_TARGET } from '../../../runners/cloud/cloud-labels.js';
+import { sweepOrphans } from '../../../runners/cloud/sweep.js';
+import { loadContext } from '../load-context.js';
+
+const DEFAULT_GRACE_MINUTES = 120;
+
+interface CloudFlags {
+  target?: string;
+  config?: string;
+  olderThan?: number;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** `90m`, `2h`, `1d`, `0`: a duration in minutes. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(m|min|h|d)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--older-than takes a duration such as 90m, 2h, 1d or 0, not '${text}'`);
+  const n = Number(m[1]);
+  return m[2] === 'h' ? n * 60 : m[2] === 'd' ? n * 1440 : n;
+}
+
+/** `tsuite cloud gc|ls`: what tsuite has in a cloud account, and sweeping its orphans now. */
+export function cloudCommand(): Command {
+  const cloud = new Command('cloud').description("manage what tsuite created in a cloud target's account");
+  const common = (cmd: Command) => cmd
+    .requiredOption('-t, --target <name>', 'a cloud target from tsuite.config.ts (its project, zone and bucket say where to look)')
+    .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)');
+  cloud.addCommand(common(new Command('ls').description("list tsuite's instances, images and staged objects, by run"))
+    .option('--json', 'machine-readable output')
+    .action(async (flags: CloudFlags) => {
+      const { name, provider, grace } = await cloudTarget(flags);
+      try {
+        const resources = await provider.list();
+        const orphans = new Set(findOrphans(resources, { now: new Date(), graceMs: grace * 60_000 }).map((o) => o.resource));
+        const rows = resources.map((r) => ({ ...r, run: r.labels[LABEL_RUN] ?? null, target: r.labels[LABEL_TARGET] ?? null, owner: r.labels[LABEL_OWNER] ?? null, createdAt: createdAt(r)?.toISOString() ?? null, orphan: orphans.has(r) }));
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+          return;
+        }
+        if (rows.length === 0) {
+          process.stdout.write(`nothing of tsuite's in ${where(provider.place.where)} (target ${name})\n`);
+          return;
+        }
+        const byRun = new Map<string, typeof rows>();
+        for (const r of rows) {
+          const key = r.run ?? '(no run label: half-created)';
+          byRun.set(key, [...(byRun.get(key) ?? []), r]);
+        }
+        for (const [run, items] of byRun) {
+          process.stdout.write(`run ${run}${items[0]!.target ? ` (target ${items[0]!.target})` : ''}\n`);
+          for (const r of items) process.stdout.write(`  ${r.kind.padEnd(8)} ${r.name}  ${r.location}  created ${r.createdAt ?? 'unknown'}${r.orphan ? '  ORPHAN' : ''}\n`);
+        }
+      } finally {
+        await provider.close();
+      }
+    }));
+  cloud.addCommand(common(new Command('gc').description("delete tsuite's orphans now: resources of runs older than --older-than, of dead runs on this host, and half-created ones"))
+    .option('--older-than <duration>', "age past which another run's resources are orphans, e.g. 90m, 2h, 0 (default: the target's cloud.sweepGraceMinutes, else 120m)", parseDuration)
+    .option('--dry-run', 'list what would be deleted, delete nothing')
+    .action(async (flags: CloudFlags) => {
+      const { provider, grace } = await cloudTarget(flags);
+      try {
+        const minutes = flags.olderThan ?? grace;
+        const result = await sweepOrphans(provider, { graceMs: minutes * 60_000, dryRun: flags.dryRun });
+        if (flags.dryRun) for (const o of result.orphans) process.stdout.write(`would delete ${o.resource.kind} ${o.resource.name} (${o.why})\n`);
+        const failed = result.records.filter((r) => r.result === 'failed');
+        process.stdout.write(`${flags.dryRun ? 'found' : 'swept'} ${result.orphans.length} orphan(s) in ${where(provider.place.where)}${failed.length ? `; ${failed.length} could NOT be deleted (see above)` : ''}\n`);
+        if (failed.length > 0) process.exitCode = 3;
+      } finally {
+        await provider.close();
+      }
+    }));
+  return cloud;
+}
+
+async function cloudTarget(flags: CloudFlags) {
+  const config = await loadContext(flags.config);
+  const name = flags.target!;
+  const def = findTarget(name, config.targets);
+  if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, "give a target with runner: 'gcp' (see `tsuite targets`)");
+  return { name, provider: cloudProviderFor(name, def), grace: def.cloud?.sweepGraceMinutes ?? DEFAULT_GRACE_MINUTES };
+}
+
+function where(w: Readonly<Record<string, string>>): string {
+  return Object.entries(w).map(([k, v]) => `${k} ${v}`).join(', ');
+}
