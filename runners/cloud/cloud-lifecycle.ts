@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConsoleChannel } from '../../src/channels/console.js';
@@ -11,7 +13,8 @@ import { CloudApiError, type CloudInstance, type CloudProvider } from './cloud-p
 import { CloudSession } from './cloud-session.js';
 import { connectPrivateChannels } from './private-channels.js';
 import { proveLocally } from './prove-locally.js';
-import { newProvenance, writeProvenance, type CloudStep, type Provenance } from './provenance.js';
+import { newProvenance, PROVENANCE_FILE, writeProvenance, type CloudStep, type Provenance } from './provenance.js';
+import type { CloudSessionInfo } from '../../src/core/result.js';
 import { SerialConsole } from './serial-console.js';
 import { sweepOrphans } from './sweep.js';
 import { leftoversMessage, Teardown } from './teardown.js';
@@ -39,7 +42,7 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
   const save = () => writeProvenance(req.dir, prov).catch(() => undefined);
   const teardown = new Teardown(provider);
   const settings = cloud.def.cloud ?? {};
-  let current: CloudStep = 'sweep';
+  let current: CloudStep = 'credentials';
 
   const step = async <T>(which: CloudStep, work: () => Promise<T>): Promise<T> => {
     current = which;
@@ -67,6 +70,7 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
 
   let serial: SerialConsole | undefined;
   let instance: CloudInstance | undefined;
+  let session: CloudSession | undefined;
   const console = new ConsoleChannel(Date.now());
   if (req.onConsoleLine) console.onLine((l) => req.onConsoleLine!(l.text));
 
@@ -87,14 +91,17 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
       const deleted = prov.teardown.filter((t) => t.result === 'deleted').map((t) => `${t.kind} ${t.name}`);
       if (deleted.length > 0) process.stderr.write(`tsuite: ${name}: deleted ${deleted.join(', ')}\n`);
       if (teardown.failed.length > 0) process.stderr.write(leftoversMessage(name, teardown.failed));
+      if (session) session.cloud = cloudInfo(prov);
       return exit;
     })());
 
   try {
+    await step('credentials', () => provider.checkCredentials());
     await step('sweep', () => sweepOrphans(provider, { currentRun: labels['tsuite-run'], graceMs: (settings.sweepGraceMinutes ?? DEFAULT_GRACE_MINUTES) * 60_000, quiet: false }));
-    const disk = await step('package', async () => {
+    const disk = await step('disk', async () => {
       const d = await cloudDisk(cloud.def, { kernel: cloud.kernel, boot: req.boot }, progress);
       prov.disk = { path: d.path, source: d.source };
+      if (req.boot.kernel) prov.kernel.sha256 = await sha256File(req.boot.kernel);
       return d;
     });
     const pkg = await step('package', () => progress.step(`Packaging the disk for ${name}`, () => provider.packageImage(disk.path, progress)));
@@ -113,33 +120,47 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
     prov.resources.privateIp = instance.privateIp;
 
     const launched = instance;
-    const session = new CloudSession(req.sessionId, req.dir, console, req.eventPatterns,
+    const booted = new CloudSession(req.sessionId, req.dir, console, req.eventPatterns,
       { arch: req.arch, cpus: launched.cpus ?? 0, memoryMb: launched.memoryMb ?? 0, cmdline: disk.cmdline, firmware: 'uefi' },
       `a ${name} instance (${provider.place.machineType}): the provider's hypervisor, not QEMU on this host`,
       (reason) => finish({ kind: 'stopped', detail: `${name} instance deleted ${reason}` }));
+    session = booted;
+    booted.cloud = cloudInfo(prov);
+    // A log from an earlier run in this folder must go before this session's is opened for appending.
+    await rm(join(req.dir, 'console.log'), { force: true });
     const live = new SerialConsole((start) => provider.readSerial(launched.resource, start), console, join(req.dir, 'console.log'),
       settings.consolePollMs ?? DEFAULT_POLL_MS, async () => {
         const state = await provider.instanceState(launched.resource);
-        if (state === undefined || provider.isStopped(state)) session.machineEnded({ kind: 'exit-code', detail: `the ${name} instance stopped by itself (${state ?? 'gone'})` });
+        if (state === undefined || provider.isStopped(state)) booted.machineEnded({ kind: 'exit-code', detail: `the ${name} instance stopped by itself (${state ?? 'gone'})` });
       });
     serial = live;
-    await rm(join(req.dir, 'console.log'), { force: true });
     await step('console', async () => {
       // The first read is the one that proves the console can be read at all.
       live.start();
       await Promise.race([live.lost, waitFirstRead(live)]);
     });
-    const landmark = await step('landmark', () => waitForCloudLandmark(req, session, live, signal));
-    session.bootMs = landmark.line.atMs;
-    session.landmarkLine = landmark.index;
-    if (settings.privateNetwork) await step('channels', () => connectPrivateChannels(session, launched, req, signal));
-    return session;
+    const landmark = await step('landmark', () => waitForCloudLandmark(req, booted, live, signal));
+    booted.bootMs = landmark.line.atMs;
+    booted.landmarkLine = landmark.index;
+    if (settings.privateNetwork) await step('channels', () => connectPrivateChannels(booted, launched, req, signal));
+    return booted;
   } catch (err) {
     const failedStep = current;
     if (signal.aborted) process.stderr.write(`tsuite: ${name}: interrupted during ${failedStep}; deleting what this session created\n`);
     await finish({ kind: 'killed', detail: `the ${failedStep} step failed` });
     throw stepError(name, failedStep, err, signal);
   }
+}
+
+function cloudInfo(p: Provenance): CloudSessionInfo {
+  return {
+    provider: p.place.provider, where: p.place.where, machineType: p.place.machineType,
+    resources: { object: p.resources.object, image: p.resources.image, instance: p.resources.instance },
+    cleanedUp: p.cleanedUp,
+    leftovers: p.teardown.filter((t) => t.result === 'failed').map((t) => ({ kind: t.kind, name: t.name, deleteCommand: t.deleteCommand })),
+    consoleGaps: p.console.gaps.length,
+    provenance: PROVENANCE_FILE,
+  };
 }
 
 /** Resolves once the console has been read successfully at least once. */
@@ -159,7 +180,14 @@ function stepError(provider: string, step: CloudStep, err: unknown, signal: Abor
   return err;
 }
 
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 const STEP_FIXES: Partial<Record<CloudStep, string>> = {
+  credentials: 'set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use workload identity federation in CI (see "Cloud targets" in the README)',
   sweep: 'check that the credentials may list instances, images and objects (see "Cloud targets" in the README)',
   upload: 'check the bucket exists and the credentials may create objects in it; then run again',
   import: 'check the credentials may create images, and that the package is a valid disk (it booted locally: see local-proof/ in the session folder)',

@@ -66,6 +66,8 @@ export class CloudApiError extends Error {
  */
 export interface CloudProvider {
   readonly place: CloudPlace;
+  /** Gets a token from the standard credential chain once, before anything else is called. */
+  checkCredentials(): Promise<void>;
   /** The provider's image package (format, size and alignment as it requires), cached by content. */
   packageImage(rawDisk: string, progress: Progress): Promise<CloudPackage>;
   /** The disk inside a package, unpacked from its very bytes: what the local proof boots. */

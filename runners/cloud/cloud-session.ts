@@ -2,6 +2,7 @@ import type { ConsoleChannel } from '../../src/channels/console.js';
 import type { CriChannel } from '../../src/channels/cri.js';
 import type { DockerChannel } from '../../src/channels/docker.js';
 import type { EventPatterns } from '../../src/parsers/kernel-events.js';
+import type { CloudSessionInfo } from '../../src/core/result.js';
 import type { ChannelKind, ExitInfo, MachineSpec, Session } from '../../src/core/session.js';
 
 /** Why an instance is deleted when its session closes normally: its tests are done. */
@@ -23,6 +24,8 @@ export class CloudSession implements Session {
   dockerProblem?: string;
   cri?: CriChannel;
   criProblem?: string;
+  /** Filled in by the lifecycle as it creates and deletes. */
+  cloud?: CloudSessionInfo;
   readonly ended: Promise<ExitInfo>;
   private finish!: (exit: ExitInfo) => void;
   private closing?: Promise<ExitInfo>;

@@ -6,7 +6,7 @@ import type { CloudPlace } from './cloud-provider.js';
 import type { TeardownRecord } from './teardown.js';
 
 /** The lifecycle's steps, in order; `teardown` runs on every path. */
-export type CloudStep = 'sweep' | 'package' | 'prove-locally' | 'upload' | 'import' | 'launch' | 'console' | 'landmark' | 'channels' | 'suites' | 'teardown';
+export type CloudStep = 'credentials' | 'sweep' | 'disk' | 'package' | 'prove-locally' | 'upload' | 'import' | 'launch' | 'console' | 'landmark' | 'channels' | 'suites' | 'teardown';
 
 export interface StepRecord {
   step: CloudStep;
@@ -24,7 +24,9 @@ export interface LocalProof {
   accel?: string;
   bootMs?: number;
   consoleLog?: string;
-  error?: string;
+  provedAt?: string;
+  /** The same bytes were proved by an earlier run (the proof is kept beside the cached package). */
+  reused?: boolean;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { LABEL_RUN, labelValue } from './cloud-labels.js';
 import type { CloudProvider } from './cloud-provider.js';
 import { findOrphans, type Orphan } from './orphans.js';
 import type { TeardownRecord } from './teardown.js';
@@ -7,6 +8,8 @@ export interface SweepOptions {
   graceMs: number;
   /** The run doing the sweep (its label value): its own resources are never touched. */
   currentRun?: string;
+  /** Sweep this run's resources whatever their age (a CI job cleaning up after its own killed run). */
+  run?: string;
   /** List what would go without deleting it. */
   dryRun?: boolean;
   quiet?: boolean;
@@ -26,7 +29,10 @@ const ORDER = { instance: 0, image: 1, object: 2 } as const;
  * counts as deleted. A resource that could not be deleted is in the records with its command.
  */
 export async function sweepOrphans(provider: CloudProvider, opts: SweepOptions): Promise<SweepResult> {
-  const orphans = findOrphans(await provider.list(), { now: new Date(), graceMs: opts.graceMs, currentRun: opts.currentRun });
+  const resources = await provider.list();
+  const orphans = opts.run !== undefined
+    ? resources.filter((r) => r.labels[LABEL_RUN] === labelValue(opts.run!)).map((resource) => ({ resource, why: `run ${opts.run} was named to be swept` }))
+    : findOrphans(resources, { now: new Date(), graceMs: opts.graceMs, currentRun: opts.currentRun });
   orphans.sort((a, b) => ORDER[a.resource.kind] - ORDER[b.resource.kind]);
   if (opts.dryRun || orphans.length === 0) return { orphans, records: [] };
   const teardown = new Teardown(provider);

@@ -18,7 +18,8 @@ export async function waitForOperation(name: string, wait: () => Promise<Operati
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     signal?.throwIfAborted();
-    const op = await wait();
+    // The API's wait can hold the call for minutes: an interrupt must not wait for it.
+    const op = await abortable(wait(), signal);
     if (String(op.status) === 'DONE') {
       const errors = op.error?.errors ?? [];
       if (errors.length > 0) {
@@ -30,4 +31,15 @@ export async function waitForOperation(name: string, wait: () => Promise<Operati
     if (Date.now() >= deadline) throw new CloudApiError(`${what}: operation ${name} did not complete within ${timeoutMs} ms (still ${op.status ?? 'unknown'})`, undefined, 'OPERATION_TIMEOUT');
     await sleep(POLL_MS, undefined, { signal });
   }
+}
+
+/** The promise, or the signal's reason as soon as it aborts (the call itself is left to finish). */
+function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -17,6 +17,8 @@ export const GCP_DEFAULT_MACHINE_TYPE = 'e2-small';
 const DEFAULT_OPERATION_TIMEOUT_MS = 15 * 60_000;
 /** Only tsuite's own resources are listed: its names all start with this (GCE's regex filter syntax). */
 const NAME_FILTER = `name eq ${NAME_PREFIX}.*`;
+/** The async iterators page by themselves; saying so keeps the library from warning on every list. */
+const LIST_OPTIONS = { autoPaginate: false } as const;
 
 /**
  * Google Compute Engine through Google's official libraries: the package staged in Cloud Storage,
@@ -49,6 +51,16 @@ export class GcpProvider implements CloudProvider {
 
   async close(): Promise<void> {
     await this.clientsCache?.close();
+  }
+
+  async checkCredentials(): Promise<void> {
+    try {
+      // The libraries resolve credentials lazily and, when there are none, reject where no caller
+      // can catch it: asking for a token first turns "no credentials" into an ordinary error.
+      await this.clients.images.auth.getAccessToken();
+    } catch (err) {
+      throw new CloudApiError(`no usable Google credentials: ${googleError(err, 'getting an access token').message}`, undefined, 'NO_CREDENTIALS');
+    }
   }
 
   packageImage(rawDisk: string, progress: Progress): Promise<CloudPackage> {
@@ -149,10 +161,10 @@ export class GcpProvider implements CloudProvider {
   async list(): Promise<CloudResource[]> {
     const out: CloudResource[] = [];
     try {
-      for await (const vm of this.clients.instances.listAsync({ project: this.project, zone: this.zone, filter: NAME_FILTER })) {
+      for await (const vm of this.clients.instances.listAsync({ project: this.project, zone: this.zone, filter: NAME_FILTER }, LIST_OPTIONS)) {
         out.push({ kind: 'instance', name: vm.name ?? '', labels: vm.labels ?? {}, createdAt: date(vm.creationTimestamp), location: `zone ${this.zone}` });
       }
-      for await (const img of this.clients.images.listAsync({ project: this.project, filter: NAME_FILTER })) {
+      for await (const img of this.clients.images.listAsync({ project: this.project, filter: NAME_FILTER }, LIST_OPTIONS)) {
         out.push({ kind: 'image', name: img.name ?? '', labels: img.labels ?? {}, createdAt: date(img.creationTimestamp), location: `project ${this.project}` });
       }
       const [files] = await this.clients.storage.bucket(this.bucket).getFiles({ prefix: NAME_PREFIX });

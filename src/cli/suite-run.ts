@@ -221,8 +221,9 @@ function machinelessRequest(sessionId: string, dir: string, target: ResolvedTarg
 
 /** Stops QEMU processes an earlier, SIGKILLed tsuite left behind, and says so. */
 export async function sweepOrphans(target: ResolvedTarget): Promise<void> {
-  if (target.def.runner !== 'qemu') return;
-  const swept = (await runnerFor(target.def.runner).sweepOrphans?.()) ?? [];
+  // A cloud target boots QEMU too, for the local proof of its package; its cloud orphans are swept by its lifecycle.
+  if (target.def.runner !== 'qemu' && !isCloudRunner(target.def.runner)) return;
+  const swept = (await runnerFor('qemu').sweepOrphans?.()) ?? [];
   if (swept.length > 0) {
     process.stderr.write(`tsuite: stopped ${swept.length} QEMU process(es) left by an earlier tsuite that was killed (pids ${swept.join(', ')})\n`);
   }

@@ -1,8 +1,11 @@
 import type { ChannelKind } from '../core/session.js';
 import type { TargetFacts } from '../core/suite.js';
-import type { TargetDef } from '../core/target.js';
+import { isCloudRunner, type TargetDef } from '../core/target.js';
 import { profiles } from '../../runners/qemu/profiles/index.js';
 import type { ResolvedTarget } from './target-options.js';
+
+/** Why a cloud session cannot power off: not the kernel's gap, the provider's. */
+const CLOUD_NO_POWER_OFF = "a cloud instance's serial console is output only: tsuite cannot ask the kernel to power off (the instance is deleted instead)";
 
 /** The target config facts tests may read (see TargetFacts). */
 export function targetFacts(target: ResolvedTarget): TargetFacts {
@@ -13,7 +16,8 @@ export function targetFacts(target: ResolvedTarget): TargetFacts {
     exitSuccessValue: target.def.exitSuccessValue,
     containerImages: target.def.containerImages ?? 'local',
     channels: declaredChannels(target.def),
-    powerOff: target.def.powerOffCommand !== undefined,
+    powerOff: target.def.powerOffCommand !== undefined && !isCloudRunner(target.def.runner),
+    ...(isCloudRunner(target.def.runner) ? { powerOffWhy: CLOUD_NO_POWER_OFF } : {}),
   };
 }
 
@@ -26,6 +30,12 @@ export function declaredChannels(def: TargetDef): ChannelKind[] {
   if (def.runner === 'docker') return ['docker'];
   if (def.runner === 'cri') return ['cri'];
   const channels: ChannelKind[] = ['console'];
+  // A cloud instance has its serial console, and the kernel's own APIs only where tsuite shares its network.
+  if (isCloudRunner(def.runner)) {
+    if (def.cloud?.privateNetwork && def.docker?.port !== undefined) channels.push('docker');
+    if (def.cloud?.privateNetwork && def.cri?.port !== undefined) channels.push('cri');
+    return channels;
+  }
   if (profiles[def.arch]?.exitDevice) channels.push('exit');
   if (def.agent) channels.push('agent');
   // A guest serves the Docker Engine API on a port QEMU forwards (a qemu target's docker.host is unused).

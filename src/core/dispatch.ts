@@ -170,6 +170,8 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
       if (req.signal.aborted && !session.exit) await session.shutdown(`when the run was interrupted (${interruptReason(req.signal)})`).catch(() => undefined);
       await session[Symbol.asyncDispose]();
       info.exit = session.exit;
+      // Read after disposal: teardown has said by then what it deleted.
+      if (session.cloud) info.cloud = session.cloud;
       sessions.push(info);
       await notify(req.reporters, 'onSessionEnd', info);
     }

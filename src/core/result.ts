@@ -97,6 +97,20 @@ export interface ExitInfo {
   detail?: string;
 }
 
+/** What results.json says about a session on a cloud instance; the full record is the session's cloud.json. */
+export interface CloudSessionInfo {
+  provider: string;
+  where: Readonly<Record<string, string>>;
+  machineType: string;
+  resources: { object?: string; image?: string; instance?: string };
+  /** Every resource deleted (or never created) by teardown. */
+  cleanedUp: boolean;
+  /** Resources teardown could not delete, with the command that deletes each. */
+  leftovers: { kind: string; name: string; deleteCommand?: string }[];
+  consoleGaps: number;
+  provenance: string;
+}
+
 export interface SessionResult {
   id: string;
   target: string;
@@ -117,6 +131,8 @@ export interface SessionResult {
   criProblem?: string;
   /** What the session's tests set up for the whole session and could not undo (a registry that would not stop). */
   cleanupProblems?: string[];
+  /** A cloud session: where it ran, what it created, and whether teardown deleted all of it (details in its cloud.json). */
+  cloud?: CloudSessionInfo;
   /**
    * The kernel never reached its landmark: how and why, once for the session. Each test that could
    * not run for it carries the same status and error.

@@ -6,7 +6,7 @@ import type { ShellChannel } from '../channels/shell.js';
 import type { ConsoleChannel } from '../channels/console.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
 import type { ResolvedMachine } from './machine.js';
-import type { ExitInfo } from './result.js';
+import type { CloudSessionInfo, ExitInfo } from './result.js';
 
 export type { ExitInfo };
 
@@ -52,6 +52,8 @@ export interface Session extends AsyncDisposable {
   readonly cri?: CriChannel;
   /** Why a session whose target declares a CRI endpoint has none (it never answered Version): tests needing it fail with this. */
   readonly criProblem?: string;
+  /** A cloud session's resources and teardown outcome (complete once the session is disposed). */
+  readonly cloud?: CloudSessionInfo;
   /** The shell on the serial console (expect-style), when the target declares one and its prompt appeared. */
   readonly shell?: ShellChannel;
   /** Why a session whose target declares a shell has none (its prompt never appeared): tests needing it fail with this. */

@@ -40,6 +40,8 @@ export interface TargetFacts {
   channels?: readonly ChannelKind[];
   /** The target declares a power-off command (`powerOffCommand`); absent: not known before the session. */
   powerOff?: boolean;
+  /** Why the target can never power off when asked, if that is not a missing setting (a cloud instance's console is output only). */
+  powerOffWhy?: string;
 }
 
 /**
@@ -211,7 +213,7 @@ export function undeclaredRequirement(req: Requirement, target: TargetFacts): st
     case 'ktap':
       return target.ktap ? undefined : KTAP_UNDECLARED(target);
     case 'power-off':
-      return target.powerOff === false ? POWER_OFF_UNDECLARED : undefined;
+      return target.powerOff === false ? target.powerOffWhy ?? POWER_OFF_UNDECLARED : undefined;
     case 'boot-report':
     case 'live':
       return undefined;
@@ -233,7 +235,7 @@ export function unmetRequirement(req: Requirement, session: Session, report: Boo
       if (session.spec) return undefined;
       return session.channels.has('console') ? 'needs a running machine; this is a replayed console log' : `target '${target.name}' is an existing endpoint: there is no machine tsuite booted to check`;
     case 'power-off':
-      return session.canPowerOff ? undefined : POWER_OFF_UNDECLARED;
+      return session.canPowerOff ? undefined : target.powerOffWhy ?? POWER_OFF_UNDECLARED;
     case 'boot-report':
       return report
         ? undefined

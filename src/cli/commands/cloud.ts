@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
+import { InfraError, UsageError } from '../../core/errors.js';
+import { CloudApiError } from '../../../runners/cloud/cloud-provider.js';
 import { findTarget, isCloudRunner } from '../../core/target.js';
 import { cloudProviderFor } from '../../../runners/index.js';
 import { createdAt, findOrphans } from '../../../runners/cloud/orphans.js';
@@ -10,6 +11,7 @@ import { loadContext } from '../load-context.js';
 const DEFAULT_GRACE_MINUTES = 120;
 
 interface CloudFlags {
+  run?: string;
   target?: string;
   config?: string;
   olderThan?: number;
@@ -36,7 +38,8 @@ export function cloudCommand(): Command {
     .action(async (flags: CloudFlags) => {
       const { name, provider, grace } = await cloudTarget(flags);
       try {
-        const resources = await provider.list();
+        await withFix(provider.checkCredentials());
+        const resources = await withFix(provider.list());
         const orphans = new Set(findOrphans(resources, { now: new Date(), graceMs: grace * 60_000 }).map((o) => o.resource));
         const rows = resources.map((r) => ({ ...r, run: r.labels[LABEL_RUN] ?? null, target: r.labels[LABEL_TARGET] ?? null, owner: r.labels[LABEL_OWNER] ?? null, createdAt: createdAt(r)?.toISOString() ?? null, orphan: orphans.has(r) }));
         if (flags.json) {
@@ -62,12 +65,14 @@ export function cloudCommand(): Command {
     }));
   cloud.addCommand(common(new Command('gc').description("delete tsuite's orphans now: resources of runs older than --older-than, of dead runs on this host, and half-created ones"))
     .option('--older-than <duration>', "age past which another run's resources are orphans, e.g. 90m, 2h, 0 (default: the target's cloud.sweepGraceMinutes, else 120m)", parseDuration)
+    .option('--run <id>', "delete everything of this run whatever its age (a CI job cleaning up after its own run, which it named with `tsuite run --run-id`)")
     .option('--dry-run', 'list what would be deleted, delete nothing')
     .action(async (flags: CloudFlags) => {
       const { provider, grace } = await cloudTarget(flags);
       try {
         const minutes = flags.olderThan ?? grace;
-        const result = await sweepOrphans(provider, { graceMs: minutes * 60_000, dryRun: flags.dryRun });
+        await withFix(provider.checkCredentials());
+        const result = await withFix(sweepOrphans(provider, { graceMs: minutes * 60_000, dryRun: flags.dryRun, run: flags.run }));
         if (flags.dryRun) for (const o of result.orphans) process.stdout.write(`would delete ${o.resource.kind} ${o.resource.name} (${o.why})\n`);
         const failed = result.records.filter((r) => r.result === 'failed');
         process.stdout.write(`${flags.dryRun ? 'found' : 'swept'} ${result.orphans.length} orphan(s) in ${where(provider.place.where)}${failed.length ? `; ${failed.length} could NOT be deleted (see above)` : ''}\n`);
@@ -85,6 +90,19 @@ async function cloudTarget(flags: CloudFlags) {
   const def = findTarget(name, config.targets);
   if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, "give a target with runner: 'gcp' (see `tsuite targets`)");
   return { name, provider: cloudProviderFor(name, def), grace: def.cloud?.sweepGraceMinutes ?? DEFAULT_GRACE_MINUTES };
+}
+
+/** A provider error as the CLI reports it: the provider's words (already redacted) and what to check. */
+async function withFix<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (!(err instanceof CloudApiError)) throw err;
+    const fix = err.reason === 'NO_CREDENTIALS'
+      ? 'set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use workload identity federation in CI'
+      : 'check the target\'s project, zone and bucket, and that the credentials hold the permissions listed under "Cloud targets" in the README';
+    throw new InfraError(err.message, fix);
+  }
 }
 
 function where(w: Readonly<Record<string, string>>): string {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { BUILT_IN_TARGETS, findTarget } from '../../core/target.js';
 import { loadContext } from '../load-context.js';
+import { GCP_DEFAULT_MACHINE_TYPE } from '../../../runners/gcp/gcp-provider.js';
 
 export function targetsCommand(): Command {
   return new Command('targets')
@@ -31,6 +32,14 @@ export function targetsCommand(): Command {
           : t.kernelSrc
             ? `kernel built from ${t.kernelSrc} (${t.kernelArtifact})`
             : `kernel ${t.kernel}, ${t.rootfs ? `rootfs ${t.rootfs}` : `initrd ${t.initrd ?? 'none'}`}`;
+        if (t.runner === 'gcp') {
+          // Where it creates things, and so spends money, comes first.
+          const g = t.gcp ?? {};
+          const disk = t.image ? `image ${t.image} as it is (raw GPT, UEFI)` : `${boots}, on a UEFI disk tsuite builds`;
+          process.stdout.write(`  runner gcp, project ${g.project ?? '(not set)'}, zone ${g.zone ?? '(not set)'}, bucket ${g.bucket ? `gs://${g.bucket}` : '(not set)'}, ` +
+            `machine type ${g.machineType ?? GCP_DEFAULT_MACHINE_TYPE}, boots ${disk}, boot timeout ${t.bootTimeoutMs} ms${t.ktap ? ', KTAP on the console' : ''}\n`);
+          continue;
+        }
         const extras = [t.ktap && 'KTAP on the console', t.exitSuccessValue !== undefined && `exit value ${t.exitSuccessValue} = success`,
           t.docker?.port && `Docker Engine API on guest port ${t.docker.port}`, t.cri?.port && `CRI v1 on guest port ${t.cri.port}`].filter(Boolean);
         process.stdout.write(`  runner ${t.runner}, arch ${t.arch}, ${boots}, ${t.cpus} CPUs, ${t.memoryMb} MiB, accel ${t.accel}, boot timeout ${t.bootTimeoutMs} ms${extras.length ? `, ${extras.join(', ')}` : ''}\n`);
