@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { execChecked, execOk } from '../../src/core/exec.js';
 import { cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
@@ -15,8 +15,13 @@ const MiB = 1024 * 1024;
 const ESP_OFFSET_MIB = 1;
 /** FAT32 needs 65525 clusters at least; 64 MiB of 512-byte clusters leaves room to spare. */
 const MIN_ESP_MIB = 64;
-/** GRUB modules the standalone image carries: enough to find the ESP and boot Linux from it. */
-const GRUB_MODULES = 'linux normal configfile search search_fs_uuid part_gpt part_msdos fat serial terminal';
+/** GRUB modules the standalone image carries: enough to find the ESP and boot Linux or a multiboot kernel from it. */
+const GRUB_MODULES = 'linux multiboot normal configfile search search_fs_uuid part_gpt part_msdos fat serial terminal';
+
+export interface DiskRequest extends ImageBuildRequest {
+  /** GRUB's loader: `linux` for a bzImage (default), `multiboot` for a multiboot ELF such as tsuite's fixture kernel. */
+  loader?: 'linux' | 'multiboot';
+}
 
 /**
  * A raw GPT disk with one EFI system partition (FAT32) holding a standalone GRUB at
@@ -24,20 +29,24 @@ const GRUB_MODULES = 'linux normal configfile search search_fs_uuid part_gpt par
  * and initramfs under \EFI\tsuite\. GRUB's config is embedded in its binary and finds the ESP by
  * its volume id. Built without root or loop devices: sgdisk writes the GPT into a sparse file and
  * mtools formats and fills the partition in place. Cached by the hash of everything that goes in.
+ * A `linux` entry gets `console=ttyS0 panic=-1` before `append`; a `multiboot` entry gets `append`
+ * alone (it is not Linux), and GRUB leaves boot services before jumping to it in 32-bit protected mode.
  */
-export async function buildDisk(req: ImageBuildRequest, progress: Progress, root = cacheDir()): Promise<BuiltImage> {
+export async function buildDisk(req: DiskRequest, progress: Progress, root = cacheDir()): Promise<BuiltImage> {
   const inputs = imageInputs(req);
-  const args = grubArgs(`${IMAGE_BASE_CMDLINE} ${req.append ?? ''}`);
+  const loader = req.loader ?? 'linux';
+  const args = grubArgs(loader === 'linux' ? `${IMAGE_BASE_CMDLINE} ${req.append ?? ''}` : req.append ?? '');
   await requireTools('building a disk image', diskBuildRequirements());
   const grub = await execOk('grub-mkstandalone', ['--version']);
   // The ids are derived from the inputs, so the same inputs make the same disk.
-  const id = await inputsHash([inputs.kernel, inputs.initrd], [LAYOUT, GRUB_MODULES, args.join(' '), grub]);
+  const id = await inputsHash([inputs.kernel, inputs.initrd], [LAYOUT, GRUB_MODULES, loader, args.join(' '), grub]);
   const fatSerial = id.slice(0, 8).toUpperCase();
   const entry: GrubEntry = {
-    kernel: '/EFI/tsuite/vmlinuz',
+    kernel: `/EFI/tsuite/${loader === 'multiboot' ? basename(inputs.kernel) : 'vmlinuz'}`,
     initrd: inputs.initrd ? '/EFI/tsuite/initrd.img' : undefined,
     args,
     rootFsUuid: `${fatSerial.slice(0, 4)}-${fatSerial.slice(4)}`,
+    loader,
   };
   const path = join(root, 'images', `tsuite-${id}.raw`);
 
@@ -64,7 +73,7 @@ export async function buildDisk(req: ImageBuildRequest, progress: Progress, root
       await mtools('mformat', ['-F', '-T', String(espMiB * 2048), '-H', String(ESP_OFFSET_MIB * 2048), '-N', fatSerial, '-v', 'TSUITE-ESP', '::']);
       await mtools('mmd', ['::/EFI', '::/EFI/BOOT', '::/EFI/tsuite']);
       await mtools('mcopy', [efi, '::/EFI/BOOT/BOOTX64.EFI']);
-      await mtools('mcopy', [inputs.kernel, '::/EFI/tsuite/vmlinuz']);
+      await mtools('mcopy', [inputs.kernel, `::${entry.kernel}`]);
       if (inputs.initrd) await mtools('mcopy', [inputs.initrd, '::/EFI/tsuite/initrd.img']);
     }),
   );

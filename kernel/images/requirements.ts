@@ -33,10 +33,19 @@ export function biosDiskBuildRequirements(): HostRequirement[] {
   ];
 }
 
+/**
+ * What `packageForGce` needs: GNU tar (old-GNU sparse archives, `--hole-detection`) and gzip to
+ * write the package, sgdisk to move the backup GPT to the grown disk's end.
+ */
+export function gcePackageRequirements(): HostRequirement[] {
+  return [programRequirement('GNU tar', 'tar', 'tar'), programRequirement('gzip', 'gzip', 'gzip'), fileRequirement('GPT partitioner', SGDISK, 'gdisk')];
+}
+
 /** Everything the image builders under kernel/images/ need, for `setup` and `doctor`. */
 export function imageBuildRequirements(): HostRequirement[] {
   const seen = new Set<string>();
-  return [...isoBuildRequirements(), ...diskBuildRequirements(), ...biosDiskBuildRequirements()].filter((r) => !seen.has(r.what) && seen.add(r.what));
+  return [...isoBuildRequirements(), ...diskBuildRequirements(), ...biosDiskBuildRequirements(), ...gcePackageRequirements()]
+    .filter((r) => !seen.has(r.what) && seen.add(r.what));
 }
 
 /** Fails with the packages to install when the host lacks any of `reqs`. */

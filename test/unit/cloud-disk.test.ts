@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cloudDisk } from '../../kernel/images/cloud-disk.js';
 import { SGDISK } from '../../kernel/images/requirements.js';
 import type { ResolvedBoot } from '../../kernel/resolve-boot.js';
@@ -27,6 +27,7 @@ const withImage = (image: string, extra: Partial<TargetDef> = {}): TargetDef => 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsuite-cloud-disk-'));
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('cloudDisk with the target image', () => {
   it('takes a raw GPT disk as it is, with the command line the target states, and never writes it', async () => {
