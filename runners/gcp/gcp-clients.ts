@@ -28,7 +28,8 @@ export function gcpClients(settings: GcpTargetSettings & { project: string }): G
     machineTypes: new MachineTypesClient(common),
     zoneOperations: new ZoneOperationsClient(common),
     globalOperations: new GlobalOperationsClient(common),
-    storage: new Storage({ projectId: settings.project, ...(settings.storageEndpoint ? { apiEndpoint: settings.storageEndpoint.replace(/\/$/, '') } : {}) }),
+    // Another endpoint gets the credentials too (the library sends none to a non-Google host unless told).
+    storage: new Storage({ projectId: settings.project, ...(settings.storageEndpoint ? { apiEndpoint: settings.storageEndpoint.replace(/\/$/, ''), useAuthWithCustomEndpoint: true } : {}) }),
   };
   return {
     ...clients,

@@ -18,12 +18,33 @@ interface GoogleErrorShape {
 export function googleError(err: unknown, what: string): CloudApiError {
   if (err instanceof CloudApiError) return err;
   const e = (err ?? {}) as GoogleErrorShape;
-  const status = httpStatus(e);
-  const reason = e.errors?.find((x) => x.reason)?.reason ?? (typeof e.reason === 'string' ? e.reason : undefined);
-  const text = (e.message ?? String(err)).split('\n')[0]!;
-  const detail = [status ? `HTTP ${status}` : undefined, reason].filter(Boolean).join(' ');
+  // Compute's REST errors carry Google's JSON error body as their message.
+  const body = jsonBody(e.message);
+  const status = httpStatus(e) ?? body?.code;
+  const reason = body?.errors?.find((x) => x.reason)?.reason ?? e.errors?.find((x) => x.reason)?.reason ?? (typeof e.reason === 'string' ? e.reason : undefined);
+  const info = body?.details?.find((d) => d.reason)?.reason;
+  const text = (body?.message ?? e.message ?? String(err)).split('\n')[0]!;
+  const detail = [status ? `HTTP ${status}` : undefined, reason, info !== reason ? info : undefined].filter(Boolean).join(' ');
   const transient = status === 429 || (status !== undefined && status >= 500) || /ECONNRESET|ETIMEDOUT|EAI_AGAIN|socket hang up/.test(text);
   return new CloudApiError(redact(`${what}: ${text}${detail ? ` (${detail})` : ''}`), status, reason, transient);
+}
+
+interface GoogleErrorBody {
+  code?: number;
+  message?: string;
+  errors?: { reason?: string }[];
+  details?: { reason?: string }[];
+}
+
+/** Google's documented error body, `{ error: { code, message, errors, status, details } }`, when the text is one. */
+function jsonBody(text: string | undefined): GoogleErrorBody | undefined {
+  if (!text?.trimStart().startsWith('{')) return undefined;
+  try {
+    const parsed = JSON.parse(text) as { error?: GoogleErrorBody };
+    return parsed.error;
+  } catch {
+    return undefined;
+  }
 }
 
 /** 404: the resource is not there. */

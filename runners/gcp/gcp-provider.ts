@@ -73,9 +73,15 @@ export class GcpProvider implements CloudProvider {
 
   async upload(pkg: CloudPackage, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudResource> {
     const file = this.clients.storage.bucket(this.bucket).file(name);
+    const metadata = { contentType: 'application/gzip', metadata: labels };
+    // Only if no such object exists: with a precondition the library may retry a failed chunk.
+    const preconditionOpts = { ifGenerationMatch: 0 };
     try {
       // Resumable: a multi-GiB package survives a dropped connection; labels ride as object metadata.
-      await pipeline(createReadStream(pkg.path), file.createWriteStream({ resumable: true, metadata: { contentType: 'application/gzip', metadata: labels } }), { signal });
+      // The session is opened first, by an authenticated call; its URI (itself a credential, never
+      // printed) then carries the bytes.
+      const [uri] = await file.createResumableUpload({ metadata, preconditionOpts });
+      await pipeline(createReadStream(pkg.path), file.createWriteStream({ uri, resumable: true, metadata, preconditionOpts }), { signal });
     } catch (err) {
       if (signal.aborted) throw err;
       throw googleError(err, `uploading gs://${this.bucket}/${name}`);

@@ -236,7 +236,7 @@ function resolveConfig(config: ConfigInput, options: LoadConfigOptions, file: st
   const targets: Record<string, Partial<TargetDef>> = {};
   for (const [name, target] of Object.entries(config.targets ?? {})) {
     const t: Partial<TargetDef> = { ...target };
-    if (t.kernel !== undefined && t.kernel !== 'reference' && !isAbsolute(t.kernel)) t.kernel = resolve(base, t.kernel);
+    if (t.kernel !== undefined && t.kernel !== 'reference' && t.kernel !== 'fixture' && !isAbsolute(t.kernel)) t.kernel = resolve(base, t.kernel);
     if (t.initrd !== undefined && t.initrd !== 'tsuite' && !isAbsolute(t.initrd)) t.initrd = resolve(base, t.initrd);
     if (t.image !== undefined && !isAbsolute(t.image)) t.image = resolve(base, t.image);
     if (t.expectations !== undefined && !isAbsolute(t.expectations)) t.expectations = resolve(base, t.expectations);

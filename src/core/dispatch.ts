@@ -104,7 +104,8 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
         await recordAll(runnable, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
       } else {
         const message = describeError(err);
-        req.run.infraError ??= { message, fix: err instanceof InfraError ? err.fix : undefined };
+        // The fix has a field of its own here; the tests' messages carry it inline.
+        req.run.infraError ??= err instanceof InfraError ? { message: err.message, fix: err.fix } : { message };
         await recordAll(runnable, plan.id, () => ({ status: 'infraError', error: { message } }));
       }
       sessions.push(info);

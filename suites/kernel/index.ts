@@ -8,6 +8,8 @@ async function exitStatus(ctx: TestContext, expected: number): Promise<ChildResu
   const name = 'exit-status';
   const title = `the kernel exits through isa-debug-exit with value ${expected}`;
   if (!ctx.session.ended) return { name, title, status: 'skipped', reason: 'replayed log: no exit status to check' };
+  // A cloud instance has no isa-debug-exit: the value the kernel writes goes nowhere.
+  if (!ctx.session.channels.has('exit')) return { name, title, status: 'skipped', reason: 'the machine has no exit device (isa-debug-exit is a QEMU device; a cloud instance has none)' };
   const exit = await ctx.session.ended;
   const want = (expected << 1) | 1;
   if (exit.kind === 'exit-code' && exit.code === want) return { name, title, status: 'passed' };

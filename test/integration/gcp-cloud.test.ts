@@ -1,0 +1,233 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunResult } from '../../src/core/result.js';
+import type { Provenance } from '../../runners/cloud/provenance.js';
+import { GcpStandin, type GcpFaultStep } from '../support/gcp-standin/index.js';
+import { startCli, tempDir, type CliResult } from './cli.js';
+
+/**
+ * The whole cloud pipeline on the real kernel, against the GCE/GCS stand-in (the only part that is
+ * not Google's): package, local proof, resumable upload, import, launch (the stand-in boots the
+ * uploaded bytes under QEMU + OVMF), the serial console, the suites, the evidence and teardown,
+ * through the official Google libraries and the CLI a nightly job runs. Then a fault at each step,
+ * a SIGINT at each step, and a SIGKILL whose leftovers the next sweep and `tsuite cloud gc` remove.
+ */
+
+const PROJECT = 'tsuite-standin';
+const ZONE = 'us-central1-a';
+const BUCKET = 'tsuite-standin-staging';
+
+const SLOW_SUITE = `import { defineSuite } from 'tsuite';
+export default defineSuite({
+  name: 'slow',
+  description: 'a test still running when the run is interrupted',
+  explicit: true,
+  tests: [{
+    name: 'waits', title: 'waits for a console line that never comes', requires: ['console'], timeoutMs: 120000,
+    async run({ session, signal }) { await session.console.expect(/never-printed-by-any-kernel/, { timeoutMs: 100000, signal }); },
+  }],
+});
+`;
+
+let standin: GcpStandin;
+let configDir: string;
+
+beforeAll(async () => {
+  standin = await GcpStandin.start({ project: PROJECT, zone: ZONE, bucket: BUCKET });
+  configDir = tempDir('gcp-config');
+  const gcp = { project: PROJECT, zone: ZONE, bucket: BUCKET, machineType: 'e2-small', computeEndpoint: standin.url, storageEndpoint: standin.url };
+  const cloud = { consolePollMs: 500, operationTimeoutMs: 30_000 };
+  const config = {
+    targets: {
+      'gcp-standin': { runner: 'gcp', gcp, cloud, bootTimeoutMs: 240_000 },
+      'gcp-fixture': { runner: 'gcp', kernel: 'fixture', gcp, cloud, bootTimeoutMs: 240_000 },
+      // An operation that never completes must end at tsuite's deadline, not hang the run.
+      'gcp-short': { runner: 'gcp', gcp, cloud: { ...cloud, operationTimeoutMs: 4_000 }, bootTimeoutMs: 240_000 },
+    },
+  };
+  writeFileSync(join(configDir, 'tsuite.config.ts'), `export default ${JSON.stringify(config, null, 2)};\n`);
+  // A suite that is still running when the SIGINT comes: the mid-suite interrupt.
+  mkdirSync(join(configDir, 'tsuite'));
+  writeFileSync(join(configDir, 'tsuite', 'slow.suite.ts'), SLOW_SUITE);
+}, 60_000);
+
+afterAll(async () => {
+  await standin?.close();
+});
+
+const env = () => ({ GOOGLE_APPLICATION_CREDENTIALS: standin.credentialsFile });
+
+/** Runs the CLI against the stand-in; `when` (a request path pattern) sends `signal` to it once the stand-in sees that call. */
+async function cli(args: string[], opts: { when?: RegExp | ((out: string) => boolean); signal?: NodeJS.Signals } = {}): Promise<CliResult & { out: string }> {
+  const out = tempDir('gcp-run');
+  const full = args[0] === 'run' ? [...args, '--output-dir', out, '--reporter', 'console,json,junit,tap'] : args;
+  const run = startCli(full, env(), configDir);
+  if (opts.when) {
+    const seen = standin.requests.length;
+    void (async () => {
+      while (run.child.exitCode === null) {
+        const when = opts.when;
+        const now = typeof when === 'function' ? when(out) : standin.requests.slice(seen).some((r) => when.test(`${r.method} ${r.path}`));
+        if (now) {
+          run.child.kill(opts.signal ?? 'SIGINT');
+          return;
+        }
+        await sleep(50);
+      }
+    })();
+  }
+  return { ...(await run.done), out };
+}
+
+const results = (dir: string, run?: CliResult) => {
+  if (!existsSync(join(dir, 'results.json'))) throw new Error(`no results.json; the CLI said:\n${run?.stdout ?? ''}${run?.stderr ?? ''}`);
+  return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResult;
+};
+const provenance = (dir: string, session = 'gcp-standin-1') => JSON.parse(readFileSync(join(dir, session, 'cloud.json'), 'utf8')) as Provenance;
+const empty = { instances: [], images: [], objects: [] };
+
+/** Every file under `dir`, recursively. */
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? files(p) : [p];
+  });
+}
+
+/** No planted credential in any output file, stdout or stderr. */
+function expectNoSecrets(run: CliResult & { out: string }) {
+  for (const secret of standin.secrets) {
+    expect(run.stdout + run.stderr).not.toContain(secret);
+    for (const f of files(run.out)) expect(readFileSync(f, 'latin1').includes(secret), `${f} holds a planted secret`).toBe(false);
+  }
+}
+
+describe('a gcp target against the GCE stand-in', () => {
+  it('runs the boot suite on the reference kernel end to end, keeps the evidence and deletes everything', async () => {
+    const run = await cli(['run', '--target', 'gcp-standin', '--suite', 'boot']);
+    const r = results(run.out, run);
+    const statuses = Object.fromEntries(r.tests.map((t) => [t.id, t.status]));
+    expect(run.code, run.stderr).toBe(0);
+    for (const id of ['boot/reaches-landmark', 'boot/boot-time', 'boot/no-kernel-errors', 'boot/cmdline', 'boot/cpus', 'boot/memory', 'boot/arch']) expect(statuses[id], id).toBe('passed');
+    // The serial port is output only: there is no power-off to type, and the test says so.
+    expect(r.tests.find((t) => t.id === 'boot/clean-shutdown')).toMatchObject({ status: 'skipped', reason: expect.stringContaining('serial console is output only') });
+
+    const log = readFileSync(join(run.out, 'gcp-standin-1', 'console.log'), 'utf8');
+    expect(log).toMatch(/BdsDxe: starting Boot/); // OVMF, from the stand-in's real boot
+    expect(log).toContain('tsuite-boot: ready');
+    const p = provenance(run.out);
+    expect(p.steps.map((s) => [s.step, s.ok])).toEqual([
+      ['credentials', true], ['sweep', true], ['disk', true], ['package', true], ['prove-locally', true], ['upload', true], ['import', true], ['launch', true],
+      ['console', true], ['landmark', true], ['teardown', true],
+    ]);
+    expect(p).toMatchObject({ place: { provider: 'gcp', machineType: 'e2-small', firmware: 'uefi', where: { project: PROJECT, zone: ZONE } }, cleanedUp: true, console: { gaps: [] } });
+    expect(p.package!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(p.kernel.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(p.localProof).toMatchObject({ ok: true, packageSha256: p.package!.sha256, firmware: 'uefi' });
+    expect(p.teardown.map((t) => [t.kind, t.result])).toEqual([['instance', 'deleted'], ['image', 'deleted'], ['object', 'deleted']]);
+    expect(r.sessions[0]!.cloud).toMatchObject({ provider: 'gcp', cleanedUp: true, leftovers: [] });
+    // What was launched: no external IP, no service account, serial port on, tsuite's labels.
+    const insert = standin.instancesCreated.at(-1) as { networkInterfaces?: { accessConfigs?: unknown[] }[]; serviceAccounts?: unknown[]; labels?: Record<string, string>; metadata?: unknown };
+    expect(insert.networkInterfaces?.[0]?.accessConfigs ?? []).toEqual([]);
+    expect(insert.metadata).toMatchObject({ items: [{ key: 'serial-port-enable', value: 'TRUE' }] });
+    expect(insert.serviceAccounts ?? []).toEqual([]);
+    expect(insert.labels).toMatchObject({ 'tsuite-run': expect.any(String), 'tsuite-target': 'gcp-standin' });
+    expect(standin.inventory()).toEqual(empty);
+    expectNoSecrets(run);
+  }, 600_000);
+
+  it("runs the fixture kernel's in-kernel KTAP tests from the imported disk", async () => {
+    const run = await cli(['run', '--target', 'gcp-fixture', '--suite', 'kernel']);
+    const r = results(run.out, run);
+    const ktap = r.tests.filter((t) => t.id.startsWith('kernel/fixture/'));
+    expect(ktap.length, run.stderr).toBeGreaterThan(3);
+    expect(ktap.filter((t) => t.status !== 'passed')).toEqual([]);
+    expect(r.tests.find((t) => t.id === 'kernel/exit-status')).toMatchObject({ status: 'skipped', reason: expect.stringContaining('no exit device') });
+    expect(run.code, run.stderr).toBe(0);
+    expect(standin.inventory()).toEqual(empty);
+  }, 600_000);
+});
+
+describe('a fault at each step ends with nothing left, the evidence kept and the step named', () => {
+  const faults: [GcpFaultStep, RegExp, string][] = [
+    // The library gives up on a streamed upload the server lost, in its own words.
+    ['upload', /gcp upload failed: uploading gs:\/\/tsuite-standin-staging\/tsuite-\S+-pkg\.tar\.gz: /, 'upload'],
+    ['import', /gcp import failed: importing image tsuite-\S+-img: operation \S+ failed: INVALID_IMAGE_FILE: /, 'import'],
+    ['quota', /gcp launch failed: launching instance tsuite-\S+-vm: Quota 'CPUS' exceeded.* \(HTTP 403 quotaExceeded QUOTA_EXCEEDED\)/, 'launch'],
+    ['launch', /gcp launch failed: launching instance tsuite-\S+-vm: operation \S+ failed: ZONE_RESOURCE_POOL_EXHAUSTED: /, 'launch'],
+    ['serial', /gcp console failed: reading the serial console of tsuite-\S+-vm: Internal error.* \(HTTP 500 backendError\)/, 'console'],
+  ];
+  for (const [fault, message, step] of faults) {
+    it(`${fault}`, async () => {
+      standin.fail(fault, { times: fault === 'serial' ? Infinity : 1 });
+      try {
+        const run = await cli(['run', '--target', 'gcp-standin', '--suite', 'boot']);
+        expect(run.code, run.stderr).toBe(3);
+        expect(run.stdout + run.stderr).toMatch(message);
+        const r = results(run.out, run);
+        // Every test that would have run is the harness's failure, never the kernel's; power-off was never possible.
+        expect(r.tests.filter((t) => t.status !== 'skipped').every((t) => t.status === 'infraError')).toBe(true);
+        expect(r.tests.filter((t) => t.status === 'infraError').length).toBe(7);
+        expect(r.run.infraError?.message).toMatch(message);
+        const p = provenance(run.out);
+        expect(p.steps.find((s) => s.ok === false)?.step).toBe(step);
+        expect(p.cleanedUp).toBe(true);
+        expect(standin.inventory()).toEqual(empty);
+        expectNoSecrets(run);
+      } finally {
+        standin.clearFaults();
+      }
+    }, 300_000);
+  }
+
+  it('an operation that never completes ends at the deadline', async () => {
+    standin.fail('operation-hang', { times: 1 });
+    try {
+      const run = await cli(['run', '--target', 'gcp-short', '--suite', 'boot']);
+      expect(run.code).toBe(3);
+      expect(run.stdout + run.stderr).toMatch(/did not complete within 4000 ms/);
+      expect(standin.inventory()).toEqual(empty);
+    } finally {
+      standin.clearFaults();
+    }
+  }, 300_000);
+});
+
+describe('SIGINT at each step deletes what was created', () => {
+  const points: [string, RegExp][] = [
+    ['upload', /\/upload\/storage\/v1\/b\//],
+    ['import', /POST \/compute\/v1\/projects\/[^/]+\/global\/images$/],
+    ['launch', /POST \/compute\/v1\/projects\/[^/]+\/zones\/[^/]+\/instances$/],
+    ['first console read', /serialPort/],
+  ];
+  // Mid-suite: the landmark is on the console and the slow suite's test is waiting.
+  const midSuite = (out: string) => existsSync(join(out, 'gcp-standin-1', 'console.log')) && readFileSync(join(out, 'gcp-standin-1', 'console.log'), 'utf8').includes('tsuite-boot: ready');
+  for (const [what, when] of [...points, ['mid-suite', midSuite] as const]) {
+    it(what, async () => {
+      const run = await cli(['run', '--target', 'gcp-standin', '--suite', what === 'mid-suite' ? 'slow' : 'boot'], { when });
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toMatch(/SIGINT/);
+      expect(standin.inventory()).toEqual(empty);
+      expect(provenance(run.out).teardown.every((t) => t.result !== 'failed')).toBe(true);
+    }, 300_000);
+  }
+});
+
+describe('a SIGKILLed run', () => {
+  it('leaves resources that `tsuite cloud ls` shows as orphans and `tsuite cloud gc` removes, images and objects included', async () => {
+    await cli(['run', '--target', 'gcp-standin', '--suite', 'boot'], { when: /POST \/compute\/v1\/projects\/[^/]+\/zones\/[^/]+\/instances$/, signal: 'SIGKILL' });
+    await sleep(1_000);
+    const left = standin.inventory();
+    expect(left.objects.length + left.images.length).toBeGreaterThan(0);
+    const ls = await cli(['cloud', 'ls', '--target', 'gcp-standin', '--json']);
+    const rows = JSON.parse(ls.stdout) as { kind: string; orphan: boolean }[];
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((r) => r.orphan)).toBe(true);
+    const gc = await cli(['cloud', 'gc', '--target', 'gcp-standin']);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(gc.stdout).toMatch(/swept \d+ orphan/);
+    expect(standin.inventory()).toEqual(empty);
+  }, 300_000);
+});
