@@ -40,3 +40,9 @@ try {
     process.exitCode = err instanceof TsuiteError ? err.exitCode : ExitCode.infra;
   }
 }
+
+// Every machine, instance and file tsuite made is stopped, deleted or written by now. A cloud client
+// library may still hold a retry timer or a keep-alive socket (an upload cut short by Ctrl-C
+// retries in the background for minutes): that must not keep the command from ending.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+process.exit();
