@@ -60,10 +60,10 @@ afterAll(async () => {
 const env = () => ({ GOOGLE_APPLICATION_CREDENTIALS: standin.credentialsFile });
 
 /** Runs the CLI against the stand-in; `when` (a request path pattern) sends `signal` to it once the stand-in sees that call. */
-async function cli(args: string[], opts: { when?: RegExp | ((out: string) => boolean); signal?: NodeJS.Signals } = {}): Promise<CliResult & { out: string }> {
+async function cli(args: string[], opts: { when?: RegExp | ((out: string) => boolean); signal?: NodeJS.Signals; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult & { out: string }> {
   const out = tempDir('gcp-run');
   const full = args[0] === 'run' ? [...args, '--output-dir', out, '--reporter', 'console,json,junit,tap'] : args;
-  const run = startCli(full, env(), configDir);
+  const run = startCli(full, opts.env ?? env(), configDir);
   if (opts.when) {
     const seen = standin.requests.length;
     void (async () => {
@@ -153,6 +153,7 @@ describe('a gcp target against the GCE stand-in', () => {
 describe('a fault at each step ends with nothing left, the evidence kept and the step named', () => {
   const faults: [GcpFaultStep, RegExp, string][] = [
     // The library gives up on a streamed upload the server lost, in its own words.
+    ['sts', /gcp credentials failed: no usable Google credentials: getting an access token: /, 'credentials'],
     ['upload', /gcp upload failed: uploading gs:\/\/tsuite-standin-staging\/tsuite-\S+-pkg\.tar\.gz: /, 'upload'],
     ['import', /gcp import failed: importing image tsuite-\S+-img: operation \S+ failed: INVALID_IMAGE_FILE: /, 'import'],
     ['quota', /gcp launch failed: launching instance tsuite-\S+-vm: Quota 'CPUS' exceeded.* \(HTTP 403 quotaExceeded QUOTA_EXCEEDED\)/, 'launch'],
@@ -182,6 +183,23 @@ describe('a fault at each step ends with nothing left, the evidence kept and the
     }, 300_000);
   }
 
+  it('no credentials at all: a clear error before anything is created, for run, ls and gc alike', async () => {
+    // No metadata server here either: the libraries are told not to wait for one.
+    const none = { GOOGLE_APPLICATION_CREDENTIALS: join(configDir, 'no-such-credentials.json'), HOME: configDir, METADATA_SERVER_DETECTION: 'none' };
+    const seen = standin.requests.length;
+    const run = await cli(['run', '--target', 'gcp-standin', '--suite', 'boot'], { env: none });
+    expect(run.code, run.stderr).toBe(3);
+    expect(run.stdout).toMatch(/gcp credentials failed: no usable Google credentials/);
+    expect(run.stdout).toContain('gcloud auth application-default login');
+    for (const sub of ['ls', 'gc']) {
+      const c = await cli(['cloud', sub, '--target', 'gcp-standin'], { env: none });
+      expect(c.code, c.stderr).toBe(3);
+      expect(c.stderr).toMatch(/^tsuite: no usable Google credentials/m);
+      expect(c.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    }
+    expect(standin.requests.slice(seen).filter((r) => !r.path.startsWith('/v1/token'))).toEqual([]);
+  }, 120_000);
+
   it('an operation that never completes ends at the deadline', async () => {
     standin.fail('operation-hang', { times: 1 });
     try {
@@ -192,6 +210,57 @@ describe('a fault at each step ends with nothing left, the evidence kept and the
     } finally {
       standin.clearFaults();
     }
+  }, 300_000);
+});
+
+describe('a console the provider discards faster than it is read', () => {
+  it('keeps what was read, marks the gap in console.log where it happened, and records it in cloud.json', async () => {
+    // A second stand-in whose serial port keeps only 2 KiB, read every 4 s: the boot outruns it.
+    const small = await GcpStandin.start({ project: PROJECT, zone: ZONE, bucket: BUCKET, serialWindowBytes: 2048 });
+    try {
+      const dir = tempDir('gcp-gap');
+      const gcp = { project: PROJECT, zone: ZONE, bucket: BUCKET, computeEndpoint: small.url, storageEndpoint: small.url };
+      writeFileSync(join(dir, 'tsuite.config.ts'), `export default ${JSON.stringify({ targets: { 'gcp-standin': { runner: 'gcp', gcp, cloud: { consolePollMs: 4000 } } } })};\n`);
+      const out = tempDir('gcp-gap-run');
+      const run = await startCli(['run', '--target', 'gcp-standin', '--suite', 'boot', '--output-dir', out], { GOOGLE_APPLICATION_CREDENTIALS: small.credentialsFile }, dir).done;
+      const log = readFileSync(join(out, 'gcp-standin-1', 'console.log'), 'utf8');
+      expect(log, run.stderr).toMatch(/\[tsuite: the provider discarded serial output bytes \d+-\d+ before tsuite could read them: \d+ bytes lost\]/);
+      expect(log).toContain('tsuite-boot: ready');
+      const p = provenance(out);
+      expect(p.console.gaps.length).toBeGreaterThan(0);
+      expect(p.console.gaps.every((g) => g.to > g.from)).toBe(true);
+      expect(small.inventory()).toEqual(empty);
+    } finally {
+      await small.close();
+    }
+  }, 300_000);
+});
+
+describe('a resource teardown cannot delete', () => {
+  it('is listed loudly with the command that deletes it, fails the run as infra, and `tsuite cloud gc --run` removes it later', async () => {
+    const runId = `leak-${Date.now()}`;
+    standin.fail('delete-image', { times: Infinity });
+    let run: CliResult & { out: string };
+    try {
+      run = await cli(['run', '--target', 'gcp-standin', '--suite', 'boot', '--run-id', runId]);
+    } finally {
+      standin.clearFaults();
+    }
+    expect(run.code, run.stderr).toBe(3);
+    const image = standin.inventory().images;
+    expect(image).toHaveLength(1);
+    expect(run.stderr).toContain('1 gcp resource(s) could NOT be deleted and may cost money');
+    expect(run.stderr).toContain(`delete it with: gcloud compute images delete ${image[0]} --project ${PROJECT} --quiet`);
+    const r = results(run.out, run);
+    expect(r.tests.filter((t) => t.status === 'passed').length).toBe(7);
+    expect(r.sessions[0]!.cloud).toMatchObject({ cleanedUp: false, leftovers: [{ kind: 'image', name: image[0] }] });
+    expect(provenance(run.out).teardown.find((t) => t.kind === 'image')).toMatchObject({ result: 'failed', attempts: 4 });
+    // The instance and the staged object went; only the image is left, and gc finds it by run.
+    expect(standin.inventory()).toEqual({ instances: [], images: image, objects: [] });
+    const gc = await cli(['cloud', 'gc', '--target', 'gcp-standin', '--run', runId]);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(gc.stderr).toContain(`orphan image ${image[0]} (run ${runId} was named to be swept): deleted`);
+    expect(standin.inventory()).toEqual(empty);
   }, 300_000);
 });
 
