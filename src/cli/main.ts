@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, TsuiteError, describeError } from '../core/errors.js';
 import { benchCommand } from './commands/bench.js';
@@ -44,5 +46,8 @@ try {
 // Every machine, instance and file tsuite made is stopped, deleted or written by now. A cloud client
 // library may still hold a retry timer or a keep-alive socket (an upload cut short by Ctrl-C
 // retries in the background for minutes): that must not keep the command from ending.
-await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-process.exit();
+// (Only as the program itself: a test that imports this file to read the commands keeps running.)
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit();
+}
