@@ -17,6 +17,8 @@ export const GCP_DEFAULT_MACHINE_TYPE = 'e2-small';
 const DEFAULT_OPERATION_TIMEOUT_MS = 15 * 60_000;
 /** Only tsuite's own resources are listed: its names all start with this (GCE's regex filter syntax). */
 const NAME_FILTER = `name eq ${NAME_PREFIX}.*`;
+/** A multiple of 256 KiB, as GCS requires of every chunk but the last. */
+const UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 /** The async iterators page by themselves; saying so keeps the library from warning on every list. */
 const LIST_OPTIONS = { autoPaginate: false } as const;
 
@@ -81,7 +83,9 @@ export class GcpProvider implements CloudProvider {
       // The session is opened first, by an authenticated call; its URI (itself a credential, never
       // printed) then carries the bytes.
       const [uri] = await file.createResumableUpload({ metadata, preconditionOpts });
-      await pipeline(createReadStream(pkg.path), file.createWriteStream({ uri, resumable: true, metadata, preconditionOpts }), { signal });
+      // In chunks: the library keeps one chunk in memory and sends it again after a 5xx or a
+      // dropped connection, instead of giving up on a stream it cannot rewind.
+      await pipeline(createReadStream(pkg.path), file.createWriteStream({ uri, resumable: true, metadata, preconditionOpts, chunkSize: UPLOAD_CHUNK_BYTES }), { signal });
     } catch (err) {
       if (signal.aborted) throw err;
       throw googleError(err, `uploading gs://${this.bucket}/${name}`);

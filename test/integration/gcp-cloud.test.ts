@@ -162,7 +162,7 @@ describe('a fault at each step ends with nothing left, the evidence kept and the
   ];
   for (const [fault, message, step] of faults) {
     it(`${fault}`, async () => {
-      standin.fail(fault, { times: fault === 'serial' ? Infinity : 1 });
+      standin.fail(fault, { times: fault === 'serial' || fault === 'upload' ? Infinity : 1 });
       try {
         const run = await cli(['run', '--target', 'gcp-standin', '--suite', 'boot']);
         expect(run.code, run.stderr).toBe(3);
@@ -199,6 +199,19 @@ describe('a fault at each step ends with nothing left, the evidence kept and the
     }
     expect(standin.requests.slice(seen).filter((r) => !r.path.startsWith('/v1/token'))).toEqual([]);
   }, 120_000);
+
+  it('one failed upload chunk is sent again and the upload completes', async () => {
+    standin.fail('upload', { times: 1 });
+    try {
+      const run = await cli(['run', '--target', 'gcp-fixture', '--suite', 'kernel']);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(standin.faultsFired).toContain('upload');
+      expect(standin.requests.some((r) => r.path.includes('upload_id') && r.status === 503)).toBe(true);
+      expect(standin.inventory()).toEqual(empty);
+    } finally {
+      standin.clearFaults();
+    }
+  }, 300_000);
 
   it('an operation that never completes ends at the deadline', async () => {
     standin.fail('operation-hang', { times: 1 });
