@@ -142,6 +142,9 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
     const landmark = await step('landmark', () => waitForCloudLandmark(req, booted, live, signal));
     booted.bootMs = landmark.line.atMs;
     booted.landmarkLine = landmark.index;
+    // Lost after the landmark, the console cannot fail the boot any more: say so where the user looks.
+    live.lost.catch((err: unknown) => process.stderr.write(`tsuite: ${name}: lost the serial console of ${names.instance} ` +
+      `(${err instanceof Error ? err.message : String(err)}): tests waiting for console output will time out; cloud.json counts the failed reads\n`));
     if (settings.privateNetwork) await step('channels', () => connectPrivateChannels(booted, launched, req, signal));
     return booted;
   } catch (err) {
