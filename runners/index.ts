@@ -3,7 +3,7 @@ import type { Runner } from '../src/core/runner.js';
 import { criRunner } from './cri/cri-runner.js';
 import { dockerRunner } from './docker/docker-runner.js';
 import { gcpRunner } from './gcp/gcp-runner.js';
-import { GcpProvider } from './gcp/gcp-provider.js';
+import { gcpProvider } from './gcp/gcp-provider.js';
 import type { CloudProvider } from './cloud/cloud-provider.js';
 import { isCloudRunner, type TargetDef } from '../src/core/target.js';
 import { qemuRunner } from './qemu/qemu-runner.js';
@@ -19,5 +19,5 @@ export function runnerFor(name: string): Runner {
 /** The provider module of a cloud target, for commands that manage its account (`tsuite cloud gc|ls`). */
 export function cloudProviderFor(name: string, def: TargetDef): CloudProvider & { close(): Promise<void> } {
   if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, "use a target with runner: 'gcp' from tsuite.config.ts");
-  return new GcpProvider(def.gcp ?? {}, def.cloud?.operationTimeoutMs);
+  return gcpProvider(def);
 }

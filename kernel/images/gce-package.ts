@@ -4,6 +4,7 @@ import { mkdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../src/core/errors.js';
 import { exec, execChecked, execOk } from '../../src/core/exec.js';
+import { fileDigest } from '../../src/core/file-digest.js';
 import { cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
 import { requireRawGpt } from './cloud-disk.js';
@@ -131,14 +132,4 @@ async function contentHash(file: string, texts: readonly string[]): Promise<stri
   for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
   for (const t of texts) hash.update('\0').update(t);
   return hash.digest('hex').slice(0, 16);
-}
-
-async function fileDigest(file: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }

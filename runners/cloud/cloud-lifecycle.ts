@@ -1,27 +1,25 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConsoleChannel } from '../../src/channels/console.js';
 import { BootFailure, InfraError, UsageError } from '../../src/core/errors.js';
+import { fileDigest } from '../../src/core/file-digest.js';
 import { createProgress } from '../../src/core/progress.js';
 import type { ProvisionRequest } from '../../src/core/runner.js';
 import type { ExitInfo } from '../../src/core/session.js';
 import { cloudDisk } from '../../kernel/images/cloud-disk.js';
 import { resourceNames, runLabels } from './cloud-labels.js';
-import { CloudApiError, type CloudInstance, type CloudProvider } from './cloud-provider.js';
+import { CloudApiError, describePlace, type CloudProvider } from './cloud-provider.js';
 import { CloudSession } from './cloud-session.js';
 import { connectPrivateChannels } from './private-channels.js';
 import { proveLocally } from './prove-locally.js';
 import { newProvenance, PROVENANCE_FILE, writeProvenance, type CloudStep, type Provenance } from './provenance.js';
 import type { CloudSessionInfo } from '../../src/core/result.js';
 import { SerialConsole } from './serial-console.js';
-import { sweepOrphans } from './sweep.js';
+import { DEFAULT_GRACE_MINUTES, sweepOrphans } from './sweep.js';
 import { leftoversMessage, Teardown } from './teardown.js';
 import { waitForCloudLandmark } from './cloud-landmark.js';
 
 const DEFAULT_POLL_MS = 2_000;
-const DEFAULT_GRACE_MINUTES = 120;
 
 /**
  * One cloud session, the same for every provider: sweep orphans, package the disk, prove the
@@ -64,12 +62,10 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
     }
   };
 
-  const where = Object.entries(provider.place.where).map(([k, v]) => `${k} ${v}`).join(', ');
-  process.stderr.write(`tsuite: ${name}: session ${req.sessionId} creates in ${where}: staged object ${names.object}, image ${names.image}, ` +
+  process.stderr.write(`tsuite: ${name}: session ${req.sessionId} creates in ${describePlace(provider.place)}: staged object ${names.object}, image ${names.image}, ` +
     `instance ${names.instance} (${provider.place.machineType}, UEFI, no external IP, no service account); all are deleted when the session ends\n`);
 
   let serial: SerialConsole | undefined;
-  let instance: CloudInstance | undefined;
   let session: CloudSession | undefined;
   const console = new ConsoleChannel(Date.now());
   if (req.onConsoleLine) console.onLine((l) => req.onConsoleLine!(l.text));
@@ -101,7 +97,7 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
     const disk = await step('disk', async () => {
       const d = await cloudDisk(cloud.def, { kernel: cloud.kernel, boot: req.boot }, progress);
       prov.disk = { path: d.path, source: d.source };
-      if (req.boot.kernel) prov.kernel.sha256 = await sha256File(req.boot.kernel);
+      if (req.boot.kernel) prov.kernel.sha256 = (await fileDigest(req.boot.kernel)).sha256;
       return d;
     });
     const pkg = await step('package', () => progress.step(`Packaging the disk for ${name}`, () => provider.packageImage(disk.path, progress)));
@@ -115,11 +111,10 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
     const image = await step('import', () => progress.step(`Importing image ${names.image}`, () => provider.importImage(object, names.image, labels, signal)));
     prov.resources.image = image.name;
     teardown.register({ kind: 'instance', name: names.instance });
-    instance = await step('launch', () => progress.step(`Launching instance ${names.instance}`, () => provider.launch(image, names.instance, labels, signal)));
-    prov.resources.instance = instance.resource.name;
-    prov.resources.privateIp = instance.privateIp;
+    const launched = await step('launch', () => progress.step(`Launching instance ${names.instance}`, () => provider.launch(image, names.instance, labels, signal)));
+    prov.resources.instance = launched.resource.name;
+    prov.resources.privateIp = launched.privateIp;
 
-    const launched = instance;
     const booted = new CloudSession(req.sessionId, req.dir, console, req.eventPatterns,
       { arch: req.arch, cpus: launched.cpus ?? 0, memoryMb: launched.memoryMb ?? 0, cmdline: disk.cmdline, firmware: 'uefi' },
       `a ${name} instance (${provider.place.machineType}): the provider's hypervisor, not QEMU on this host`,
@@ -183,13 +178,8 @@ function stepError(provider: string, step: CloudStep, err: unknown, signal: Abor
   return err;
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-const STEP_FIXES: Partial<Record<CloudStep, string>> = {
+/** What to do about a step's failure; `credentials` is also the CLI's fix for `tsuite cloud`. */
+export const STEP_FIXES: Partial<Record<CloudStep, string>> = {
   credentials: 'set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use workload identity federation in CI (see "Cloud targets" in the README)',
   sweep: 'check that the credentials may list instances, images and objects (see "Cloud targets" in the README)',
   upload: 'check the bucket exists and the credentials may create objects in it; then run again',

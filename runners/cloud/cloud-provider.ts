@@ -45,6 +45,11 @@ export interface CloudPlace {
   firmware: 'uefi';
 }
 
+/** `project p, zone z, bucket gs://b`: where a provider creates things, for messages. */
+export function describePlace(place: CloudPlace): string {
+  return Object.entries(place.where).map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
 /** Whether a run's step may be retried: an API error the provider calls transient. */
 export class CloudApiError extends Error {
   constructor(

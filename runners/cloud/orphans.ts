@@ -1,3 +1,4 @@
+import { pidAlive } from '../../src/core/pid-alive.js';
 import { LABEL_CREATED, LABEL_OWNER, LABEL_RUN, hostId, NAME_PREFIX } from './cloud-labels.js';
 import type { CloudResource } from './cloud-provider.js';
 
@@ -58,13 +59,4 @@ export function createdAt(r: CloudResource): Date | undefined {
 function splitOwner(owner: string | undefined): [string | undefined, number | undefined] {
   const m = owner ? /^([0-9a-f]+)-(\d+)$/.exec(owner) : null;
   return m ? [m[1], Number(m[2])] : [undefined, undefined];
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -70,11 +70,11 @@ export class SerialConsole {
   }
 
   /** Stops polling after a last read (best effort), and closes the log file. */
-  async stop(lastRead = true): Promise<void> {
+  async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.loop;
-    if (lastRead && !this.failure) await this.readOnce().catch(() => undefined);
+    if (!this.failure) await this.readOnce().catch(() => undefined);
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
 

@@ -4,6 +4,9 @@ import { findOrphans, type Orphan } from './orphans.js';
 import type { TeardownRecord } from './teardown.js';
 import { Teardown } from './teardown.js';
 
+/** How old another run's resources must be to be orphans, unless the target or `--older-than` says. */
+export const DEFAULT_GRACE_MINUTES = 120;
+
 export interface SweepOptions {
   graceMs: number;
   /** The run doing the sweep (its label value): its own resources are never touched. */

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { protos } from '@google-cloud/compute';
 import { packageForGce, unpackGcePackage, type CloudPackage } from '../../kernel/images/gce-package.js';
 import type { Progress } from '../../src/core/progress.js';
-import type { GcpTargetSettings } from '../../src/core/target.js';
+import type { GcpTargetSettings, TargetDef } from '../../src/core/target.js';
 import { NAME_PREFIX } from '../cloud/cloud-labels.js';
 import { CloudApiError, type CloudInstance, type CloudPlace, type CloudProvider, type CloudResource, type SerialChunk } from '../cloud/cloud-provider.js';
 import { gcpClients, type GcpClients } from './gcp-clients.js';
@@ -238,6 +238,11 @@ export class GcpProvider implements CloudProvider {
     const name = op.name ?? '';
     return waitForOperation(name, () => this.call(what, () => this.clients.zoneOperations.wait({ project: this.project, zone: this.zone, operation: name })), this.operationTimeoutMs, what, signal);
   }
+}
+
+/** The provider of a `gcp` target, from its settings. */
+export function gcpProvider(def: TargetDef): GcpProvider {
+  return new GcpProvider(def.gcp ?? {}, def.cloud?.operationTimeoutMs);
 }
 
 function date(value: string | null | undefined): Date | undefined {

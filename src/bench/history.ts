@@ -12,6 +12,7 @@ import os from 'node:os';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { InfraError, UsageError } from '../core/errors.js';
+import { pidAlive } from '../core/pid-alive.js';
 import type { BenchRun, HistoryRow } from './model.js';
 
 const finite = z.number();
@@ -181,20 +182,12 @@ export async function loadHistory(dir: string): Promise<{ rows: HistoryRow[]; pr
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** A lock whose owner is gone: a dead pid on this host, or unreadable and older than a minute. */
 async function isStale(lock: string, content: string): Promise<boolean> {
   try {
     const owner = JSON.parse(content) as { pid?: unknown; host?: unknown };
-    if (typeof owner.pid === 'number' && owner.host === os.hostname()) return !isAlive(owner.pid);
+    if (typeof owner.pid === 'number' && owner.host === os.hostname()) return !pidAlive(owner.pid);
     if (typeof owner.pid === 'number') return false; // Another host's process: we cannot tell.
   } catch {
     // Written half (the owner died between creating and writing it): judge by age.

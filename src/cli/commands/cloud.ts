@@ -1,14 +1,14 @@
 import { Command } from 'commander';
 import { InfraError, UsageError } from '../../core/errors.js';
-import { CloudApiError } from '../../../runners/cloud/cloud-provider.js';
+import { CloudApiError, describePlace } from '../../../runners/cloud/cloud-provider.js';
 import { findTarget, isCloudRunner } from '../../core/target.js';
 import { cloudProviderFor } from '../../../runners/index.js';
 import { createdAt, findOrphans } from '../../../runners/cloud/orphans.js';
 import { LABEL_OWNER, LABEL_RUN, LABEL_TARGET } from '../../../runners/cloud/cloud-labels.js';
-import { sweepOrphans } from '../../../runners/cloud/sweep.js';
+import { DEFAULT_GRACE_MINUTES, sweepOrphans } from '../../../runners/cloud/sweep.js';
+import { STEP_FIXES } from '../../../runners/cloud/cloud-lifecycle.js';
 import { loadContext } from '../load-context.js';
 
-const DEFAULT_GRACE_MINUTES = 120;
 
 interface CloudFlags {
   run?: string;
@@ -47,7 +47,7 @@ export function cloudCommand(): Command {
           return;
         }
         if (rows.length === 0) {
-          process.stdout.write(`nothing of tsuite's in ${where(provider.place.where)} (target ${name})\n`);
+          process.stdout.write(`nothing of tsuite's in ${describePlace(provider.place)} (target ${name})\n`);
           return;
         }
         const byRun = new Map<string, typeof rows>();
@@ -75,7 +75,7 @@ export function cloudCommand(): Command {
         const result = await withFix(sweepOrphans(provider, { graceMs: minutes * 60_000, dryRun: flags.dryRun, run: flags.run }));
         if (flags.dryRun) for (const o of result.orphans) process.stdout.write(`would delete ${o.resource.kind} ${o.resource.name} (${o.why})\n`);
         const failed = result.records.filter((r) => r.result === 'failed');
-        process.stdout.write(`${flags.dryRun ? 'found' : 'swept'} ${result.orphans.length} orphan(s) in ${where(provider.place.where)}${failed.length ? `; ${failed.length} could NOT be deleted (see above)` : ''}\n`);
+        process.stdout.write(`${flags.dryRun ? 'found' : 'swept'} ${result.orphans.length} orphan(s) in ${describePlace(provider.place)}${failed.length ? `; ${failed.length} could NOT be deleted (see above)` : ''}\n`);
         if (failed.length > 0) process.exitCode = 3;
       } finally {
         await provider.close();
@@ -99,12 +99,9 @@ async function withFix<T>(p: Promise<T>): Promise<T> {
   } catch (err) {
     if (!(err instanceof CloudApiError)) throw err;
     const fix = err.reason === 'NO_CREDENTIALS'
-      ? 'set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use workload identity federation in CI'
+      ? STEP_FIXES.credentials!
       : 'check the target\'s project, zone and bucket, and that the credentials hold the permissions listed under "Cloud targets" in the README';
     throw new InfraError(err.message, fix);
   }
 }
 
-function where(w: Readonly<Record<string, string>>): string {
-  return Object.entries(w).map(([k, v]) => `${k} ${v}`).join(', ');
-}
