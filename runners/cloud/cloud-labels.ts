@@ -38,11 +38,11 @@ export function runLabels(runId: string, target: string, now = new Date()): Reco
  * The names of one session's resources: `tsuite-<run>-<session>-<hash>-<kind>`, valid as a GCE resource
  * name (a letter first, then [-a-z0-9], at most 63) and as an object name.
  */
-export function resourceNames(runId: string, sessionId: string): { object: string; image: string; instance: string } {
+export function resourceNames(runId: string, sessionId: string, packageExtension = 'tar.gz'): { group: string; object: string; image: string; instance: string } {
   // Cut to fit, with a hash of the whole so two sessions of a long run id never share a name.
   const whole = `${runId}/${sessionId}`;
   const hash = createHash('sha256').update(whole).digest('hex').slice(0, 6);
   const readable = labelValue(`${runId}-${sessionId}`).replace(/_/g, '-').slice(0, 45).replace(/-+$/, '');
   const base = `${NAME_PREFIX}${readable}-${hash}`;
-  return { object: `${base}-pkg.tar.gz`, image: `${base}-img`, instance: `${base}-vm` };
+  return { group: `${base}-rg`, object: `${base}-pkg.${packageExtension}`, image: `${base}-img`, instance: `${base}-vm` };
 }

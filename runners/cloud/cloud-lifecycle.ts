@@ -34,7 +34,8 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
   await mkdir(req.dir, { recursive: true });
   const progress = createProgress(process.stderr, !process.stderr.isTTY && process.env.CI === 'true');
   const name = provider.place.provider;
-  const names = resourceNames(cloud.runId, req.sessionId);
+  const names = resourceNames(cloud.runId, req.sessionId, provider.packageExtension);
+  const inGroup = (kind: 'image' | 'instance') => provider.createGroup !== undefined && (provider.groupHolds ?? []).includes(kind);
   const labels = runLabels(cloud.runId, cloud.target);
   const prov = newProvenance(cloud.runId, req.sessionId, cloud.target, provider.place, cloud.kernel);
   const save = () => writeProvenance(req.dir, prov).catch(() => undefined);
@@ -62,7 +63,8 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
     }
   };
 
-  process.stderr.write(`tsuite: ${name}: session ${req.sessionId} creates in ${describePlace(provider.place)}: staged object ${names.object}, image ${names.image}, ` +
+  const group = provider.createGroup ? `resource group ${names.group} holding ` : '';
+  process.stderr.write(`tsuite: ${name}: session ${req.sessionId} creates in ${describePlace(provider.place)}: staged object ${names.object}, ${group}image ${names.image}, ` +
     `instance ${names.instance} (${provider.place.machineType}, UEFI, no external IP, no service account); all are deleted when the session ends\n`);
 
   let serial: SerialConsole | undefined;
@@ -75,7 +77,6 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
   const finish = (exit: ExitInfo): Promise<ExitInfo> =>
     (finished ??= (async () => {
       await serial?.stop().catch(() => undefined);
-      if (serial) prov.console = { bytes: serial.bytes, gaps: [...serial.gaps], readErrors: serial.readErrors };
       const rec: Provenance['steps'][number] = { step: 'teardown', startedAt: new Date().toISOString() };
       prov.steps.push(rec);
       await save();
@@ -83,6 +84,10 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
       prov.cleanedUp = teardown.failed.length === 0;
       rec.endedAt = new Date().toISOString();
       rec.ok = prov.cleanedUp;
+      // EC2 posts a machine's console when it stops: the last lines of a terminated instance come now.
+      if (serial && provider.consoleAfterTermination && !serial.failure) await serial.readOnce().catch(() => undefined);
+      await serial?.close();
+      if (serial) prov.console = { bytes: serial.bytes, gaps: [...serial.gaps], readErrors: serial.readErrors };
       await save();
       const deleted = prov.teardown.filter((t) => t.result === 'deleted').map((t) => `${t.kind} ${t.name}`);
       if (deleted.length > 0) process.stderr.write(`tsuite: ${name}: deleted ${deleted.join(', ')}\n`);
@@ -104,13 +109,19 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
     prov.package = { ...pkg };
     prov.localProof = await step('prove-locally', () => proveLocally(provider, pkg, req, { cmdline: disk.cmdline }, signal));
 
+    if (provider.createGroup) {
+      teardown.register({ kind: 'group', name: names.group });
+      const created = await step('group', () => provider.createGroup!(names.group, labels, signal));
+      prov.resources.group = created.name;
+    }
     teardown.register({ kind: 'object', name: names.object });
     const object = await step('upload', () => progress.step(`Uploading ${names.object}`, () => provider.upload(pkg, names.object, labels, signal)));
     prov.resources.object = object.name;
-    teardown.register({ kind: 'image', name: names.image });
+    // What lives in the group goes with it: one deletion, nothing left inside.
+    if (!inGroup('image')) teardown.register({ kind: 'image', name: names.image });
     const image = await step('import', () => progress.step(`Importing image ${names.image}`, () => provider.importImage(object, names.image, labels, signal)));
     prov.resources.image = image.name;
-    teardown.register({ kind: 'instance', name: names.instance });
+    if (!inGroup('instance')) teardown.register({ kind: 'instance', name: names.instance });
     const launched = await step('launch', () => progress.step(`Launching instance ${names.instance}`, () => provider.launch(image, names.instance, labels, signal)));
     prov.resources.instance = launched.resource.name;
     prov.resources.privateIp = launched.privateIp;
@@ -146,14 +157,14 @@ export async function provisionOnCloud(provider: CloudProvider, req: ProvisionRe
     const failedStep = current;
     if (signal.aborted) process.stderr.write(`tsuite: ${name}: interrupted during ${failedStep}; deleting what this session created\n`);
     await finish({ kind: 'killed', detail: `the ${failedStep} step failed` });
-    throw stepError(name, failedStep, err, signal);
+    throw stepError(provider, failedStep, err, signal);
   }
 }
 
 function cloudInfo(p: Provenance): CloudSessionInfo {
   return {
     provider: p.place.provider, where: p.place.where, machineType: p.place.machineType,
-    resources: { object: p.resources.object, image: p.resources.image, instance: p.resources.instance },
+    resources: { group: p.resources.group, object: p.resources.object, image: p.resources.image, instance: p.resources.instance },
     cleanedUp: p.cleanedUp,
     leftovers: p.teardown.filter((t) => t.result === 'failed').map((t) => ({ kind: t.kind, name: t.name, deleteCommand: t.deleteCommand })),
     consoleGaps: p.console.gaps.length,
@@ -168,22 +179,22 @@ async function waitFirstRead(serial: SerialConsole): Promise<void> {
 }
 
 /** A step's failure as the user sees it: which step, which provider, the provider's own words, the fix. */
-function stepError(provider: string, step: CloudStep, err: unknown, signal: AbortSignal): unknown {
+function stepError(provider: CloudProvider, step: CloudStep, err: unknown, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason ?? err;
   if (err instanceof BootFailure || err instanceof UsageError) return err;
-  if (err instanceof CloudApiError) {
-    return new InfraError(`${provider} ${step} failed: ${err.message}`, STEP_FIXES[step] ?? 'see the provider error above; cloud.json in the session folder records each step');
-  }
-  if (err instanceof InfraError) return new InfraError(`${provider} ${step} failed: ${err.message}`, err.fix);
+  const name = provider.place.provider;
+  if (err instanceof CloudApiError) return new InfraError(`${name} ${step} failed: ${err.message}`, stepFix(provider, step));
+  if (err instanceof InfraError) return new InfraError(`${name} ${step} failed: ${err.message}`, err.fix);
   return err;
 }
 
-/** What to do about a step's failure; `credentials` is also the CLI's fix for `tsuite cloud`. */
-export const STEP_FIXES: Partial<Record<CloudStep, string>> = {
-  credentials: 'set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use workload identity federation in CI (see "Cloud targets" in the README)',
-  sweep: 'check that the credentials may list instances, images and objects (see "Cloud targets" in the README)',
-  upload: 'check the bucket exists and the credentials may create objects in it; then run again',
+/** What to do about a step's failure: the provider's words first; `credentials` is also the CLI's fix for `tsuite cloud`. */
+export function stepFix(provider: Pick<CloudProvider, 'fixes'>, step: CloudStep): string {
+  return provider.fixes?.[step] ?? GENERIC_FIXES[step] ?? 'see the provider error above; cloud.json in the session folder records each step';
+}
+
+const GENERIC_FIXES: Partial<Record<CloudStep, string>> = {
+  sweep: 'check that the credentials may list and delete what tsuite creates (see "Cloud targets" in the README)',
   import: 'check the credentials may create images, and that the package is a valid disk (it booted locally: see local-proof/ in the session folder)',
-  launch: "check the zone's quota and that the machine type exists there; the credentials need compute.instances.create",
-  console: 'the serial port could not be read: check compute.instances.getSerialPortOutput is allowed; the console read so far is in console.log',
+  console: "the serial console could not be read: check the credentials may read it; the console read so far is in console.log",
 };

@@ -1,8 +1,12 @@
 import type { CloudPackage } from '../../kernel/images/gce-package.js';
 import type { Progress } from '../../src/core/progress.js';
+import type { CloudStep } from './provenance.js';
 
-/** The three kinds of thing a cloud run creates, in the order it creates them. */
-export type CloudResourceKind = 'object' | 'image' | 'instance';
+/**
+ * The kinds of thing a cloud run creates: a staged object, an image (and on AWS the snapshot under
+ * it), an instance, and on Azure the resource group that holds a session's image and machine.
+ */
+export type CloudResourceKind = 'group' | 'object' | 'snapshot' | 'image' | 'instance';
 
 /** One thing in the provider's account that tsuite made (or that looks like it did). */
 export interface CloudResource {
@@ -71,6 +75,22 @@ export class CloudApiError extends Error {
  */
 export interface CloudProvider {
   readonly place: CloudPlace;
+  /** The staged object's extension, after the package's format (`tar.gz`, `raw`, `vhd`). */
+  readonly packageExtension: string;
+  /** What to do about a step's failure, in this provider's words (IAM role, CLI, quota page). */
+  readonly fixes?: Partial<Record<CloudStep, string>>;
+  /**
+   * Which kinds live inside the session's group (see createGroup): they go when the group goes,
+   * so teardown deletes the group alone.
+   */
+  readonly groupHolds?: readonly CloudResourceKind[];
+  /** The provider posts console output when the machine stops (EC2): read it once more after teardown. */
+  readonly consoleAfterTermination?: boolean;
+  /**
+   * For a provider with resource containers (an Azure resource group): creates the session's
+   * container, tagged, before anything else is created in the account.
+   */
+  createGroup?(name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudResource>;
   /** Gets a token from the standard credential chain once, before anything else is called. */
   checkCredentials(): Promise<void>;
   /** The provider's image package (format, size and alignment as it requires), cached by content. */
@@ -89,7 +109,7 @@ export interface CloudProvider {
   instanceState(instance: CloudResource): Promise<string | undefined>;
   /** Whether a state means the machine has stopped by itself. */
   isStopped(state: string): boolean;
-  /** Every resource of the three kinds that carries tsuite's labels or name prefix. */
+  /** Every resource of every kind it creates that carries tsuite's labels or name prefix. */
   list(): Promise<CloudResource[]>;
   /** Deletes one resource and waits until it is gone; resolves `absent` when there was nothing to delete. */
   delete(resource: Pick<CloudResource, 'kind' | 'name'>, signal?: AbortSignal): Promise<'deleted' | 'absent'>;

@@ -6,7 +6,7 @@ import type { CloudPlace } from './cloud-provider.js';
 import type { TeardownRecord } from './teardown.js';
 
 /** The lifecycle's steps, in order; `teardown` runs on every path. */
-export type CloudStep = 'credentials' | 'sweep' | 'disk' | 'package' | 'prove-locally' | 'upload' | 'import' | 'launch' | 'console' | 'landmark' | 'channels' | 'suites' | 'teardown';
+export type CloudStep = 'credentials' | 'sweep' | 'disk' | 'package' | 'prove-locally' | 'group' | 'upload' | 'import' | 'launch' | 'console' | 'landmark' | 'channels' | 'suites' | 'teardown';
 
 export interface StepRecord {
   step: CloudStep;
@@ -43,7 +43,7 @@ export interface Provenance {
   disk?: { path: string; source: 'built' | 'user' };
   package?: Omit<CloudPackage, 'path'> & { path: string };
   localProof?: LocalProof;
-  resources: { object?: string; image?: string; instance?: string; privateIp?: string };
+  resources: { group?: string; object?: string; image?: string; instance?: string; privateIp?: string };
   steps: StepRecord[];
   console: { bytes: number; gaps: { from: number; to: number }[]; readErrors: number };
   teardown: TeardownRecord[];

@@ -69,12 +69,18 @@ export class SerialConsole {
     return chunk.contents.length > 0;
   }
 
-  /** Stops polling after a last read (best effort), and closes the log file. */
+  /** Stops polling after a last read (best effort); `readOnce` still works until `close`. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.loop;
     if (!this.failure) await this.readOnce().catch(() => undefined);
+  }
+
+  /** Stops polling and closes the log file. */
+  async close(): Promise<void> {
+    await this.stop();
+    if (this.log.closed || this.log.writableEnded) return;
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
 

@@ -23,11 +23,14 @@ export interface SweepResult {
   records: TeardownRecord[];
 }
 
-/** The kinds in the order they are deleted: an instance holds its image's disk, an image came from the object. */
-const ORDER = { instance: 0, image: 1, object: 2 } as const;
+/**
+ * The kinds in the order they are deleted: an instance holds its image's disk, an image holds its
+ * snapshot, an image came from the object; a group goes after what may still be in it.
+ */
+const ORDER = { instance: 0, image: 1, snapshot: 2, object: 3, group: 4 } as const;
 
 /**
- * Deletes tsuite's orphans of all three kinds (instances, images, staged objects) with the same
+ * Deletes tsuite's orphans of every kind (instances, images, snapshots, staged objects, groups) with the same
  * retried deletion as a session's teardown, instances first. Idempotent: what is already gone
  * counts as deleted. A resource that could not be deleted is in the records with its command.
  */

@@ -22,6 +22,15 @@ const UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 /** The async iterators page by themselves; saying so keeps the library from warning on every list. */
 const LIST_OPTIONS = { autoPaginate: false } as const;
 
+/** What to do when a step fails on GCP. */
+const GCP_FIXES = {
+  credentials: 'set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use workload identity federation in CI (see "Cloud targets" in the README)',
+  sweep: 'check that the credentials may list instances, images and objects (see "Cloud targets" in the README)',
+  upload: 'check the bucket exists and the credentials may create objects in it; then run again',
+  launch: "check the zone's quota and that the machine type exists there; the credentials need compute.instances.create",
+  console: 'the serial port could not be read: check compute.instances.getSerialPortOutput is allowed; the console read so far is in console.log',
+} as const;
+
 /**
  * Google Compute Engine through Google's official libraries: the package staged in Cloud Storage,
  * imported as a UEFI image, launched with no external IP and no service account; the console
@@ -29,6 +38,8 @@ const LIST_OPTIONS = { autoPaginate: false } as const;
  */
 export class GcpProvider implements CloudProvider {
   readonly place: CloudPlace;
+  readonly packageExtension = 'tar.gz';
+  readonly fixes = GCP_FIXES;
   private readonly project: string;
   private readonly zone: string;
   private readonly bucket: string;
@@ -191,6 +202,7 @@ export class GcpProvider implements CloudProvider {
   async delete(resource: Pick<CloudResource, 'kind' | 'name'>, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
     const what = `deleting ${resource.kind} ${resource.name}`;
     try {
+      if (resource.kind === 'group' || resource.kind === 'snapshot') return 'absent';
       if (resource.kind === 'object') {
         await this.clients.storage.bucket(this.bucket).file(resource.name).delete();
       } else if (resource.kind === 'image') {
@@ -215,6 +227,8 @@ export class GcpProvider implements CloudProvider {
         return `gcloud compute images delete ${resource.name} --project ${this.project} --quiet`;
       case 'object':
         return `gcloud storage rm gs://${this.bucket}/${resource.name}`;
+      default:
+        return `(gcp creates no ${resource.kind}s; nothing to delete)`;
     }
   }
 

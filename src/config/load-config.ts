@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, UsageError } from '../core/errors.js';
-import { BUILT_IN_TARGETS, type TargetDef } from '../core/target.js';
+import { BUILT_IN_TARGETS, isCloudRunner, type CloudProviderName, type TargetDef } from '../core/target.js';
 import { absoluteMachinePaths, MACHINE_TYPES, machineProblems, type MachineDef } from '../core/machine.js';
 import { MACHINE_KEYS, machineSchema } from './machine-schema.js';
 import { isReporterPath } from '../reporters/load-reporter.js';
@@ -129,7 +129,7 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
   problems.push(...cloudConfigProblems(configured));
   for (const [name, target] of Object.entries(configured)) {
     // A cloud target has defaults for arch and kernel (CLOUD_TARGET_DEFAULTS): only its runner must be said.
-    if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target) || target.runner === 'gcp') continue;
+    if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target) || isCloudRunner(String(target.runner))) continue;
     const missing: string[] = (['runner', 'arch'] as const).filter((key) => target[key] === undefined);
     const drives = isRecord(target.machine) && Array.isArray(target.machine.drives) && target.machine.drives.length > 0;
     if (target.kernel === undefined && target.image === undefined && target.kernelSrc === undefined && !drives) missing.push('kernel (or image, or kernelSrc, or machine.drives to boot from)');
@@ -155,20 +155,31 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
   return problems;
 }
 
+/** What each cloud provider's target must name itself, and an example of it. */
+const CLOUD_REQUIRED: Readonly<Record<CloudProviderName, { fields: readonly string[]; example: string }>> = {
+  gcp: { fields: ['project', 'zone', 'bucket'], example: "gcp: { project: 'my-project', zone: 'us-central1-a', bucket: 'my-staging-bucket' }" },
+  aws: { fields: ['region', 'bucket', 'subnetId'], example: "aws: { region: 'us-east-1', bucket: 'my-staging-bucket', subnetId: 'subnet-0123456789abcdef0' }" },
+  azure: {
+    fields: ['subscriptionId', 'location', 'storageAccount', 'container', 'subnetId'],
+    example: "azure: { subscriptionId: '<guid>', location: 'westeurope', storageAccount: 'mystaging', container: 'tsuite', subnetId: '/subscriptions/<guid>/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default' }",
+  },
+};
+
 /**
- * A cloud target spends money in whatever account its credentials reach: it names its project,
- * zone and bucket itself, never a default, or nothing is created.
+ * A cloud target spends money in whatever account its credentials reach: it names where it
+ * creates things itself (project, region, bucket, subnet...), never a default, or nothing is created.
  */
 function cloudConfigProblems(configured: Record<string, unknown>): ConfigProblem[] {
   return Object.entries(configured).flatMap(([name, target]) => {
-    if (!isRecord(target) || target.runner !== 'gcp') return [];
-    const gcp = isRecord(target.gcp) ? target.gcp : {};
-    const missing = (['project', 'zone', 'bucket'] as const).filter((key) => gcp[key] === undefined);
+    if (!isRecord(target) || !isCloudRunner(String(target.runner))) return [];
+    const provider = target.runner as CloudProviderName;
+    const settings = isRecord(target[provider]) ? target[provider] : {};
+    const missing = CLOUD_REQUIRED[provider].fields.filter((key) => settings[key] === undefined);
     if (missing.length === 0) return [];
     return [{
-      path: formatPath(['targets', name, 'gcp']),
-      message: `a gcp target must name where it creates things; missing: ${missing.join(', ')} (tsuite assumes no default project, zone or bucket)`,
-      fix: "gcp: { project: 'my-project', zone: 'us-central1-a', bucket: 'my-staging-bucket' }",
+      path: formatPath(['targets', name, provider]),
+      message: `a ${provider} target must name where it creates things; missing: ${missing.join(', ')} (tsuite assumes no default)`,
+      fix: CLOUD_REQUIRED[provider].example,
     }];
   });
 }
@@ -204,13 +215,14 @@ function problemsFromIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
       };
     });
   }
-  const field = [...issue.path].reverse().find((segment): segment is string => typeof segment === 'string');
+  const [field, parent] = [...issue.path].reverse().filter((segment): segment is string => typeof segment === 'string');
+  // A field without a fix of its own (a cloud target's region) is fixed by its holder's example.
   const fix =
     field === undefined
       ? "export default defineConfig({ ... }) with an object (import { defineConfig } from 'tsuite')"
       : Object.hasOwn(FIELD_FIXES, field)
         ? FIELD_FIXES[field]
-        : undefined;
+        : parent !== undefined && parent !== 'targets' && Object.hasOwn(FIELD_FIXES, parent) ? FIELD_FIXES[parent] : undefined;
   return [{ path: formatPath(issue.path), message: issue.message, ...(fix ? { fix } : {}) }];
 }
 

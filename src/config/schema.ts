@@ -63,6 +63,32 @@ const gcpSchema = z.strictObject({
   storageEndpoint: endpointUrl,
 }).partial();
 
+const awsId = (what: string, prefix: string) => z.string({ error: `must be ${what}` }).regex(new RegExp(`^${prefix}-[0-9a-f]+$`), { error: `must be ${what} (${prefix}-…)` });
+
+/** Where an `aws` target runs (see AwsTargetSettings); required fields are checked in load-config.ts. */
+const awsSchema = z.strictObject({
+  region: z.string({ error: 'must be an AWS region' }).regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { error: 'must be an AWS region, e.g. us-east-1' }),
+  bucket: z.string({ error: 'must be an S3 bucket name' }).regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)' }),
+  subnetId: awsId('a subnet id', 'subnet'),
+  instanceType: z.string({ error: 'must be an instance type' }).regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, { error: 'must be an instance type, e.g. t3.small' }),
+  securityGroupIds: z.array(awsId('a security group id', 'sg'), { error: 'must be an array of security group ids' }),
+  ec2Endpoint: endpointUrl,
+  s3Endpoint: endpointUrl,
+}).partial();
+
+/** Where an `azure` target runs (see AzureTargetSettings); required fields are checked in load-config.ts. */
+const azureSchema = z.strictObject({
+  subscriptionId: z.string({ error: 'must be a subscription id' }).regex(/^[0-9a-fA-F-]{36}$/, { error: 'must be a subscription id (a GUID)' }),
+  location: z.string({ error: 'must be an Azure region' }).regex(/^[a-z0-9]+$/, { error: 'must be an Azure region name, e.g. westeurope' }),
+  storageAccount: z.string({ error: 'must be a storage account name' }).regex(/^[a-z0-9]{3,24}$/, { error: 'must be a storage account name (3-24 lower-case letters and digits)' }),
+  container: z.string({ error: 'must be a blob container name' }).regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, { error: 'must be a blob container name (3-63 lower-case letters, digits, hyphens)' }),
+  subnetId: z.string({ error: 'must be a subnet resource id' }).regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+\/subnets\/[^/]+$/i, { error: 'must be a subnet resource id: /subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/…/subnets/…' }),
+  vmSize: nonEmpty('a VM size, e.g. Standard_B2s'),
+  armEndpoint: endpointUrl,
+  blobEndpoint: z.string({ error: 'must be a URL' }).regex(/^https?:\/\/[^/]+(\/[^/]+)?\/?$/, { error: 'must be http(s)://host[:port][/account]' }),
+  authorityHost: endpointUrl,
+}).partial();
+
 const cloudSchema = z.strictObject({
   sweepGraceMinutes: intIn(0, 100_000),
   consolePollMs: intIn(100, 600_000),
@@ -72,7 +98,7 @@ const cloudSchema = z.strictObject({
 
 /** Every field optional: an entry may override a few fields of a built-in target. */
 export const targetSchema = z.strictObject({
-  runner: z.enum(['qemu', 'docker', 'cri', 'gcp'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint), 'cri' (an existing CRI runtime) or 'gcp' (a Compute Engine instance)" }),
+  runner: z.enum(['qemu', 'docker', 'cri', 'gcp', 'aws', 'azure'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint), 'cri' (an existing CRI runtime), or a cloud: 'gcp' (Compute Engine), 'aws' (EC2) or 'azure' (an Azure VM)" }),
   arch: nonEmpty('a string naming the QEMU arch profile'),
   kernel: nonEmpty("'reference' or a path to a kernel image"),
   initrd: nonEmpty("'tsuite' or a path to an initramfs").optional(),
@@ -99,6 +125,8 @@ export const targetSchema = z.strictObject({
   docker: dockerSchema,
   cri: criSchema,
   gcp: gcpSchema,
+  aws: awsSchema,
+  azure: azureSchema,
   cloud: cloudSchema,
   machine: machineSchema,
   shell: shellSchema,
@@ -164,8 +192,10 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   minEffectInstructions: 'the smallest relative change in instruction counts reported, e.g. minEffectInstructions: 0.02 for 2%',
   alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
   history: "the benchmark history folder, e.g. history: 'bench-history'",
-  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, 'cri' for an existing CRI runtime, or 'gcp' for a Compute Engine instance",
+  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, 'cri' for an existing CRI runtime, or 'gcp', 'aws' or 'azure' for a cloud instance",
   gcp: "gcp: { project: 'my-project', zone: 'us-central1-a', bucket: 'my-staging-bucket', machineType: 'e2-small' }",
+  aws: "aws: { region: 'us-east-1', bucket: 'my-staging-bucket', subnetId: 'subnet-0123456789abcdef0', instanceType: 't3.small' }",
+  azure: "azure: { subscriptionId: '<guid>', location: 'westeurope', storageAccount: 'mystaging', container: 'tsuite', subnetId: '/subscriptions/<guid>/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default' }",
   cloud: 'cloud: { sweepGraceMinutes: 120, consolePollMs: 2000, operationTimeoutMs: 900000, privateNetwork: false }',
   arch: "the guest arch, e.g. arch: 'x86_64' or arch: 'aarch64'",
   kernel: "kernel: 'reference' for the distro kernel, or a path such as kernel: './build/kernel.elf'",

@@ -102,7 +102,7 @@ export interface CloudSessionInfo {
   provider: string;
   where: Readonly<Record<string, string>>;
   machineType: string;
-  resources: { object?: string; image?: string; instance?: string };
+  resources: { group?: string; object?: string; image?: string; instance?: string };
   /** Every resource deleted (or never created) by teardown. */
   cleanedUp: boolean;
   /** Resources teardown could not delete, with the command that deletes each. */

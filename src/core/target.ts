@@ -12,7 +12,8 @@ import type { ShellSettings } from '../channels/shell.js';
 export interface TargetDef {
   /**
    * `qemu` boots a machine; `docker` talks to an existing Docker Engine endpoint (no machine, no
-   * console); `cri` to an existing CRI runtime; `gcp` boots the kernel on a Compute Engine instance.
+   * console); `cri` to an existing CRI runtime; `gcp`, `aws` and `azure` boot the kernel on a cloud
+   * instance (Compute Engine, EC2, an Azure VM).
    */
   runner: 'qemu' | 'docker' | 'cri' | CloudProviderName;
   /** Guest arch, naming the QEMU profile (`x86_64`); for `docker`, the arch the engine's images are built for. */
@@ -87,6 +88,10 @@ export interface TargetDef {
   shellTests?: ShellTestDef[];
   /** Google Compute Engine: where the `gcp` runner uploads, imports and launches (no defaults: it spends money). */
   gcp?: GcpTargetSettings;
+  /** Amazon EC2: where the `aws` runner stages, imports and launches (no defaults: it spends money). */
+  aws?: AwsTargetSettings;
+  /** Microsoft Azure: where the `azure` runner stages, imports and launches (no defaults: it spends money). */
+  azure?: AzureTargetSettings;
   /** How any cloud runner runs its lifecycle (sweep grace, polling, timeouts, private network). */
   cloud?: CloudLifecycleSettings;
   /** `local` test images (built here, no registry) or `upstream` ones pulled by reference. */
@@ -145,8 +150,8 @@ export interface CriTargetSettings {
 }
 
 /** The cloud providers, each a runner sharing one lifecycle (runners/cloud/). */
-export type CloudProviderName = 'gcp';
-export const CLOUD_PROVIDERS: readonly CloudProviderName[] = Object.freeze(['gcp']);
+export type CloudProviderName = 'gcp' | 'aws' | 'azure';
+export const CLOUD_PROVIDERS: readonly CloudProviderName[] = Object.freeze(['gcp', 'aws', 'azure']);
 export const isCloudRunner = (runner: string): runner is CloudProviderName => (CLOUD_PROVIDERS as readonly string[]).includes(runner);
 
 /** Where in Google Cloud a `gcp` target runs. project, zone and bucket are required: nothing is assumed. */
@@ -163,6 +168,44 @@ export interface GcpTargetSettings {
   /** Another Compute Engine / Cloud Storage endpoint (a private endpoint, or the test stand-in): `http(s)://host:port`. */
   computeEndpoint?: string;
   storageEndpoint?: string;
+}
+
+/** Where in AWS an `aws` target runs. region, bucket and subnetId are required: nothing is assumed. */
+export interface AwsTargetSettings {
+  region?: string;
+  /** The S3 bucket the raw disk is staged in for ImportSnapshot (deleted after the session). */
+  bucket?: string;
+  /** The subnet of the instance's only network interface; it never gets a public IP. */
+  subnetId?: string;
+  /** Default `t3.small` (Nitro: UEFI boot and the latest console output). */
+  instanceType?: string;
+  /** Security groups of that interface (default: the VPC's default group). */
+  securityGroupIds?: string[];
+  /** Another EC2 / S3 endpoint (a VPC endpoint, or the test stand-in): `http(s)://host:port`. */
+  ec2Endpoint?: string;
+  s3Endpoint?: string;
+}
+
+/**
+ * Where in Azure an `azure` target runs. subscriptionId, location, storageAccount, container and
+ * subnetId are required. Each session gets a resource group of its own, holding all it creates
+ * but the staged blob (which lives in the given storage account).
+ */
+export interface AzureTargetSettings {
+  subscriptionId?: string;
+  /** The region, e.g. `westeurope`. */
+  location?: string;
+  /** The storage account and blob container the fixed VHD is staged in as a page blob. */
+  storageAccount?: string;
+  container?: string;
+  /** The full resource id of the subnet of the VM's only NIC (no public IP). */
+  subnetId?: string;
+  /** Default `Standard_B2s` (supports Hyper-V generation 2: UEFI). */
+  vmSize?: string;
+  /** Another Resource Manager / blob endpoint / Entra authority (a sovereign cloud, or the test stand-in). */
+  armEndpoint?: string;
+  blobEndpoint?: string;
+  authorityHost?: string;
 }
 
 /** The provider-independent lifecycle's settings. */

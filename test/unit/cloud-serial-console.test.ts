@@ -35,7 +35,7 @@ describe('the cloud serial console', () => {
     port.write('wo\nline three\n');
     await serial.readOnce();
     await serial.readOnce();
-    await serial.stop();
+    await serial.close();
     expect(console.lines.map((l) => l.text)).toEqual(['line one', 'line two', 'line three']);
     expect(readFileSync(log, 'utf8')).toBe('line one\nline two\nline three\n');
     expect(serial.gaps).toEqual([]);
@@ -50,7 +50,7 @@ describe('the cloud serial console', () => {
     await serial.readOnce();
     port.write('0123456789abcdefghijklmnopqrstuvwxyz\nready\n');
     await serial.readOnce();
-    await serial.stop();
+    await serial.close();
     expect(serial.gaps).toEqual([{ from: 7, to: 43 - 16 + 7 }]);
     const text = readFileSync(log, 'utf8');
     expect(text).toMatch(/^boot 1\n\n\[tsuite: the provider discarded serial output bytes 7-34 before tsuite could read them: 27 bytes lost\]\n/);
@@ -74,6 +74,6 @@ describe('the cloud serial console', () => {
     failing = 100;
     await expect(serial.lost).rejects.toThrow(/HTTP 503/);
     expect(serial.failure).toBeInstanceOf(CloudApiError);
-    await serial.stop();
+    await serial.close();
   });
 });

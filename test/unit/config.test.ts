@@ -228,6 +228,34 @@ describe('validateConfig', () => {
     expect(problems.every((p) => p.fix)).toBe(true);
   });
 
+  it('makes each cloud target name where it creates things, and checks the shapes of what it names', () => {
+    const problems = validateConfig(
+      {
+        targets: {
+          'gcp-x': { runner: 'gcp', gcp: { project: 'p' } },
+          'aws-x': { runner: 'aws', aws: { region: 'us-east-1' } },
+          'azure-x': { runner: 'azure', azure: { location: 'westeurope', storageAccount: 'acct' } },
+          'aws-bad': { runner: 'aws', aws: { region: 'US East', bucket: 'b', subnetId: 'vpc-1' } },
+          'azure-bad': { runner: 'azure', azure: { subscriptionId: 'x', location: 'westeurope', storageAccount: 'Acct', container: 'c', subnetId: 'default' } },
+          'aws-ok': { runner: 'aws', aws: { region: 'eu-west-2', bucket: 'my-staging', subnetId: 'subnet-0abc' } },
+        },
+      },
+      { knownSuites, knownReporters },
+    );
+    const by = (path: string) => problems.filter((p) => p.path === path).map((p) => p.message).join('; ');
+    expect(by('targets.gcp-x.gcp')).toMatch(/missing: zone, bucket/);
+    expect(by('targets.aws-x.aws')).toMatch(/missing: bucket, subnetId/);
+    expect(by('targets.azure-x.azure')).toMatch(/missing: subscriptionId, container, subnetId/);
+    expect(problems.map((p) => p.path)).toEqual(expect.arrayContaining([
+      'targets.aws-bad.aws.region', 'targets.aws-bad.aws.bucket', 'targets.aws-bad.aws.subnetId',
+      'targets.azure-bad.azure.subscriptionId', 'targets.azure-bad.azure.storageAccount', 'targets.azure-bad.azure.container', 'targets.azure-bad.azure.subnetId',
+    ]));
+    expect(problems.filter((p) => p.path.startsWith('targets.aws-ok'))).toEqual([]);
+    // A cloud target needs no arch or kernel: it defaults to the reference kernel on x86_64.
+    expect(problems.some((p) => p.path === 'targets.aws-x' || p.path === 'targets.azure-x')).toBe(false);
+    expect(problems.every((p) => p.fix)).toBe(true);
+  });
+
   it('defineConfig is the identity', () => {
     const config = { suites: ['boot'] };
     expect(defineConfig(config)).toBe(config);

@@ -220,7 +220,7 @@ describe('machines and their owner', () => {
   it('kills a machine whose owning process is killed outright (SIGKILL runs no handler)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsuite-owner-'));
     writeFileSync(join(dir, 'disk.raw'), Buffer.alloc(1024 * 1024));
-    const module = fileURLToPath(new URL('../support/gcp-standin/instances-qemu.ts', import.meta.url));
+    const module = fileURLToPath(new URL('../support/cloud-standin/instance-qemu.ts', import.meta.url));
     const script = join(dir, 'owner.ts');
     writeFileSync(script, `import { startQemu } from ${JSON.stringify(module)};
 const m = await startQemu({ dir: ${JSON.stringify(dir)}, disk: ${JSON.stringify(join(dir, 'disk.raw'))}, uefi: false, memoryMb: 64, networkIP: '10.128.0.9', tag: 'tsuite-owner-test' });

@@ -84,7 +84,9 @@ let commands: Map<string, CliOption[]>;
 const savedExitCode = process.exitCode;
 beforeAll(async () => {
   const program = await loadProgram();
-  commands = new Map(program.commands.map((c) => [c.name(), c.options.map((o) => ({ long: o.long, short: o.short, takesValue: o.required || o.optional }))]));
+  const optionsOf = (c: Command) => c.options.map((o) => ({ long: o.long, short: o.short, takesValue: o.required || o.optional }));
+  // A command with subcommands (`tsuite cloud gc`) is checked as `cloud gc`, against the subcommand's options.
+  commands = new Map(program.commands.flatMap((c) => [[c.name(), optionsOf(c)] as const, ...c.commands.map((sub) => [`${c.name()} ${sub.name()}`, optionsOf(sub)] as const)]));
   for (const [name, options] of Object.entries(PLANNED)) if (!commands.has(name)) commands.set(name, options);
 });
 afterAll(() => {
@@ -160,12 +162,20 @@ function stepInvocations(step: Step): Invocation[] {
   if (!step.run) return [];
   const words = shellWords(withoutExpressions(step.run));
   return words.flatMap((w, i) => {
-    if (w !== 'tsuite' || (i > 0 && !OPERATORS.has(words[i - 1]!))) return [];
+    if (w !== 'tsuite' || (i > 0 && !OPERATORS.has(words[i - 1]!) && !wrapped(words, i))) return [];
     const rest = words.slice(i + 1);
     const end = rest.findIndex((x) => OPERATORS.has(x));
-    const [command = '', ...args] = end < 0 ? rest : rest.slice(0, end);
+    const [first = '', ...more] = end < 0 ? rest : rest.slice(0, end);
+    const [command, args] = commands.has(`${first} ${more[0]}`) ? [`${first} ${more[0]}`, more.slice(1)] : [first, more];
     return [{ command, args, step: step.name ?? step.run!.slice(0, 40) }];
   });
+}
+
+/** `timeout 90m tsuite run ...`: tsuite run by a command that runs its arguments. */
+function wrapped(words: string[], i: number): boolean {
+  let start = i - 1;
+  while (start > 0 && !OPERATORS.has(words[start - 1]!)) start--;
+  return ['timeout', 'env', 'nice', 'exec'].includes(words[start]!);
 }
 
 const invocations = (wf: Workflow) => Object.values(wf.jobs).flatMap((j) => j.steps.flatMap(stepInvocations));
@@ -305,5 +315,52 @@ describe('tsuite-nightly.yml', () => {
     const commit = steps(nightly).find((s) => s.run?.includes('git push'));
     expect(commit?.['working-directory']).toBe(history!.replace(/^\.\.\//, ''));
     expect(commit?.run).toContain("git add -- '*.jsonl'");
+  });
+});
+
+describe('tsuite-nightly-cloud.yml', () => {
+  const cloud = workflow('tsuite-nightly-cloud.yml');
+  const text = readFileSync(new URL('.github/workflows/tsuite-nightly-cloud.yml', root), 'utf8');
+
+  it('runs only tsuite commands and flags the CLI has, and bash can parse every script', () => {
+    const all = invocations(cloud);
+    expect(all.map((i) => i.command)).toEqual(expect.arrayContaining(['setup', 'run', 'cloud ls', 'cloud gc']));
+    expect(all.flatMap(checkAgainstCli)).toEqual([]);
+    for (const step of steps(cloud).filter((s) => s.run)) {
+      const r = spawnSync('bash', ['-n'], { input: withoutExpressions(step.run!), encoding: 'utf8' });
+      expect(r.status, `${step.name}: ${r.stderr}`).toBe(0);
+    }
+    const keeper = spawnSync('bash', ['-n'], { input: cloud.env!.OIDC_TOKEN_FILE_KEEPER, encoding: 'utf8' });
+    expect(keeper.status, keeper.stderr).toBe(0);
+  });
+
+  it('runs every provider in both jobs, one failure never cancelling another, and gc after the night whatever happened', () => {
+    for (const job of Object.values(cloud.jobs)) {
+      expect((job.strategy?.matrix as { provider?: string[] }).provider).toEqual(['gcp', 'aws', 'azure']);
+      expect((job.strategy as { 'fail-fast'?: boolean })['fail-fast']).toBe(false);
+    }
+    const gc = cloud.jobs.gc as Job & { needs?: string; if?: string };
+    expect(gc.needs).toBe('nightly');
+    expect(gc.if).toBe('always()');
+    const gcRuns = steps(cloud).filter((s) => s.run?.includes('tsuite cloud gc'));
+    expect(gcRuns).toHaveLength(1);
+    expect(gcRuns[0]!.run).toMatch(/--run "gha-\$GITHUB_RUN_ID-\$GITHUB_RUN_ATTEMPT-\$\{\{ matrix.provider \}\}"/);
+    expect(steps(cloud).find((s) => s.run?.includes('tsuite run'))?.run).toContain('--run-id "gha-$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT-${{ matrix.provider }}"');
+  });
+
+  it('authenticates keylessly to each provider: OIDC only, no secret anywhere', () => {
+    expect(cloud.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+    expect(text).not.toMatch(/secrets\./);
+    for (const job of Object.values(cloud.jobs)) {
+      const auth = (p: string) => job.steps.filter((s) => s.if === `matrix.provider == '${p}'`);
+      expect(auth('gcp').map((s) => s.uses)).toEqual(['google-github-actions/auth@v2']);
+      expect(auth('aws')[0]?.run).toMatch(/sts\.amazonaws\.com[\s\S]*AWS_WEB_IDENTITY_TOKEN_FILE[\s\S]*AWS_ROLE_ARN/);
+      expect(auth('azure')[0]?.run).toMatch(/api:\/\/AzureADTokenExchange[\s\S]*AZURE_FEDERATED_TOKEN_FILE[\s\S]*AZURE_CLIENT_ID[\s\S]*AZURE_TENANT_ID/);
+    }
+  });
+
+  it('configures one target per provider, named as the matrix runs them', () => {
+    const config = cloud.env!.TSUITE_CLOUD_CONFIG!;
+    for (const p of ['gcp', 'aws', 'azure']) expect(config).toMatch(new RegExp(`'${p}-nightly': \\{\\s*runner: '${p}'`));
   });
 });

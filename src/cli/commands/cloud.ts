@@ -1,12 +1,12 @@
 import { Command } from 'commander';
 import { InfraError, UsageError } from '../../core/errors.js';
-import { CloudApiError, describePlace } from '../../../runners/cloud/cloud-provider.js';
-import { findTarget, isCloudRunner } from '../../core/target.js';
+import { CloudApiError, describePlace, type CloudProvider } from '../../../runners/cloud/cloud-provider.js';
+import { CLOUD_PROVIDERS, findTarget, isCloudRunner } from '../../core/target.js';
 import { cloudProviderFor } from '../../../runners/index.js';
 import { createdAt, findOrphans } from '../../../runners/cloud/orphans.js';
 import { LABEL_OWNER, LABEL_RUN, LABEL_TARGET } from '../../../runners/cloud/cloud-labels.js';
 import { DEFAULT_GRACE_MINUTES, sweepOrphans } from '../../../runners/cloud/sweep.js';
-import { STEP_FIXES } from '../../../runners/cloud/cloud-lifecycle.js';
+import { stepFix } from '../../../runners/cloud/cloud-lifecycle.js';
 import { loadContext } from '../load-context.js';
 
 
@@ -38,8 +38,8 @@ export function cloudCommand(): Command {
     .action(async (flags: CloudFlags) => {
       const { name, provider, grace } = await cloudTarget(flags);
       try {
-        await withFix(provider.checkCredentials());
-        const resources = await withFix(provider.list());
+        await withFix(provider, provider.checkCredentials());
+        const resources = await withFix(provider, provider.list());
         const orphans = new Set(findOrphans(resources, { now: new Date(), graceMs: grace * 60_000 }).map((o) => o.resource));
         const rows = resources.map((r) => ({ ...r, run: r.labels[LABEL_RUN] ?? null, target: r.labels[LABEL_TARGET] ?? null, owner: r.labels[LABEL_OWNER] ?? null, createdAt: createdAt(r)?.toISOString() ?? null, orphan: orphans.has(r) }));
         if (flags.json) {
@@ -71,8 +71,8 @@ export function cloudCommand(): Command {
       const { provider, grace } = await cloudTarget(flags);
       try {
         const minutes = flags.olderThan ?? grace;
-        await withFix(provider.checkCredentials());
-        const result = await withFix(sweepOrphans(provider, { graceMs: minutes * 60_000, dryRun: flags.dryRun, run: flags.run }));
+        await withFix(provider, provider.checkCredentials());
+        const result = await withFix(provider, sweepOrphans(provider, { graceMs: minutes * 60_000, dryRun: flags.dryRun, run: flags.run }));
         if (flags.dryRun) for (const o of result.orphans) process.stdout.write(`would delete ${o.resource.kind} ${o.resource.name} (${o.why})\n`);
         const failed = result.records.filter((r) => r.result === 'failed');
         process.stdout.write(`${flags.dryRun ? 'found' : 'swept'} ${result.orphans.length} orphan(s) in ${describePlace(provider.place)}${failed.length ? `; ${failed.length} could NOT be deleted (see above)` : ''}\n`);
@@ -88,19 +88,19 @@ async function cloudTarget(flags: CloudFlags) {
   const config = await loadContext(flags.config);
   const name = flags.target!;
   const def = findTarget(name, config.targets);
-  if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, "give a target with runner: 'gcp' (see `tsuite targets`)");
+  if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, `give a target whose runner is ${CLOUD_PROVIDERS.map((p) => `'${p}'`).join(', ')} (see \`tsuite targets\`)`);
   return { name, provider: cloudProviderFor(name, def), grace: def.cloud?.sweepGraceMinutes ?? DEFAULT_GRACE_MINUTES };
 }
 
 /** A provider error as the CLI reports it: the provider's words (already redacted) and what to check. */
-async function withFix<T>(p: Promise<T>): Promise<T> {
+async function withFix<T>(provider: CloudProvider, p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (err) {
     if (!(err instanceof CloudApiError)) throw err;
     const fix = err.reason === 'NO_CREDENTIALS'
-      ? STEP_FIXES.credentials!
-      : 'check the target\'s project, zone and bucket, and that the credentials hold the permissions listed under "Cloud targets" in the README';
+      ? stepFix(provider, 'credentials')
+      : `check the target's ${provider.place.provider} settings (${Object.keys(provider.place.where).join(', ')}) and that the credentials hold the permissions listed under "Cloud targets" in the README`;
     throw new InfraError(err.message, fix);
   }
 }

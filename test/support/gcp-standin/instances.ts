@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FaultSwitch } from './faults.js';
 import { fail, googleError, HttpFailure } from './google-errors.js';
 import { fingerprint, NAME_RE, type ImageStore } from './images.js';
-import { startQemu, type QemuMachine } from './instances-qemu.js';
+import { startQemu, type QemuMachine } from '../cloud-standin/instance-qemu.js';
 import type { ComputeLinks } from './links.js';
 import type { OperationHandle } from './operations.js';
 

@@ -23,12 +23,16 @@ export interface QemuMachine {
 export interface QemuLaunch {
   /** The instance's own folder: the serial log, the UEFI variable store, QEMU's stderr. */
   dir: string;
-  /** The imported image's disk.raw: opened with snapshot=on, never written. */
+  /** The imported image's disk: opened with snapshot=on, never written. */
   disk: string;
+  /** QEMU's format for it: `raw` (GCE's disk.raw, EC2's RAW snapshot) or `vpc` (Azure's fixed VHD). Default raw. */
+  diskFormat?: 'raw' | 'vpc';
   uefi: boolean;
   memoryMb: number;
   /** The address the instance's record shows; the guest's user-mode network hands out the same. */
   networkIP: string;
+  /** The subnet and gateway of that address (default GCE's: 10.128.0.0/20 via 10.128.0.1). */
+  subnet?: { cidr: string; gateway: string };
   /** Put in QEMU's `-name`: the marker an orphan sweep and `pgrep -f` find it by. */
   tag: string;
 }
@@ -86,10 +90,10 @@ export async function startQemu(launch: QemuLaunch): Promise<QemuMachine> {
   }
   args.push(
     '-device', 'virtio-scsi-pci,id=scsi0',
-    '-drive', `if=none,id=boot,format=raw,snapshot=on,file=${launch.disk}`,
+    '-drive', `if=none,id=boot,format=${launch.diskFormat ?? 'raw'},snapshot=on,file=${launch.disk}`,
     '-device', 'scsi-hd,drive=boot,bus=scsi0.0,bootindex=1',
-    // GCE's default subnet in a zone's region: 10.128.0.0/20, gateway .1. No option ROM: no PXE detour.
-    '-netdev', `user,id=net0,net=10.128.0.0/20,host=10.128.0.1,dhcpstart=${launch.networkIP}`,
+    // The provider's subnet (GCE's default in a region unless said). No option ROM: no PXE detour.
+    '-netdev', `user,id=net0,net=${launch.subnet?.cidr ?? '10.128.0.0/20'},host=${launch.subnet?.gateway ?? '10.128.0.1'},dhcpstart=${launch.networkIP}`,
     '-device', 'virtio-net-pci,netdev=net0,romfile=',
     '-serial', `file:${serial}`,
   );
@@ -97,7 +101,7 @@ export async function startQemu(launch: QemuLaunch): Promise<QemuMachine> {
   const stderr = openSync(join(launch.dir, 'qemu-stderr.log'), 'w');
   let child: ChildProcess;
   try {
-    child = spawn('sh', ['-c', WATCHDOG, 'tsuite-gcp-watchdog', String(process.pid), 'qemu-system-x86_64', ...args], {
+    child = spawn('sh', ['-c', WATCHDOG, 'tsuite-standin-watchdog', String(process.pid), 'qemu-system-x86_64', ...args], {
       detached: true,
       stdio: ['ignore', 'pipe', stderr],
     });
