@@ -18,9 +18,9 @@ export interface CloudPackage {
   sha256: string;
   /** Size of the package file. */
   bytes: number;
-  /** Size of the disk inside: the raw disk's size rounded up to a whole GiB. */
+  /** Size of the disk inside: the raw disk's size rounded up as the provider requires (GCE: a whole GiB; Azure: a whole MiB). */
   diskBytes: number;
-  format: 'gce-tar-gz';
+  format: 'gce-tar-gz' | 'vhd';
 }
 
 /** Bump when the package's layout changes, so cached packages are rebuilt. */
