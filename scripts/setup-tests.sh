@@ -8,10 +8,11 @@
 # `setup` installs for its client) in a network namespace of their own (iproute2, nsenter from
 # util-linux), reached over TLS with certificates made by openssl. The cri tests start Debian's
 # containerd (a docker.io dependency) the same way, giving pods networks with the CNI plugins.
+# qemu-img (qemu-utils) is the independent reader the fixed-VHD tests check tsuite's VHDs against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TEST_PACKAGES=(chromium openssl iproute2 util-linux containernetworking-plugins)
+TEST_PACKAGES=(chromium openssl iproute2 util-linux containernetworking-plugins qemu-utils)
 missing=()
 for p in "${TEST_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -20,7 +20,7 @@ export interface CloudPackage {
   bytes: number;
   /** Size of the disk inside: the raw disk's size rounded up as the provider requires (GCE: a whole GiB; Azure: a whole MiB). */
   diskBytes: number;
-  format: 'gce-tar-gz' | 'vhd';
+  format: 'gce-tar-gz' | 'vhd' | 'raw';
 }
 
 /** Bump when the package's layout changes, so cached packages are rebuilt. */
@@ -64,13 +64,7 @@ export async function packageForGce(rawDisk: string, progress: Progress, root = 
   await buildOnce(path, (tmpOut, stage) =>
     progress.step('Packaging the disk for Google Compute Engine (disk.raw in a sparse tar.gz)', async () => {
       const disk = join(stage, MEMBER);
-      // Sparse whatever the input's holes: the staged copy costs only the disk's data.
-      await execChecked('cp', ['--sparse=always', rawDisk, disk]);
-      if (diskBytes !== size) {
-        await truncate(disk, diskBytes); // the new tail is a hole
-        await execChecked(SGDISK, ['-e', disk], { fix: 'check that the disk has a valid GPT: sgdisk -v <disk>' });
-      }
-      await verifyGpt(disk, rawDisk);
+      await growToWholeGiB(rawDisk, disk);
       await execChecked('tar', ['--create', `--file=${tmpOut}`, '--format=oldgnu', '--sparse', '--hole-detection=raw',
         '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--mode=0644', '--use-compress-program=gzip -n',
         `--directory=${stage}`, MEMBER], { env });
@@ -117,6 +111,24 @@ export async function unpackGcePackage(pkg: string, intoDir: string): Promise<st
   return disk;
 }
 
+/**
+ * A sparse copy of a raw GPT disk at `out`, grown to a whole number of GiB (the size cloud imports
+ * take: GCE's image, EC2's EBS snapshot) with the backup GPT moved to the new end, and checked.
+ * Returns the copy's size.
+ */
+export async function growToWholeGiB(rawDisk: string, out: string): Promise<number> {
+  const size = (await stat(rawDisk)).size;
+  const diskBytes = Math.ceil(size / GiB) * GiB;
+  // Sparse whatever the input's holes: the copy costs only the disk's data.
+  await execChecked('cp', ['--sparse=always', rawDisk, out]);
+  if (diskBytes !== size) {
+    await truncate(out, diskBytes); // the new tail is a hole
+    await execChecked(SGDISK, ['-e', out], { fix: 'check that the disk has a valid GPT: sgdisk -v <disk>' });
+  }
+  await verifyGpt(out, rawDisk);
+  return diskBytes;
+}
+
 /** A GPT that sgdisk finds no problem with, backup header at the end included. */
 async function verifyGpt(disk: string, original: string): Promise<void> {
   const report = await execOk(SGDISK, ['--verify', disk]);
@@ -127,7 +139,7 @@ async function verifyGpt(disk: string, original: string): Promise<void> {
 }
 
 /** A short key for the disk's content and the settings that shape its package. */
-async function contentHash(file: string, texts: readonly string[]): Promise<string> {
+export async function contentHash(file: string, texts: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
   for (const t of texts) hash.update('\0').update(t);

@@ -28,6 +28,11 @@ export interface SerialChunk {
   start: number;
   /** The offset to ask for next. */
   next: number;
+  /**
+   * Set when output was lost before `start` but the provider does not say how much (EC2's two
+   * 64 KB windows, a replaced Azure serial log): the gap is then marked without a byte count.
+   */
+  lossUnknown?: boolean;
 }
 
 /** A launched instance: what tests and evidence need of it. */

@@ -10,6 +10,8 @@ const READ_ATTEMPTS = 4;
 export interface SerialGap {
   from: number;
   to: number;
+  /** The provider did not say how much was lost: `to - from` is not a byte count. */
+  lossUnknown?: boolean;
 }
 
 /**
@@ -60,8 +62,10 @@ export class SerialConsole {
   async readOnce(): Promise<boolean> {
     const chunk = await this.read(this.next);
     if (chunk.start > this.next) {
-      this.gaps.push({ from: this.next, to: chunk.start });
-      this.emit(`\n[tsuite: the provider discarded serial output bytes ${this.next}-${chunk.start} before tsuite could read them: ${chunk.start - this.next} bytes lost]\n`);
+      this.gaps.push({ from: this.next, to: chunk.start, ...(chunk.lossUnknown ? { lossUnknown: true } : {}) });
+      this.emit(chunk.lossUnknown
+        ? `\n[tsuite: the provider discarded serial output here before tsuite could read it: an amount it does not say was lost]\n`
+        : `\n[tsuite: the provider discarded serial output bytes ${this.next}-${chunk.start} before tsuite could read them: ${chunk.start - this.next} bytes lost]\n`);
     }
     if (chunk.contents) this.emit(chunk.contents);
     // A provider that answers with an older `next` has not lost anything: never move backwards.

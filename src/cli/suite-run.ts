@@ -102,7 +102,7 @@ export function planFor(target: ResolvedTarget, suites?: readonly string[], grep
     grep,
     target: target.name,
     benchClock: target.benchClock,
-    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker, target.def.cri, target.def.machine, target.def.gcp]),
+    sessionKey: JSON.stringify([target.name, target.def.kernel, target.def.kernelSrc, target.def.image, target.def.firmware, target.def.append ?? '', target.def.rootfs, target.def.docker, target.def.cri, target.def.machine, target.def.gcp, target.def.aws, target.def.azure]),
   });
 }
 

@@ -129,7 +129,7 @@ export interface ProvisionRequest {
   cri?: CriRequest;
   /** For the `cri` runner: the existing runtime to connect to. */
   criEndpoint?: CriEndpointRequest;
-  /** For a cloud runner (`gcp`): the run and target the instance belongs to. */
+  /** For a cloud runner (`gcp`, `aws`, `azure`): the run and target the instance belongs to. */
   cloud?: CloudRequest;
   /** Called for every console line as it arrives (live reporters). */
   onConsoleLine?: (line: string) => void;

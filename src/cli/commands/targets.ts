@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { BUILT_IN_TARGETS, findTarget } from '../../core/target.js';
+import { BUILT_IN_TARGETS, findTarget, isCloudRunner } from '../../core/target.js';
 import { loadContext } from '../load-context.js';
-import { GCP_DEFAULT_MACHINE_TYPE } from '../../../runners/gcp/gcp-provider.js';
+import { cloudProviderFor } from '../../../runners/index.js';
+import { describePlace } from '../../../runners/cloud/cloud-provider.js';
 
 export function targetsCommand(): Command {
   return new Command('targets')
@@ -32,12 +33,13 @@ export function targetsCommand(): Command {
           : t.kernelSrc
             ? `kernel built from ${t.kernelSrc} (${t.kernelArtifact})`
             : `kernel ${t.kernel}, ${t.rootfs ? `rootfs ${t.rootfs}` : `initrd ${t.initrd ?? 'none'}`}`;
-        if (t.runner === 'gcp') {
-          // Where it creates things, and so spends money, comes first.
-          const g = t.gcp ?? {};
+        if (isCloudRunner(t.runner)) {
+          // Where it creates things, and so spends money, comes first (the provider module says, without calling anyone).
+          const provider = cloudProviderFor(t.name, t);
           const disk = t.image ? `image ${t.image} as it is (raw GPT, UEFI)` : `${boots}, on a UEFI disk tsuite builds`;
-          process.stdout.write(`  runner gcp, project ${g.project ?? '(not set)'}, zone ${g.zone ?? '(not set)'}, bucket ${g.bucket ? `gs://${g.bucket}` : '(not set)'}, ` +
-            `machine type ${g.machineType ?? GCP_DEFAULT_MACHINE_TYPE}, boots ${disk}, boot timeout ${t.bootTimeoutMs} ms${t.ktap ? ', KTAP on the console' : ''}\n`);
+          process.stdout.write(`  runner ${t.runner}, ${describePlace(provider.place)}, machine type ${provider.place.machineType}, ` +
+            `boots ${disk}, boot timeout ${t.bootTimeoutMs} ms${t.ktap ? ', KTAP on the console' : ''}\n`);
+          await provider.close();
           continue;
         }
         const extras = [t.ktap && 'KTAP on the console', t.exitSuccessValue !== undefined && `exit value ${t.exitSuccessValue} = success`,

@@ -90,7 +90,9 @@ export async function startQemu(launch: QemuLaunch): Promise<QemuMachine> {
   }
   args.push(
     '-device', 'virtio-scsi-pci,id=scsi0',
-    '-drive', `if=none,id=boot,format=${launch.diskFormat ?? 'raw'},snapshot=on,file=${launch.disk}`,
+    // A VHD's size is its footer's current size, as Azure reads it: QEMU otherwise trusts the
+    // footer only from makers it knows and derives the size from the CHS geometry (short of the end).
+    '-drive', `if=none,id=boot,format=${launch.diskFormat ?? 'raw'},${launch.diskFormat === 'vpc' ? 'force_size_calc=current_size,' : ''}snapshot=on,file=${launch.disk}`,
     '-device', 'scsi-hd,drive=boot,bus=scsi0.0,bootindex=1',
     // The provider's subnet (GCE's default in a region unless said). No option ROM: no PXE detour.
     '-netdev', `user,id=net0,net=${launch.subnet?.cidr ?? '10.128.0.0/20'},host=${launch.subnet?.gateway ?? '10.128.0.1'},dhcpstart=${launch.networkIP}`,

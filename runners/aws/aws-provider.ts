@@ -1,0 +1,555 @@
+import { createReadStream } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CancelImportTaskCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand,
+  DescribeImportSnapshotTasksCommand, DescribeInstancesCommand, DescribeInstanceTypesCommand, DescribeSnapshotsCommand,
+  GetConsoleOutputCommand, ImportSnapshotCommand, RegisterImageCommand, RunInstancesCommand, TerminateInstancesCommand,
+  paginateDescribeImages, paginateDescribeImportSnapshotTasks, paginateDescribeInstances, paginateDescribeSnapshots,
+  type Filter, type Instance, type Tag,
+} from '@aws-sdk/client-ec2';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { packageForEc2, unpackEc2Package } from '../../kernel/images/ec2-package.js';
+import type { CloudPackage } from '../../kernel/images/gce-package.js';
+import type { Progress } from '../../src/core/progress.js';
+import type { AwsTargetSettings, TargetDef } from '../../src/core/target.js';
+import { LABEL_RUN, NAME_PREFIX } from '../cloud/cloud-labels.js';
+import { CloudApiError, type CloudInstance, type CloudPlace, type CloudProvider, type CloudResource, type CloudResourceKind, type SerialChunk } from '../cloud/cloud-provider.js';
+import { awsClients, type AwsClients } from './aws-clients.js';
+import { awsError, awsErrorCode, isNotFound, isUnsupported } from './aws-errors.js';
+import { ConsoleMerge } from './console-merge.js';
+import { redact } from '../cloud/redact.js';
+
+export const AWS_DEFAULT_INSTANCE_TYPE = 't3.small';
+const DEFAULT_OPERATION_TIMEOUT_MS = 15 * 60_000;
+/** Between two looks at an import task, an instance's state or a deletion. */
+const POLL_MS = 2_000;
+/** S3's multipart parts: at least 5 MiB each (all but the last); two in flight at a time. */
+const PART_BYTES = 8 * 1024 * 1024;
+const PARTS_IN_FLIGHT = 2;
+/** The instance states in which an instance still exists (and may cost money). */
+const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+const STOPPED_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
+/** The root device of the registered image: EC2's name for the first disk of a UEFI/Nitro machine. */
+const ROOT_DEVICE = '/dev/xvda';
+
+/** What to do when a step fails on AWS. */
+const AWS_FIXES = {
+  credentials: 'give the AWS SDK credentials through its default chain: AWS_PROFILE (or `aws configure sso` then `aws sso login`), or in CI an OIDC role with aws-actions/configure-aws-credentials (see "Cloud targets" in the README)',
+  sweep: 'check that the credentials may describe and delete instances, images and snapshots (ec2:Describe*, ec2:TerminateInstances, ec2:DeregisterImage, ec2:DeleteSnapshot) and list and delete objects in the bucket',
+  upload: 'check the bucket exists in the region and the credentials may put objects in it (s3:PutObject, s3:AbortMultipartUpload); then run again',
+  import: "ImportSnapshot needs the `vmimport` service role, trusted by vmie.amazonaws.com, with s3:GetObject and s3:ListBucket on the bucket (AWS's VM Import/Export guide); the credentials need ec2:ImportSnapshot, ec2:RegisterImage and ec2:CreateTags",
+  launch: "check the region's vCPU quota (InstanceLimitExceeded / VcpuLimitExceeded: Service Quotas, EC2 On-Demand instances), that the instance type is offered in the subnet's availability zone, and that the credentials may ec2:RunInstances and ec2:CreateTags",
+  console: 'the console could not be read: check ec2:GetConsoleOutput is allowed; the console read so far is in console.log',
+} as const;
+
+type Kind = Exclude<CloudResourceKind, 'group'>;
+
+/**
+ * Amazon EC2 through the official AWS SDK v3: the raw disk staged in S3 (multipart), imported with
+ * ImportSnapshot and registered as a UEFI, ENA image (not ImportImage: that is VM migration, which
+ * inspects the OS and refuses kernels and UEFI Linux images it does not know), launched in a subnet
+ * with no public address; the console from GetConsoleOutput, merged into one stream. tsuite's names
+ * are EC2 `Name` tags (the AMI's name, the object's key): ids are remembered when tsuite made the
+ * resource and looked up by name otherwise (after a restart, by the sweep).
+ */
+export class AwsProvider implements CloudProvider {
+  readonly place: CloudPlace;
+  readonly packageExtension = 'raw';
+  readonly fixes = AWS_FIXES;
+  readonly consoleAfterTermination = true;
+  private readonly region: string;
+  private readonly bucket: string;
+  private readonly subnetId: string;
+  private readonly instanceType: string;
+  private clientsCache?: AwsClients;
+  /** Ids of what this process created, by tsuite's name. */
+  private readonly instanceIds = new Map<string, string>();
+  private readonly consoles = new Map<string, ConsoleMerge>();
+  /** Cleared when EC2 says the instance type has no latest console output (not Nitro). */
+  private latestConsole = true;
+
+  constructor(private readonly settings: AwsTargetSettings, private readonly arch = 'x86_64', private readonly operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS) {
+    const { region, bucket, subnetId } = settings;
+    // The config check refuses such a target first; this guards any other caller.
+    if (!region || !bucket || !subnetId) throw new CloudApiError('aws needs an explicit region, bucket and subnetId: tsuite assumes no default');
+    this.region = region;
+    this.bucket = bucket;
+    this.subnetId = subnetId;
+    this.instanceType = settings.instanceType ?? AWS_DEFAULT_INSTANCE_TYPE;
+    this.place = { provider: 'aws', where: { region, bucket: `s3://${bucket}`, subnet: subnetId }, machineType: this.instanceType, firmware: 'uefi' };
+  }
+
+  private get clients(): AwsClients {
+    this.clientsCache ??= awsClients({ ...this.settings, region: this.region });
+    return this.clientsCache;
+  }
+
+  async close(): Promise<void> {
+    this.clientsCache?.close();
+  }
+
+  async checkCredentials(): Promise<void> {
+    try {
+      // The SDK resolves its default chain lazily: resolving it now turns "no credentials" (or a
+      // refused web identity token) into this step's error instead of the sweep's.
+      const credentials = await this.clients.ec2.config.credentials();
+      if (!credentials.accessKeyId) throw new Error('the default credential chain returned no access key');
+    } catch (err) {
+      throw new CloudApiError(`no usable AWS credentials: ${awsError(err, 'resolving the default credential chain').message}`, undefined, 'NO_CREDENTIALS');
+    }
+  }
+
+  packageImage(rawDisk: string, progress: Progress): Promise<CloudPackage> {
+    return packageForEc2(rawDisk, progress);
+  }
+
+  unpackImage(pkg: CloudPackage, intoDir: string): Promise<string> {
+    return unpackEc2Package(pkg.path, intoDir);
+  }
+
+  async upload(pkg: CloudPackage, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudResource> {
+    const what = `uploading s3://${this.bucket}/${name}`;
+    signal.throwIfAborted();
+    // Multipart: parts are sent (and retried by the SDK) one by one, so a multi-GiB disk survives a
+    // dropped connection; on failure the library aborts the multipart upload so no parts are kept.
+    const upload = new Upload({
+      client: this.clients.s3,
+      params: { Bucket: this.bucket, Key: name, Body: createReadStream(pkg.path), ContentType: 'application/octet-stream', Metadata: labels },
+      partSize: PART_BYTES, queueSize: PARTS_IN_FLIGHT, leavePartsOnError: false,
+    });
+    const onAbort = () => void upload.abort().catch(() => undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } catch (err) {
+      await this.abortUploads(name).catch(() => undefined);
+      if (signal.aborted) throw signal.reason;
+      throw awsError(err, what);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    return { kind: 'object', name, labels, createdAt: new Date(), location: `s3://${this.bucket}` };
+  }
+
+  async importImage(object: CloudResource, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudResource> {
+    const what = `importing image ${name}`;
+    const description = 'tsuite test image (deleted at the end of its run)';
+    const task = await this.call(`${what} (ImportSnapshot)`, () => this.clients.ec2.send(new ImportSnapshotCommand({
+      Description: description,
+      DiskContainer: { Format: 'RAW', UserBucket: { S3Bucket: this.bucket, S3Key: object.name }, Description: description },
+      TagSpecifications: [{ ResourceType: 'import-snapshot-task', Tags: tags(labels, name) }],
+    })));
+    const taskId = task.ImportTaskId;
+    if (!taskId) throw new CloudApiError(`${what}: ImportSnapshot returned no task id`);
+    const snapshotId = await this.waitImport(taskId, what, signal);
+    await this.call(`${what} (tagging snapshot ${snapshotId})`, () => this.clients.ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: tags(labels, name) })));
+    await this.call(`${what} (RegisterImage)`, () => this.clients.ec2.send(new RegisterImageCommand({
+      Name: name,
+      Description: description,
+      Architecture: this.arch === 'aarch64' || this.arch === 'arm64' ? 'arm64' : 'x86_64',
+      // tsuite's disks are GPT with an EFI system partition; ENA is the network of every Nitro type.
+      BootMode: 'uefi',
+      EnaSupport: true,
+      VirtualizationType: 'hvm',
+      RootDeviceName: ROOT_DEVICE,
+      BlockDeviceMappings: [{ DeviceName: ROOT_DEVICE, Ebs: { SnapshotId: snapshotId, DeleteOnTermination: true, VolumeType: 'gp3' } }],
+      TagSpecifications: [{ ResourceType: 'image', Tags: tags(labels, name) }],
+    })));
+    return { kind: 'image', name, labels, createdAt: new Date(), location: `region ${this.region}` };
+  }
+
+  async launch(image: CloudResource, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudInstance> {
+    const what = `launching instance ${name}`;
+    const imageIds = await this.imageIds(image.name);
+    if (imageIds.length === 0) throw new CloudApiError(`${what}: image ${image.name} is not registered`, undefined, 'IMAGE_NOT_FOUND');
+    const groups = this.settings.securityGroupIds?.length ? { Groups: this.settings.securityGroupIds } : {};
+    const out = await this.call(what, () => this.clients.ec2.send(new RunInstancesCommand({
+      ImageId: imageIds[0],
+      InstanceType: this.instanceType as never,
+      MinCount: 1,
+      MaxCount: 1,
+      // No public address: the instance is reached (if at all) inside its VPC.
+      NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: this.subnetId, AssociatePublicIpAddress: false, DeleteOnTermination: true, ...groups }],
+      TagSpecifications: [{ ResourceType: 'instance', Tags: tags(labels, name) }, { ResourceType: 'volume', Tags: tags(labels, name) }],
+      // A guest that powers off leaves nothing running, nothing billed.
+      InstanceInitiatedShutdownBehavior: 'terminate',
+      MetadataOptions: { HttpTokens: 'required' },
+    })));
+    const id = out.Instances?.[0]?.InstanceId;
+    if (!id) throw new CloudApiError(`${what}: RunInstances returned no instance`);
+    this.instanceIds.set(name, id);
+    const deadline = Date.now() + this.operationTimeoutMs;
+    for (;;) {
+      const vm = await this.describeInstance(id, `reading instance ${name} (${id})`);
+      const state = vm?.State?.Name;
+      if (state === 'running') {
+        const shape = await this.instanceShape();
+        return {
+          resource: { kind: 'instance', name, labels, createdAt: vm?.LaunchTime ?? new Date(), location: `region ${this.region}` },
+          privateIp: vm?.PrivateIpAddress ?? undefined,
+          ...shape,
+        };
+      }
+      if (state && state !== 'pending') {
+        throw new CloudApiError(`${what}: instance ${id} went ${state} instead of running${vm?.StateReason?.Message ? ` (${vm.StateReason.Message})` : ''}`, undefined, 'LAUNCH_FAILED');
+      }
+      if (Date.now() >= deadline) throw new CloudApiError(`${what}: instance ${id} stayed ${state ?? 'unknown'} for ${this.operationTimeoutMs} ms without running`, undefined, 'LAUNCH_TIMEOUT');
+      await sleep(POLL_MS, undefined, { signal });
+    }
+  }
+
+  async readSerial(instance: CloudResource, start: number): Promise<SerialChunk> {
+    const merge = this.consoles.get(instance.name) ?? new ConsoleMerge();
+    this.consoles.set(instance.name, merge);
+    // A reply stops at a gap: what is already merged past `start` comes first, without asking EC2.
+    if (merge.hasAfter(start)) return merge.read(start);
+    const what = `reading the console of ${instance.name}`;
+    const [id] = await this.instanceIdsByName(instance.name, true);
+    if (!id) throw new CloudApiError(`${what}: no such instance`, 404, 'InvalidInstanceID.NotFound');
+    // The head first (posted around state changes), then the latest: the merge needs them in order.
+    const head = await this.call(what, () => this.clients.ec2.send(new GetConsoleOutputCommand({ InstanceId: id })));
+    merge.add(decode(head.Output));
+    if (this.latestConsole) {
+      try {
+        const tail = await this.clients.ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }));
+        merge.add(decode(tail.Output));
+      } catch (err) {
+        if (!isUnsupported(err)) throw awsError(err, `${what} (Latest)`);
+        this.latestConsole = false;
+      }
+    }
+    return merge.read(start);
+  }
+
+  async instanceState(instance: CloudResource): Promise<string | undefined> {
+    const [id] = await this.instanceIdsByName(instance.name, true);
+    if (!id) return undefined;
+    const vm = await this.describeInstance(id, `reading instance ${instance.name}`);
+    return vm?.State?.Name ?? undefined;
+  }
+
+  isStopped(state: string): boolean {
+    return STOPPED_STATES.has(state);
+  }
+
+  async list(): Promise<CloudResource[]> {
+    const out: CloudResource[] = [];
+    const where = `region ${this.region}`;
+    try {
+      const seen = new Set<string>();
+      for (const filter of [{ Name: 'tag-key', Values: [LABEL_RUN] }, { Name: 'tag:Name', Values: [`${NAME_PREFIX}*`] }]) {
+        for await (const page of paginateDescribeInstances({ client: this.clients.ec2 }, { Filters: [filter, { Name: 'instance-state-name', Values: LIVE_STATES }] })) {
+          for (const vm of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+            if (!vm.InstanceId || seen.has(vm.InstanceId)) continue;
+            seen.add(vm.InstanceId);
+            out.push({ kind: 'instance', name: nameTag(vm.Tags) ?? vm.InstanceId, labels: labelsOf(vm.Tags), createdAt: vm.LaunchTime, location: where });
+          }
+        }
+      }
+      const images = new Set<string>();
+      for await (const page of paginateDescribeImages({ client: this.clients.ec2 }, { Owners: ['self'], Filters: [{ Name: 'name', Values: [`${NAME_PREFIX}*`] }] })) {
+        for (const img of page.Images ?? []) {
+          if (!img.Name || img.State === 'deregistered') continue;
+          images.add(img.Name);
+          out.push({ kind: 'image', name: img.Name, labels: labelsOf(img.Tags), createdAt: date(img.CreationDate), location: where });
+        }
+      }
+      // An import still running (a run killed while importing) is an image half-made: deleting it cancels the task.
+      for await (const page of paginateDescribeImportSnapshotTasks({ client: this.clients.ec2 }, {})) {
+        for (const task of page.ImportSnapshotTasks ?? []) {
+          const name = nameTag(task.Tags);
+          if (!name?.startsWith(NAME_PREFIX) || images.has(name) || task.SnapshotTaskDetail?.Status !== 'active') continue;
+          images.add(name);
+          out.push({ kind: 'image', name, labels: labelsOf(task.Tags), location: where });
+        }
+      }
+      const snapshots = new Set<string>();
+      for (const filter of [{ Name: 'tag-key', Values: [LABEL_RUN] }, { Name: 'tag:Name', Values: [`${NAME_PREFIX}*`] }]) {
+        for await (const page of paginateDescribeSnapshots({ client: this.clients.ec2 }, { OwnerIds: ['self'], Filters: [filter] })) {
+          for (const snap of page.Snapshots ?? []) {
+            if (!snap.SnapshotId || snapshots.has(snap.SnapshotId)) continue;
+            snapshots.add(snap.SnapshotId);
+            out.push({ kind: 'snapshot', name: nameTag(snap.Tags) ?? snap.SnapshotId, labels: labelsOf(snap.Tags), createdAt: snap.StartTime, location: where });
+          }
+        }
+      }
+      for await (const page of paginateListObjectsV2({ client: this.clients.s3 }, { Bucket: this.bucket, Prefix: NAME_PREFIX })) {
+        for (const obj of page.Contents ?? []) {
+          if (!obj.Key) continue;
+          const head = await this.clients.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: obj.Key })).catch((err: unknown) => {
+            if (isNotFound(err)) return undefined; // deleted since it was listed
+            throw err;
+          });
+          if (!head) continue;
+          out.push({ kind: 'object', name: obj.Key, labels: head.Metadata ?? {}, createdAt: obj.LastModified, location: `s3://${this.bucket}` });
+        }
+      }
+    } catch (err) {
+      throw awsError(err, `listing tsuite's resources in region ${this.region}`);
+    }
+    return out;
+  }
+
+  async delete(resource: Pick<CloudResource, 'kind' | 'name'>, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
+    const what = `deleting ${resource.kind} ${resource.name}`;
+    try {
+      switch (resource.kind as Kind | 'group') {
+        case 'instance':
+          return await this.deleteInstance(resource.name, what, signal);
+        case 'image':
+          return await this.deleteImage(resource.name, what, signal);
+        case 'snapshot':
+          return (await this.deleteSnapshots(resource.name, what)) ? 'deleted' : 'absent';
+        case 'object':
+          return await this.deleteObject(resource.name, what);
+        default:
+          return 'absent';
+      }
+    } catch (err) {
+      if (isNotFound(err)) return 'absent';
+      throw awsError(err, what);
+    }
+  }
+
+  deleteCommand(resource: Pick<CloudResource, 'kind' | 'name'>): string {
+    const r = `--region ${this.region}`;
+    const byName = (describe: string, query: string, filter: string) =>
+      `aws ec2 ${describe} ${r} ${filter} --query '${query}' --output text`;
+    switch (resource.kind) {
+      case 'instance': {
+        const id = this.instanceIds.get(resource.name) ?? (resource.name.startsWith('i-') ? resource.name : undefined);
+        return id ? `aws ec2 terminate-instances ${r} --instance-ids ${id}`
+          : `aws ec2 terminate-instances ${r} --instance-ids $(${byName('describe-instances', 'Reservations[].Instances[].InstanceId', `--filters Name=tag:Name,Values=${resource.name}`)})`;
+      }
+      case 'image':
+        return `aws ec2 deregister-image ${r} --image-id $(${byName('describe-images', 'Images[].ImageId', `--owners self --filters Name=name,Values=${resource.name}`)}); ` +
+          `for s in $(${byName('describe-snapshots', 'Snapshots[].SnapshotId', `--owner-ids self --filters Name=tag:Name,Values=${resource.name}`)}); do aws ec2 delete-snapshot ${r} --snapshot-id $s; done`;
+      case 'snapshot':
+        return resource.name.startsWith('snap-') ? `aws ec2 delete-snapshot ${r} --snapshot-id ${resource.name}`
+          : `for s in $(${byName('describe-snapshots', 'Snapshots[].SnapshotId', `--owner-ids self --filters Name=tag:Name,Values=${resource.name}`)}); do aws ec2 delete-snapshot ${r} --snapshot-id $s; done`;
+      case 'object':
+        return `aws s3 rm s3://${this.bucket}/${resource.name} ${r}`;
+      default:
+        return `(aws creates no ${resource.kind}s; nothing to delete)`;
+    }
+  }
+
+  /** Terminates every live instance of that name and waits until each is `terminated`. */
+  private async deleteInstance(name: string, what: string, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
+    const ids = await this.instanceIdsByName(name, false);
+    if (ids.length === 0) return 'absent';
+    await this.call(what, () => this.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })));
+    const deadline = Date.now() + this.operationTimeoutMs;
+    for (;;) {
+      const states = await Promise.all(ids.map(async (id) => (await this.describeInstance(id, what))?.State?.Name ?? 'terminated'));
+      if (states.every((s) => s === 'terminated')) return 'deleted';
+      if (Date.now() >= deadline) throw new CloudApiError(`${what}: still ${states.join(', ')} ${this.operationTimeoutMs} ms after TerminateInstances`, undefined, 'DELETE_TIMEOUT');
+      await sleep(POLL_MS, undefined, { signal });
+    }
+  }
+
+  /**
+   * An image is its import task, its AMI and its snapshot: a half-made import leaves a task or a
+   * snapshot and no AMI, so all three are looked for by name.
+   */
+  private async deleteImage(name: string, what: string, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
+    let deleted = false;
+    const active = await this.importTasks(name);
+    for (const id of active) {
+      await this.call(`${what} (CancelImportTask ${id})`, () => this.clients.ec2.send(new CancelImportTaskCommand({ ImportTaskId: id, CancelReason: 'tsuite teardown' }))).catch((err: unknown) => {
+        // Gone, or it ended between the look and the cancel (a completed one left a snapshot, deleted below by tag).
+        if (!isNotFound(err) && awsErrorCode(err) !== 'IncorrectState') throw err;
+      });
+      deleted = true;
+    }
+    if (active.length > 0) await this.waitImportsGone(name, what, signal);
+    const images = await this.call(what, () => this.clients.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }] })));
+    const ownSnapshots: string[] = [];
+    for (const img of images.Images ?? []) {
+      if (!img.ImageId || img.State === 'deregistered') continue;
+      for (const m of img.BlockDeviceMappings ?? []) if (m.Ebs?.SnapshotId) ownSnapshots.push(m.Ebs.SnapshotId);
+      await this.call(`${what} (DeregisterImage ${img.ImageId})`, () => this.clients.ec2.send(new DeregisterImageCommand({ ImageId: img.ImageId })));
+      deleted = true;
+    }
+    if (await this.deleteSnapshots(name, what, ownSnapshots)) deleted = true;
+    return deleted ? 'deleted' : 'absent';
+  }
+
+  /** Deletes the snapshots tagged with that name (or that id), and any given; whether any was there. */
+  private async deleteSnapshots(name: string, what: string, also: readonly string[] = []): Promise<boolean> {
+    const filters: Filter[] = name.startsWith('snap-') ? [] : [{ Name: 'tag:Name', Values: [name] }];
+    const found = name.startsWith('snap-') ? [name]
+      : ((await this.call(what, () => this.clients.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: filters })))).Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean);
+    let deleted = false;
+    for (const id of new Set([...found, ...also])) {
+      try {
+        await this.clients.ec2.send(new DeleteSnapshotCommand({ SnapshotId: id }));
+        deleted = true;
+      } catch (err) {
+        if (!isNotFound(err)) throw awsError(err, `${what} (DeleteSnapshot ${id})`);
+      }
+    }
+    return deleted;
+  }
+
+  /** Deletes the object and aborts unfinished multipart uploads of its key (their parts are billed too). */
+  private async deleteObject(key: string, what: string): Promise<'deleted' | 'absent'> {
+    const exists = await this.clients.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })).then(() => true, (err: unknown) => {
+      if (isNotFound(err)) return false;
+      throw awsError(err, what);
+    });
+    // S3's DeleteObject succeeds for a missing key too: only HeadObject can tell "absent".
+    if (exists) await this.clients.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    const aborted = await this.abortUploads(key);
+    return exists || aborted > 0 ? 'deleted' : 'absent';
+  }
+
+  /** Aborts the unfinished multipart uploads of exactly this key; how many there were. */
+  private async abortUploads(key: string): Promise<number> {
+    const list = await this.clients.s3.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key })).catch((err: unknown) => {
+      // An S3-compatible server without multipart listing (s3rver) answers 501: it keeps no parts to abort.
+      if (awsErrorCode(err) === 'NotImplemented') return { Uploads: [] };
+      throw err;
+    });
+    const uploads = (list.Uploads ?? []).filter((u) => u.Key === key && u.UploadId);
+    for (const u of uploads) {
+      await this.clients.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: u.UploadId })).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+    return uploads.length;
+  }
+
+  /** Polls an import task until it completes (its snapshot id), fails, or the deadline passes. */
+  private async waitImport(taskId: string, what: string, signal: AbortSignal): Promise<string> {
+    const deadline = Date.now() + this.operationTimeoutMs;
+    for (;;) {
+      const out = await this.call(`${what} (DescribeImportSnapshotTasks ${taskId})`, () => this.clients.ec2.send(new DescribeImportSnapshotTasksCommand({ ImportTaskIds: [taskId] })));
+      const detail = out.ImportSnapshotTasks?.[0]?.SnapshotTaskDetail;
+      const status = detail?.Status ?? 'unknown';
+      if (status === 'completed') {
+        if (!detail?.SnapshotId) throw new CloudApiError(`${what}: import task ${taskId} completed without a snapshot`);
+        return detail.SnapshotId;
+      }
+      if (status === 'deleted' || status === 'deleting') {
+        throw new CloudApiError(awsErrorText(`${what}: import task ${taskId} failed (${status})`, detail?.StatusMessage), undefined, 'IMPORT_FAILED');
+      }
+      if (Date.now() >= deadline) {
+        throw new CloudApiError(awsErrorText(`${what}: import task ${taskId} did not complete within ${this.operationTimeoutMs} ms (still ${status})`, detail?.StatusMessage), undefined, 'OPERATION_TIMEOUT');
+      }
+      await sleep(POLL_MS, undefined, { signal });
+    }
+  }
+
+  /** The ids of the import tasks of that name still running. */
+  private async importTasks(name: string): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const page of paginateDescribeImportSnapshotTasks({ client: this.clients.ec2 }, {})) {
+      for (const task of page.ImportSnapshotTasks ?? []) {
+        if (task.ImportTaskId && nameTag(task.Tags) === name && task.SnapshotTaskDetail?.Status === 'active') ids.push(task.ImportTaskId);
+      }
+    }
+    return ids;
+  }
+
+  /** After CancelImportTask: waits until none of that name is active (a cancelled one may still leave a snapshot). */
+  private async waitImportsGone(name: string, what: string, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.operationTimeoutMs;
+    while ((await this.importTasks(name)).length > 0) {
+      if (Date.now() >= deadline) throw new CloudApiError(`${what}: the import task was cancelled but is still active after ${this.operationTimeoutMs} ms`, undefined, 'DELETE_TIMEOUT');
+      await sleep(POLL_MS, undefined, { signal });
+    }
+  }
+
+  /** The registered AMIs of that name. */
+  private async imageIds(name: string): Promise<string[]> {
+    const out = await this.call(`looking up image ${name}`, () => this.clients.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }] })));
+    return (out.Images ?? []).filter((i) => i.State !== 'deregistered').map((i) => i.ImageId!).filter(Boolean);
+  }
+
+  /**
+   * The instance ids of a name: the one this process launched, an id given as the name, or those
+   * tagged so (live ones only unless `anyState`: a terminated instance still has its console).
+   */
+  private async instanceIdsByName(name: string, anyState: boolean): Promise<string[]> {
+    const known = this.instanceIds.get(name) ?? (name.startsWith('i-') ? name : undefined);
+    if (known) {
+      if (anyState) return [known];
+      const vm = await this.describeInstance(known, `reading instance ${name}`);
+      return vm && vm.State?.Name !== 'terminated' ? [known] : [];
+    }
+    const filters: Filter[] = [{ Name: 'tag:Name', Values: [name] }];
+    if (!anyState) filters.push({ Name: 'instance-state-name', Values: LIVE_STATES });
+    const out = await this.call(`looking up instance ${name}`, () => this.clients.ec2.send(new DescribeInstancesCommand({ Filters: filters })));
+    const ids = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId!).filter(Boolean);
+    if (ids.length === 1) this.instanceIds.set(name, ids[0]!);
+    return ids;
+  }
+
+  /** One instance by id; undefined when EC2 does not know it (yet: it is eventually consistent, or any more). */
+  private async describeInstance(id: string, what: string): Promise<Instance | undefined> {
+    try {
+      const out = await this.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+      return out.Reservations?.[0]?.Instances?.[0];
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw awsError(err, what);
+    }
+  }
+
+  /** vCPUs and memory of the instance type, when EC2 says; its absence only leaves them unrecorded. */
+  private async instanceShape(): Promise<{ cpus?: number; memoryMb?: number }> {
+    try {
+      const out = await this.clients.ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [this.instanceType as never] }));
+      const t = out.InstanceTypes?.[0];
+      return { cpus: t?.VCpuInfo?.DefaultVCpus, memoryMb: t?.MemoryInfo?.SizeInMiB };
+    } catch {
+      return {};
+    }
+  }
+
+  /** One SDK call whose failure becomes a redacted CloudApiError. */
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw awsError(err, what);
+    }
+  }
+}
+
+/** The provider of an `aws` target, from its settings. */
+export function awsProvider(def: TargetDef): AwsProvider {
+  return new AwsProvider(def.aws ?? {}, def.arch, def.cloud?.operationTimeoutMs);
+}
+
+/** tsuite's labels as EC2 tags, with the `Name` tag that carries tsuite's name for the resource. */
+function tags(labels: Record<string, string>, name: string): Tag[] {
+  return [...Object.entries(labels).map(([Key, Value]) => ({ Key, Value })), { Key: 'Name', Value: name }];
+}
+
+function nameTag(t: readonly Tag[] | undefined): string | undefined {
+  return t?.find((x) => x.Key === 'Name')?.Value ?? undefined;
+}
+
+/** tsuite's labels back from tags: only its own keys. */
+function labelsOf(t: readonly Tag[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { Key, Value } of t ?? []) if (Key?.startsWith(NAME_PREFIX) && Value !== undefined) out[Key] = Value;
+  return out;
+}
+
+function date(value: string | undefined): Date | undefined {
+  return value ? new Date(value) : undefined;
+}
+
+/** EC2's console output is base64 of the bytes the machine wrote. */
+function decode(output: string | undefined): string {
+  return output ? Buffer.from(output, 'base64').toString('utf8') : '';
+}
+
+/** A message with EC2's own status message, redacted. */
+function awsErrorText(text: string, statusMessage: string | undefined): string {
+  return redact(statusMessage ? `${text}: ${statusMessage}` : text);
+}
