@@ -21,7 +21,8 @@ export interface Orphan {
  * Which of tsuite's resources are orphans, and why. Three cases: a labelled resource whose run is
  * older than the grace period; a labelled resource of a run on this host whose process is gone (a
  * SIGKILLed tsuite: no need to wait out the grace); and a resource named like tsuite's with no run
- * label (half-created: an import or insert that died before labels were set) older than the grace.
+ * label (half-created: an import or insert that died before labels were set) older than the grace,
+ * or at once when it has no creation time either.
  */
 export function findOrphans(resources: readonly CloudResource[], policy: OrphanPolicy): Orphan[] {
   const alive = policy.pidAlive ?? pidAlive;
@@ -37,6 +38,10 @@ export function findOrphans(resources: readonly CloudResource[], policy: OrphanP
     if (run === undefined) {
       if (!r.name.startsWith(NAME_PREFIX)) continue;
       if (old) orphans.push({ resource: r, why: `named like tsuite's but without a run label (half-created), ${age}` });
+      // Without labels and without a creation time from the provider (an Azure resource group with no
+      // tags) there is no age to wait out; tsuite labels everything in the call that creates it, so no
+      // live run owns such a thing.
+      else if (ageMs === undefined) orphans.push({ resource: r, why: "named like tsuite's but without any label or creation time (a creation that failed half-way)" });
       continue;
     }
     const [host, pid] = splitOwner(r.labels[LABEL_OWNER]);

@@ -38,6 +38,14 @@ describe('which cloud resources are orphans', () => {
     expect(names).toEqual(['tsuite-e-img', 'prod-db']);
   });
 
+  it('a tsuite-named resource with neither labels nor a creation time (an untagged Azure group) is swept at once', () => {
+    const untagged = res('tsuite-h-rg', {}, undefined, 'group');
+    const foreign = res('prod-rg', {}, undefined, 'group');
+    const orphans = findOrphans([untagged, foreign], { now, graceMs: GRACE });
+    expect(orphans.map((o) => o.resource.name)).toEqual(['tsuite-h-rg']);
+    expect(orphans[0]!.why).toMatch(/without any label or creation time/);
+  });
+
   it('an object with no provider time is aged by the tsuite-created label', () => {
     const obj = res('tsuite-g-pkg.tar.gz', { [LABEL_RUN]: 'g', [LABEL_CREATED]: String(Math.floor(minutesAgo(300).getTime() / 1000)) }, undefined, 'object');
     expect(findOrphans([obj], { now, graceMs: GRACE })).toHaveLength(1);
