@@ -1,3 +1,5 @@
+import { FaultSwitch as StepFaults } from '../cloud-standin/fault-switch.js';
+
 /**
  * The switch that makes one step of the GCP flow fail, the way Google fails it.
  *
@@ -49,28 +51,9 @@ export interface ArmedFault {
   message?: string;
 }
 
-export class FaultSwitch {
-  private readonly armed = new Map<GcpFaultStep, ArmedFault & { left: number }>();
-  /** Every fault that fired, in order: tests can check a step really failed. */
-  readonly fired: GcpFaultStep[] = [];
-
-  arm(step: GcpFaultStep, opts: GcpFaultOptions = {}): void {
-    const times = opts.times ?? 1;
-    if (!(times > 0)) throw new Error(`fail('${step}'): times must be positive (Infinity for always), got ${times}`);
-    this.armed.set(step, { left: times, status: opts.status, reason: opts.reason, message: opts.message });
-  }
-
-  clear(): void {
-    this.armed.clear();
-  }
-
-  /** The fault for `step` if one is armed, counting this hit; undefined if the step should succeed. */
-  take(step: GcpFaultStep): ArmedFault | undefined {
-    const f = this.armed.get(step);
-    if (!f) return undefined;
-    f.left -= 1;
-    if (f.left <= 0) this.armed.delete(step);
-    this.fired.push(step);
-    return { status: f.status, reason: f.reason, message: f.message };
+/** GCP's fault switch: its steps, failing with a status, Google's reason and a message. */
+export class FaultSwitch extends StepFaults<GcpFaultStep, ArmedFault> {
+  override arm(step: GcpFaultStep, opts: GcpFaultOptions = {}): void {
+    super.arm(step, opts);
   }
 }
