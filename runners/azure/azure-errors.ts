@@ -21,16 +21,34 @@ const NETWORK = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|REQU
  */
 export function azureError(err: unknown, what: string): CloudApiError {
   if (err instanceof CloudApiError) return err;
-  const e = (err ?? {}) as AzureErrorShape;
+  const e = chainCause(err ?? {}) as AzureErrorShape;
   const body = armBody(e.details) ?? armBody(jsonOf(e.message));
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
-  const code = body?.code ?? (typeof e.code === 'string' ? e.code : undefined) ?? e.errorResponse?.error;
   const raw = body?.message ?? e.errorResponse?.errorDescription ?? e.message ?? String(err);
-  // Storage puts RequestId and Time on lines of their own: the first line is the message.
-  const text = raw.split('\n')[0]!.trim();
+  const entra = ENTRA_ERROR.exec(raw);
+  const code = body?.code ?? (typeof e.code === 'string' ? e.code : undefined) ?? e.errorResponse?.error ?? (entra ? MSAL_CODE.exec(raw)?.[1] : undefined);
+  // Storage puts RequestId and Time on lines of their own: the first line is the message. Entra's
+  // AADSTS description is the message wherever MSAL put it, without its trace and correlation ids.
+  const text = entra ? entra[1]!.trim() : raw.split('\n')[0]!.trim();
   const detail = [status ? `HTTP ${status}` : undefined, code].filter(Boolean).join(' ');
   const transient = status === 429 || (status !== undefined && status >= 500) || NETWORK.test(`${code ?? ''} ${text}`);
   return new CloudApiError(redact(`${what}: ${text}${detail ? ` (${detail})` : ''}`), status, code, transient);
+}
+
+/** Entra ID's error description, `AADSTS<n>: <text>`, up to the ids MSAL appends. */
+const ENTRA_ERROR = /(AADSTS\d+:.*?)(?:\s+Trace ID:|\s*$)/m;
+/** MSAL's message starts with the OAuth error code: `invalid_client: Error(s): ...`. */
+const MSAL_CODE = /^([a-z_]+): Error\(s\)/m;
+
+/**
+ * DefaultAzureCredential fails with every credential's error in one AggregateAuthenticationError
+ * whose message starts "ChainedTokenCredential authentication failed.": the credential that was
+ * configured, tried and refused says why; the others were only unavailable.
+ */
+function chainCause(err: unknown): unknown {
+  const errors = (err as { errors?: unknown }).errors;
+  if (!Array.isArray(errors)) return err;
+  return errors.find((x) => (x as { name?: string } | undefined)?.name !== 'CredentialUnavailableError') ?? err;
 }
 
 /** 404, or a code that says the resource (group) is gone. */

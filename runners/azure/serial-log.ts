@@ -25,6 +25,9 @@ export class SerialLogStream {
   private tail = Buffer.alloc(0);
 
   consume(log: Buffer, start: number): SerialChunk {
+    // An empty log tells nothing: a read served empty, or a replaced log not written yet. Nothing is
+    // new and nothing is known lost until it has bytes (follow() then decides which it was).
+    if (log.length === 0) return { contents: '', start, next: start };
     this.follow(log);
     const end = utf8Boundary(log);
     const pos = start - this.base;

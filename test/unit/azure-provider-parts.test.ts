@@ -53,6 +53,13 @@ describe('Azure errors', () => {
     const err = Object.assign(new Error('ClientSecretCredential authentication failed'), { name: 'AuthenticationError', errorResponse: { error: 'invalid_client', errorDescription: 'AADSTS7000215: Invalid client secret provided.' } });
     expect(azureError(err, 'getting a token').message).toBe('getting a token: AADSTS7000215: Invalid client secret provided. (invalid_client)');
   });
+
+  it("names the refusal inside DefaultAzureCredential's chain error, not the unavailable credentials", () => {
+    const refused = Object.assign(new Error("invalid_client: Error(s): 700213 - Timestamp: 2026-01-01T00:00:00Z - Description: AADSTS700213: No matching federated identity record found for presented assertion subject 'repo:x'. Trace ID: 1 Correlation ID: 2"), { name: 'AuthenticationRequiredError' });
+    const unavailable = Object.assign(new Error('EnvironmentCredential is unavailable.'), { name: 'CredentialUnavailableError' });
+    const err = Object.assign(new Error('ChainedTokenCredential authentication failed.\nCredentialUnavailableError: ...'), { name: 'AggregateAuthenticationError', errors: [unavailable, refused, unavailable] });
+    expect(azureError(err, 'getting a token').message).toBe("getting a token: AADSTS700213: No matching federated identity record found for presented assertion subject 'repo:x'. (invalid_client)");
+  });
 });
 
 describe('the serial log as one byte stream', () => {
@@ -82,6 +89,13 @@ describe('the serial log as one byte stream', () => {
     // The log dropped its first 150 bytes and grew by 'line three\n'.
     const shifted = Buffer.concat([first.subarray(150), b('line three\n')]);
     expect(s.consume(shifted, r1.next)).toEqual({ contents: 'line three\n', start: r1.next, next: r1.next + 11 });
+  });
+
+  it('takes a log served empty for nothing new, not for a replaced log: nothing is repeated or marked lost', () => {
+    const s = new SerialLogStream();
+    const r1 = s.consume(b('boot output\n'), 0);
+    expect(s.consume(b(''), r1.next)).toEqual({ contents: '', start: r1.next, next: r1.next });
+    expect(s.consume(b('boot output\nmore\n'), r1.next)).toEqual({ contents: 'more\n', start: r1.next, next: r1.next + 5 });
   });
 
   it('starts a replaced log after a gap, so the loss is marked', () => {
