@@ -19,7 +19,7 @@ const SAS_MINUTES = 60;
 
 /** What to do when a step fails on Azure. */
 const AZURE_FIXES = {
-  credentials: 'set AZURE_CLIENT_ID and AZURE_TENANT_ID with a federated token in CI (azure/login with OIDC), or run `az login` locally (see "Cloud targets" in the README)',
+  credentials: 'set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_FEDERATED_TOKEN_FILE (workload identity federation: what the nightly workflow does with GitHub\'s OIDC token) or AZURE_CLIENT_SECRET, or run `az login` locally (see "Cloud targets" in the README)',
   sweep: 'check that the credentials may list and delete resource groups and list blobs: Contributor on the subscription (or a custom role with Microsoft.Resources/subscriptions/resourceGroups/*) and Storage Blob Data Contributor on the storage account',
   group: 'check that the credentials may create resource groups in the subscription (Microsoft.Resources/subscriptions/resourceGroups/write) and that the location exists',
   upload: 'check the storage account and container exist and the credentials hold Storage Blob Data Contributor on the account; then run again',
