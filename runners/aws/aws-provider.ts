@@ -24,6 +24,8 @@ export const AWS_DEFAULT_INSTANCE_TYPE = 't3.small';
 const DEFAULT_OPERATION_TIMEOUT_MS = 15 * 60_000;
 /** Between two looks at an import task, an instance's state or a deletion. */
 const POLL_MS = 2_000;
+/** An AMI from a snapshot is usually available within seconds: look more often than at an import. */
+const IMAGE_POLL_MS = 500;
 /** S3's multipart parts: at least 5 MiB each (all but the last); two in flight at a time. */
 const PART_BYTES = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 2;
@@ -35,7 +37,7 @@ const ROOT_DEVICE = '/dev/xvda';
 
 /** What to do when a step fails on AWS. */
 const AWS_FIXES = {
-  credentials: 'give the AWS SDK credentials through its default chain: AWS_PROFILE (or `aws configure sso` then `aws sso login`), or in CI an OIDC role with aws-actions/configure-aws-credentials (see "Cloud targets" in the README)',
+  credentials: 'give the AWS SDK credentials through its default chain: AWS_PROFILE (or `aws configure sso` then `aws sso login`), or in CI an OIDC role through AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (what the nightly workflow does with GitHub\'s OIDC token; see "Cloud targets" in the README)',
   sweep: 'check that the credentials may describe and delete instances, images and snapshots (ec2:Describe*, ec2:TerminateInstances, ec2:DeregisterImage, ec2:DeleteSnapshot) and list and delete objects in the bucket',
   upload: 'check the bucket exists in the region and the credentials may put objects in it (s3:PutObject, s3:AbortMultipartUpload); then run again',
   import: "ImportSnapshot needs the `vmimport` service role, trusted by vmie.amazonaws.com, with s3:GetObject and s3:ListBucket on the bucket (AWS's VM Import/Export guide); the credentials need ec2:ImportSnapshot, ec2:RegisterImage and ec2:CreateTags",
@@ -144,7 +146,7 @@ export class AwsProvider implements CloudProvider {
     if (!taskId) throw new CloudApiError(`${what}: ImportSnapshot returned no task id`);
     const snapshotId = await this.waitImport(taskId, what, signal);
     await this.call(`${what} (tagging snapshot ${snapshotId})`, () => this.clients.ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: tags(labels, name) })));
-    await this.call(`${what} (RegisterImage)`, () => this.clients.ec2.send(new RegisterImageCommand({
+    const registered = await this.call(`${what} (RegisterImage)`, () => this.clients.ec2.send(new RegisterImageCommand({
       Name: name,
       Description: description,
       Architecture: this.arch === 'aarch64' || this.arch === 'arm64' ? 'arm64' : 'x86_64',
@@ -156,7 +158,28 @@ export class AwsProvider implements CloudProvider {
       BlockDeviceMappings: [{ DeviceName: ROOT_DEVICE, Ebs: { SnapshotId: snapshotId, DeleteOnTermination: true, VolumeType: 'gp3' } }],
       TagSpecifications: [{ ResourceType: 'image', Tags: tags(labels, name) }],
     })));
+    if (!registered.ImageId) throw new CloudApiError(`${what}: RegisterImage returned no image id`);
+    // RegisterImage answers while the AMI is still `pending`; RunInstances refuses it until `available`.
+    await this.waitImageAvailable(registered.ImageId, what, signal);
     return { kind: 'image', name, labels, createdAt: new Date(), location: `region ${this.region}` };
+  }
+
+  /** Polls a registered AMI until it is `available`, fails, or the deadline passes. */
+  private async waitImageAvailable(imageId: string, what: string, signal: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.operationTimeoutMs;
+    for (;;) {
+      // EC2 is eventually consistent: a just-registered id may not be describable yet.
+      const out = await this.call(`${what} (DescribeImages ${imageId})`, () => this.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })))
+        .catch((err: unknown) => (isNotFound(err) ? { Images: [] } : Promise.reject(err)));
+      const image = out.Images?.[0];
+      const state = image?.State ?? 'unknown';
+      if (state === 'available') return;
+      if (state === 'failed' || state === 'error' || state === 'invalid' || state === 'deregistered') {
+        throw new CloudApiError(awsErrorText(`${what}: image ${imageId} went ${state}`, image?.StateReason?.Message), undefined, 'IMPORT_FAILED');
+      }
+      if (Date.now() >= deadline) throw new CloudApiError(`${what}: image ${imageId} stayed ${state} for ${this.operationTimeoutMs} ms`, undefined, 'OPERATION_TIMEOUT');
+      await sleep(IMAGE_POLL_MS, undefined, { signal });
+    }
   }
 
   async launch(image: CloudResource, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudInstance> {

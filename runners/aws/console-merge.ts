@@ -89,6 +89,17 @@ export class ConsoleMerge {
       this.append(piece.slice(inside + known.length) + (earlier ? LATE_NOTE + earlier : ''), piece);
       return earlier ? 'late' : 'appended';
     }
+    // The beginning again, longer (a window posted from the machine's start, as at terminate): what
+    // follows the known beginning is earlier output posted late, less what is known after it.
+    const common = this.fromStart ? commonPrefixLength(known, piece) : 0;
+    if (common >= Math.min(MIN_OVERLAP, known.length) && common > 0) {
+      const rest = piece.slice(common);
+      const after = known.slice(common);
+      const fresh = rest.slice(0, rest.length - suffixPrefixOverlap(rest, after));
+      if (fresh.length === 0 || after.includes(fresh)) return 'known';
+      this.append(LATE_NOTE + fresh, known.slice(0, common) + fresh + after);
+      return 'late';
+    }
     const before = suffixPrefixOverlap(piece, known);
     if (before >= Math.min(MIN_OVERLAP, known.length)) {
       const earlier = piece.slice(0, piece.length - before);
@@ -143,6 +154,14 @@ export class ConsoleMerge {
     this.runs.at(-1)!.text += text;
     this.chrono = chrono;
   }
+}
+
+/** How many characters `a` and `b` begin with in common. */
+export function commonPrefixLength(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
 }
 
 /**

@@ -193,6 +193,22 @@ describe('the EC2 console merge', () => {
     expect(r.log).toBe(`${firstTail}<GAP>${LATE_NOTE}${lines(0, 500)}${lines(3000, 3010)}`);
   });
 
+  it('a beginning posted again, longer (EC2 posting from the start at terminate), adds only what it did not have, once, after a note', () => {
+    const m = new ConsoleMerge();
+    const early = lines(0, 50);
+    m.add(early); // the first post: the start of the boot
+    const all = lines(0, 3000); // far more than one window
+    m.add(all.slice(-W)); // the tail: a gap after the first 50 lines
+    const again = all.slice(0, W); // the start once more, now a whole window
+    expect(m.add(again)).toBe('late');
+    expect(m.add(again)).toBe('known');
+    const text = m.text;
+    expect(text.split(LATE_NOTE)).toHaveLength(2);
+    // Every line of the second beginning appears exactly once in the stream.
+    for (const n of [0, 49, 50, 400]) expect(text.split(line(n)).length - 1, `line ${n}`).toBe(1);
+    expect(m.gaps).toHaveLength(1);
+  });
+
   it('the console posted at terminate brings the last lines once', () => {
     const con = ec2Console();
     const r = reader(con);

@@ -1,7 +1,7 @@
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
 import { NoSuchKey, S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { awsError, isNotFound, isUnsupported } from '../../runners/aws/aws-errors.js';
+import { awsError, awsErrorCode, isNotFound, isUnsupported } from '../../runners/aws/aws-errors.js';
 import { CloudApiError } from '../../runners/cloud/cloud-provider.js';
 
 /** SDK v3 failures as the clients raise them: the service's code as `name`, the HTTP status in `$metadata`. */
@@ -64,6 +64,14 @@ describe('AWS errors', () => {
   it('knows EC2 refusing Latest console output on a non-Nitro instance', () => {
     expect(isUnsupported(ec2('UnsupportedOperation', 'The Latest parameter is not supported for this instance type', 400))).toBe(true);
     expect(isUnsupported(ec2('InternalError', 'x', 500))).toBe(false);
+  });
+
+  it('reads the code of an error already wrapped (a "not there" stays recognisable after awsError)', () => {
+    const wrapped = awsError(ec2('InvalidSnapshot.NotFound', "The snapshot 'snap-1' does not exist.", 400), 'deleting image x');
+    expect(isNotFound(wrapped)).toBe(true);
+    expect(awsErrorCode(wrapped)).toBe('InvalidSnapshot.NotFound');
+    expect(isNotFound(awsError(ec2('InvalidConversionTaskId', 'gone', 400), 'x'))).toBe(true);
+    expect(isNotFound(awsError(ec2('InternalError', 'x', 500), 'x'))).toBe(false);
   });
 
   it('passes a CloudApiError through unchanged', () => {
