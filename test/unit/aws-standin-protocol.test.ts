@@ -381,3 +381,24 @@ describe('EC2', () => {
     expect(standin.requests.every((r) => typeof r.at === 'number')).toBe(true);
   });
 });
+
+describe("web identity: CI's keyless sign-in", () => {
+  it('exchanges the token file at STS for credentials EC2 accepts, and a refused token fails with STS\'s error', async () => {
+    const keep = { ...process.env };
+    try {
+      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) delete process.env[k];
+      Object.assign(process.env, standin.webIdentityEnv());
+      const seen = standin.requests.length;
+      await new EC2Client({ endpoint: standin.ec2Url, maxAttempts: 1 }).send(new DescribeImagesCommand({ Owners: ['self'] }));
+      expect(standin.requests.slice(seen).map((r) => r.action)).toEqual(['AssumeRoleWithWebIdentity', 'DescribeImages']);
+      expect(standin.secrets.some((s) => s.includes(PLANTED) && s.startsWith('eyJ'))).toBe(true);
+      standin.fail('sts', { times: Infinity });
+      await expect(new EC2Client({ endpoint: standin.ec2Url, maxAttempts: 1 }).send(new DescribeImagesCommand({ Owners: ['self'] }))).rejects.toThrow(/verification key/);
+      expect(standin.faultsFired).toContain('sts');
+    } finally {
+      standin.clearFaults();
+      for (const k of Object.keys(standin.webIdentityEnv())) delete process.env[k];
+      Object.assign(process.env, keep);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,8 +11,11 @@ import { ImageStore } from './images.js';
 import { InstanceStore } from './instances.js';
 import { S3Front } from './s3-front.js';
 import { SnapshotStore } from './snapshots.js';
+import { assumeRoleWithWebIdentity } from './sts.js';
 
 export const PLANTED = 'TSUITE-PLANTED-SECRET';
+/** The role CI assumes with its OIDC token (the stand-in's STS trusts this one only). */
+export const ROLE_ARN = 'arn:aws:iam::123456789012:role/tsuite-ci';
 
 export interface AwsStandinOptions {
   region: string;
@@ -73,12 +76,12 @@ export class AwsStandin {
     private readonly instances: InstanceStore,
     readonly ec2Url: string,
     readonly subnetId: string,
-    private readonly creds: { accessKeyId: string; secretAccessKey: string; sessionToken: string; region: string },
+    private readonly creds: { accessKeyId: string; secretAccessKey: string; sessionToken: string; region: string; webIdentityToken: string },
     requests: AwsStandinRequest[],
   ) {
     this.requests = requests;
     this.faultsFired = faults.fired;
-    this.secrets = [creds.secretAccessKey, creds.sessionToken];
+    this.secrets = [creds.secretAccessKey, creds.sessionToken, creds.webIdentityToken];
   }
 
   get s3Url(): string {
@@ -95,6 +98,9 @@ export class AwsStandin {
       sessionToken: `IQoJb3JpZ2luX2Vj${PLANTED}-session-${randomBytes(16).toString('hex')}`,
       region: opts.region,
     };
+    // GitHub's OIDC token in CI: a JWT-shaped planted secret, written where the SDK reads it.
+    const webIdentityToken = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from('{"sub":"repo:your-org/your-kernel","aud":"sts.amazonaws.com"}').toString('base64url')}.${PLANTED}-${randomBytes(32).toString('base64url')}`;
+    await writeFile(join(dir, 'web-identity-token'), webIdentityToken, { mode: 0o600 });
     const faults = new FaultSwitch();
     const requests: AwsStandinRequest[] = [];
     const s3 = await S3Front.start({
@@ -133,6 +139,8 @@ export class AwsStandin {
         const body = (await readBody(req)).toString('utf8');
         const form = new URLSearchParams(req.method === 'POST' ? body : new URL(req.url ?? '/', 'http://x').search);
         entry.action = form.get('Action') ?? '';
+        // STS shares the Query endpoint (AWS_ENDPOINT_URL_STS points here): its one call is unsigned.
+        if (entry.action === 'AssumeRoleWithWebIdentity') return assumeRoleWithWebIdentity(form, { roleArn: ROLE_ARN, token: webIdentityToken, credentials: creds }, faults, res);
         authorize(req, creds);
         if (!entry.action) ec2Fail(400, 'MissingAction', 'The request must contain the parameter Action');
         if (!form.get('Version')) ec2Fail(400, 'MissingParameter', 'The request must contain the parameter Version');
@@ -144,7 +152,7 @@ export class AwsStandin {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const ec2Url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return new AwsStandin(server, s3, dir, ownsDir, faults, snapshots, images, instances, ec2Url, subnetId, creds, requests);
+    return new AwsStandin(server, s3, dir, ownsDir, faults, snapshots, images, instances, ec2Url, subnetId, { ...creds, webIdentityToken }, requests);
   }
 
   /**
@@ -157,6 +165,22 @@ export class AwsStandin {
       AWS_ACCESS_KEY_ID: this.creds.accessKeyId,
       AWS_SECRET_ACCESS_KEY: this.creds.secretAccessKey,
       AWS_SESSION_TOKEN: this.creds.sessionToken,
+      AWS_REGION: this.creds.region,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+  }
+
+  /**
+   * The variables of CI's keyless sign-in instead: a web identity token file and a role, which the
+   * SDK's default chain exchanges at STS (AssumeRoleWithWebIdentity, here through
+   * AWS_ENDPOINT_URL_STS) for the session credentials; no key in the environment at all.
+   */
+  webIdentityEnv(): NodeJS.ProcessEnv {
+    return {
+      AWS_WEB_IDENTITY_TOKEN_FILE: join(this.dir, 'web-identity-token'),
+      AWS_ROLE_ARN: ROLE_ARN,
+      AWS_ROLE_SESSION_NAME: 'tsuite-nightly',
+      AWS_ENDPOINT_URL_STS: this.ec2Url,
       AWS_REGION: this.creds.region,
       AWS_EC2_METADATA_DISABLED: 'true',
     };
