@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunResult } from '../../src/core/result.js';
-import type { Provenance } from '../../runners/cloud/provenance.js';
 import { AwsStandin, type AwsFaultStep } from '../support/aws-standin/index.js';
 import { startCli, tempDir, type CliResult } from './cli.js';
+import { expectNoSecrets as expectNoSecretsIn, readProvenance, readResults, SLOW_SUITE } from './cloud-evidence.js';
 
 /**
  * The whole cloud pipeline on the real kernel against the EC2/S3 stand-in, through the official
@@ -19,18 +18,6 @@ import { startCli, tempDir, type CliResult } from './cli.js';
 
 const REGION = 'eu-west-1';
 const BUCKET = 'tsuite-standin-staging';
-
-const SLOW_SUITE = `import { defineSuite } from 'tsuite';
-export default defineSuite({
-  name: 'slow',
-  description: 'a test still running when the run is interrupted',
-  explicit: true,
-  tests: [{
-    name: 'waits', title: 'waits for a console line that never comes', requires: ['console'], timeoutMs: 120000,
-    async run({ session, signal }) { await session.console.expect(/never-printed-by-any-kernel/, { timeoutMs: 100000, signal }); },
-  }],
-});
-`;
 
 let standin: AwsStandin;
 let configDir: string;
@@ -82,27 +69,11 @@ async function cli(args: string[], opts: { when?: RegExp | ((out: string) => boo
   return { ...(await run.done), out };
 }
 
-const results = (dir: string, run?: CliResult) => {
-  if (!existsSync(join(dir, 'results.json'))) throw new Error(`no results.json; the CLI said:\n${run?.stdout ?? ''}${run?.stderr ?? ''}`);
-  return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResult;
-};
-const provenance = (dir: string, session = 'aws-standin-1') => JSON.parse(readFileSync(join(dir, session, 'cloud.json'), 'utf8')) as Provenance;
+const results = readResults;
+const provenance = (dir: string, session = 'aws-standin-1') => readProvenance(dir, session);
 const EMPTY = { instances: [], images: [], snapshots: [], volumes: [], objects: [], importTasks: [] };
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
-
-/** No planted credential (the secret key, the session token) in any output file, stdout or stderr. */
-function expectNoSecrets(run: CliResult & { out: string }, s = standin) {
-  for (const secret of s.secrets) {
-    expect(run.stdout + run.stderr).not.toContain(secret);
-    for (const f of files(run.out)) expect(readFileSync(f, 'latin1').includes(secret), `${f} holds a planted secret`).toBe(false);
-  }
-}
+const expectNoSecrets = (run: CliResult & { out: string }, s = standin) => expectNoSecretsIn(run, s.secrets);
 
 describe('an aws target against the EC2/S3 stand-in', () => {
   it('runs the boot suite on the reference kernel end to end from the exact bytes proved locally, and deletes everything', async () => {
@@ -141,8 +112,11 @@ describe('an aws target against the EC2/S3 stand-in', () => {
     expectNoSecrets(run);
   }, 600_000);
 
-  it("runs the fixture kernel's in-kernel KTAP tests from the imported disk", async () => {
-    const run = await cli(['run', '--target', 'aws-fixture', '--suite', 'kernel']);
+  it("runs the fixture kernel's in-kernel KTAP tests from the imported disk, signed in keylessly as CI is (web identity through STS)", async () => {
+    const seen = standin.requests.length;
+    const run = await cli(['run', '--target', 'aws-fixture', '--suite', 'kernel'], { env: standin.webIdentityEnv() });
+    // No key in the environment: the SDK's chain exchanged the OIDC token file at STS first.
+    expect(standin.requests.slice(seen).find((q) => q.service === 'ec2')?.action).toBe('AssumeRoleWithWebIdentity');
     const r = results(run.out, run);
     const ktap = r.tests.filter((t) => t.id.startsWith('kernel/fixture/'));
     expect(ktap.length, run.stderr).toBeGreaterThan(3);
@@ -157,7 +131,7 @@ describe('an aws target against the EC2/S3 stand-in', () => {
 describe('a fault at each step ends with nothing left, the evidence kept and the step and provider error named', () => {
   const faults: [AwsFaultStep, string, RegExp, string][] = [
     ['upload', 'aws-standin', new RegExp(`aws upload failed: uploading s3://${BUCKET}/tsuite-\\S+-pkg\\.raw: InternalError: `), 'upload'],
-    ['import-snapshot', 'aws-standin', /aws import failed: importing image tsuite-\S+-img: import task import-snap-\S+ failed \(deleted\): ClientError: Disk validation failed/, 'import'],
+    ['import-snapshot', 'aws-standin', /aws import failed: importing image tsuite-\S+-img: import task import-snap-\S+ failed \((?:deleting|deleted)\): ClientError: Disk validation failed/, 'import'],
     ['register-image', 'aws-standin', /aws import failed: importing image tsuite-\S+-img \(RegisterImage\): InvalidParameterValue: /, 'import'],
     ['quota', 'aws-standin', /aws launch failed: launching instance tsuite-\S+-vm: VcpuLimitExceeded: /, 'launch'],
     ['launch', 'aws-standin', /aws launch failed: launching instance tsuite-\S+-vm: InsufficientInstanceCapacity: /, 'launch'],
@@ -189,6 +163,26 @@ describe('a fault at each step ends with nothing left, the evidence kept and the
       }
     }, 300_000);
   }
+});
+
+describe('a refused sign-in', () => {
+  it('ends at the credentials step with STS\'s error and the fix, having created nothing', async () => {
+    standin.fail('sts', { times: Infinity });
+    try {
+      const seen = standin.requests.length;
+      const run = await cli(['run', '--target', 'aws-standin', '--suite', 'boot'], { env: standin.webIdentityEnv() });
+      expect(run.code, run.stderr).toBe(3);
+      const infra = results(run.out, run).run.infraError;
+      expect(infra?.message).toMatch(/^aws credentials failed: no usable AWS credentials: .*InvalidIdentityToken/);
+      expect(infra?.fix).toMatch(/AWS_WEB_IDENTITY_TOKEN_FILE/);
+      expect(provenance(run.out, 'aws-standin-1').steps.map((st) => [st.step, st.ok])).toEqual([['credentials', false], ['teardown', true]]);
+      expect(standin.requests.slice(seen).every((q) => q.action === 'AssumeRoleWithWebIdentity')).toBe(true);
+      expect(standin.inventory()).toEqual(EMPTY);
+      expectNoSecrets(run);
+    } finally {
+      standin.clearFaults();
+    }
+  }, 120_000);
 });
 
 describe('a resource teardown cannot delete', () => {
