@@ -5,11 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunResult } from '../../src/core/result.js';
-import type { Provenance } from '../../runners/cloud/provenance.js';
 import { readVhdFooter, vhdGeometry, VHD_FOOTER_BYTES, DISK_TYPE_FIXED } from '../../kernel/images/vhd.js';
 import { AzureStandin, type AzureFaultOptions, type AzureFaultStep } from '../support/azure-standin/index.js';
 import { startCli, tempDir, type CliResult } from './cli.js';
+import { expectNoSecrets as expectNoSecretsIn, readProvenance, readResults } from './cloud-evidence.js';
 
 /**
  * The whole cloud pipeline on Azure's wire contract, through the CLI a nightly job runs and
@@ -78,29 +77,15 @@ async function cli(args: string[], opts: { when?: RegExp; act?: () => void; env?
   return { ...(await run.done), out };
 }
 
-const results = (dir: string, run?: CliResult) => {
-  if (!existsSync(join(dir, 'results.json'))) throw new Error(`no results.json; the CLI said:\n${run?.stdout ?? ''}${run?.stderr ?? ''}`);
-  return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResult;
-};
-const provenance = (dir: string, session = 'azure-standin-1') => JSON.parse(readFileSync(join(dir, session, 'cloud.json'), 'utf8')) as Provenance;
+const results = readResults;
+const provenance = (dir: string, session = 'azure-standin-1') => readProvenance(dir, session);
 const empty = { groups: [], images: [], vms: [], nics: [], disks: [], blobs: [] };
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
-
-/** No planted credential, access token or SAS signature in any output file, stdout or stderr. */
-function expectNoSecrets(run: CliResult & { out: string }) {
-  const secrets = standin.secrets;
-  expect(secrets.length).toBeGreaterThan(2);
-  for (const secret of secrets) {
-    expect(run.stdout + run.stderr).not.toContain(secret);
-    for (const f of files(run.out)) expect(readFileSync(f, 'latin1').includes(secret), `${f} holds a planted secret`).toBe(false);
-  }
-}
+/** The planted client secret, federated token, access tokens and SAS signatures. */
+const expectNoSecrets = (run: CliResult & { out: string }) => {
+  expect(standin.secrets.length).toBeGreaterThan(2);
+  expectNoSecretsIn(run, standin.secrets);
+};
 
 async function sha256(path: string): Promise<string> {
   const h = createHash('sha256');

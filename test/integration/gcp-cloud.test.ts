@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunResult } from '../../src/core/result.js';
-import type { Provenance } from '../../runners/cloud/provenance.js';
 import { GcpStandin, type GcpFaultStep } from '../support/gcp-standin/index.js';
 import { startCli, tempDir, type CliResult } from './cli.js';
+import { expectNoSecrets as expectNoSecretsIn, readProvenance, readResults, SLOW_SUITE } from './cloud-evidence.js';
 
 /**
  * The whole cloud pipeline on the real kernel, against the GCE/GCS stand-in (the only part that is
@@ -18,18 +17,6 @@ import { startCli, tempDir, type CliResult } from './cli.js';
 const PROJECT = 'tsuite-standin';
 const ZONE = 'us-central1-a';
 const BUCKET = 'tsuite-standin-staging';
-
-const SLOW_SUITE = `import { defineSuite } from 'tsuite';
-export default defineSuite({
-  name: 'slow',
-  description: 'a test still running when the run is interrupted',
-  explicit: true,
-  tests: [{
-    name: 'waits', title: 'waits for a console line that never comes', requires: ['console'], timeoutMs: 120000,
-    async run({ session, signal }) { await session.console.expect(/never-printed-by-any-kernel/, { timeoutMs: 100000, signal }); },
-  }],
-});
-`;
 
 let standin: GcpStandin;
 let configDir: string;
@@ -81,28 +68,11 @@ async function cli(args: string[], opts: { when?: RegExp | ((out: string) => boo
   return { ...(await run.done), out };
 }
 
-const results = (dir: string, run?: CliResult) => {
-  if (!existsSync(join(dir, 'results.json'))) throw new Error(`no results.json; the CLI said:\n${run?.stdout ?? ''}${run?.stderr ?? ''}`);
-  return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResult;
-};
-const provenance = (dir: string, session = 'gcp-standin-1') => JSON.parse(readFileSync(join(dir, session, 'cloud.json'), 'utf8')) as Provenance;
+const results = readResults;
+const provenance = (dir: string, session = 'gcp-standin-1') => readProvenance(dir, session);
 const empty = { instances: [], images: [], objects: [] };
 
-/** Every file under `dir`, recursively. */
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
-}
-
-/** No planted credential in any output file, stdout or stderr. */
-function expectNoSecrets(run: CliResult & { out: string }) {
-  for (const secret of standin.secrets) {
-    expect(run.stdout + run.stderr).not.toContain(secret);
-    for (const f of files(run.out)) expect(readFileSync(f, 'latin1').includes(secret), `${f} holds a planted secret`).toBe(false);
-  }
-}
+const expectNoSecrets = (run: CliResult & { out: string }) => expectNoSecretsIn(run, standin.secrets);
 
 describe('a gcp target against the GCE stand-in', () => {
   it('runs the boot suite on the reference kernel end to end, keeps the evidence and deletes everything', async () => {
