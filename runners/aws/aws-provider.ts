@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CancelImportTaskCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand,
@@ -7,8 +6,6 @@ import {
   paginateDescribeImages, paginateDescribeImportSnapshotTasks, paginateDescribeInstances, paginateDescribeSnapshots,
   type Filter, type Instance, type Tag,
 } from '@aws-sdk/client-ec2';
-import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { packageForEc2, unpackEc2Package } from '../../kernel/images/ec2-package.js';
 import type { CloudPackage } from '../../kernel/images/gce-package.js';
 import type { Progress } from '../../src/core/progress.js';
@@ -18,6 +15,7 @@ import { CloudApiError, type CloudInstance, type CloudPlace, type CloudProvider,
 import { awsClients, type AwsClients } from './aws-clients.js';
 import { awsError, awsErrorCode, isNotFound, isUnsupported } from './aws-errors.js';
 import { ConsoleMerge } from './console-merge.js';
+import { S3Staging } from './s3-staging.js';
 import { redact } from '../cloud/redact.js';
 
 export const AWS_DEFAULT_INSTANCE_TYPE = 't3.small';
@@ -26,9 +24,6 @@ const DEFAULT_OPERATION_TIMEOUT_MS = 15 * 60_000;
 const POLL_MS = 2_000;
 /** An AMI from a snapshot is usually available within seconds: look more often than at an import. */
 const IMAGE_POLL_MS = 500;
-/** S3's multipart parts: at least 5 MiB each (all but the last); two in flight at a time. */
-const PART_BYTES = 8 * 1024 * 1024;
-const PARTS_IN_FLIGHT = 2;
 /** The instance states in which an instance still exists (and may cost money). */
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 const STOPPED_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
@@ -87,6 +82,11 @@ export class AwsProvider implements CloudProvider {
     return this.clientsCache;
   }
 
+  /** The staged object's side, in S3. */
+  private get staging(): S3Staging {
+    return new S3Staging(this.clients.s3, this.bucket);
+  }
+
   async close(): Promise<void> {
     this.clientsCache?.close();
   }
@@ -110,28 +110,8 @@ export class AwsProvider implements CloudProvider {
     return unpackEc2Package(pkg.path, intoDir);
   }
 
-  async upload(pkg: CloudPackage, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudResource> {
-    const what = `uploading s3://${this.bucket}/${name}`;
-    signal.throwIfAborted();
-    // Multipart: parts are sent (and retried by the SDK) one by one, so a multi-GiB disk survives a
-    // dropped connection; on failure the library aborts the multipart upload so no parts are kept.
-    const upload = new Upload({
-      client: this.clients.s3,
-      params: { Bucket: this.bucket, Key: name, Body: createReadStream(pkg.path), ContentType: 'application/octet-stream', Metadata: labels },
-      partSize: PART_BYTES, queueSize: PARTS_IN_FLIGHT, leavePartsOnError: false,
-    });
-    const onAbort = () => void upload.abort().catch(() => undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await upload.done();
-    } catch (err) {
-      await this.abortUploads(name).catch(() => undefined);
-      if (signal.aborted) throw signal.reason;
-      throw awsError(err, what);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-    return { kind: 'object', name, labels, createdAt: new Date(), location: `s3://${this.bucket}` };
+  upload(pkg: CloudPackage, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudResource> {
+    return this.staging.upload(pkg, name, labels, signal);
   }
 
   async importImage(object: CloudResource, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudResource> {
@@ -297,17 +277,7 @@ export class AwsProvider implements CloudProvider {
           }
         }
       }
-      for await (const page of paginateListObjectsV2({ client: this.clients.s3 }, { Bucket: this.bucket, Prefix: NAME_PREFIX })) {
-        for (const obj of page.Contents ?? []) {
-          if (!obj.Key) continue;
-          const head = await this.clients.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: obj.Key })).catch((err: unknown) => {
-            if (isNotFound(err)) return undefined; // deleted since it was listed
-            throw err;
-          });
-          if (!head) continue;
-          out.push({ kind: 'object', name: obj.Key, labels: head.Metadata ?? {}, createdAt: obj.LastModified, location: `s3://${this.bucket}` });
-        }
-      }
+      out.push(...(await this.staging.list()));
     } catch (err) {
       throw awsError(err, `listing tsuite's resources in region ${this.region}`);
     }
@@ -325,7 +295,7 @@ export class AwsProvider implements CloudProvider {
         case 'snapshot':
           return (await this.deleteSnapshots(resource.name, what)) ? 'deleted' : 'absent';
         case 'object':
-          return await this.deleteObject(resource.name, what);
+          return await this.staging.delete(resource.name, what);
         default:
           return 'absent';
       }
@@ -414,34 +384,6 @@ export class AwsProvider implements CloudProvider {
       }
     }
     return deleted;
-  }
-
-  /** Deletes the object and aborts unfinished multipart uploads of its key (their parts are billed too). */
-  private async deleteObject(key: string, what: string): Promise<'deleted' | 'absent'> {
-    const exists = await this.clients.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })).then(() => true, (err: unknown) => {
-      if (isNotFound(err)) return false;
-      throw awsError(err, what);
-    });
-    // S3's DeleteObject succeeds for a missing key too: only HeadObject can tell "absent".
-    if (exists) await this.clients.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
-    const aborted = await this.abortUploads(key);
-    return exists || aborted > 0 ? 'deleted' : 'absent';
-  }
-
-  /** Aborts the unfinished multipart uploads of exactly this key; how many there were. */
-  private async abortUploads(key: string): Promise<number> {
-    const list = await this.clients.s3.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key })).catch((err: unknown) => {
-      // An S3-compatible server without multipart listing (s3rver) answers 501: it keeps no parts to abort.
-      if (awsErrorCode(err) === 'NotImplemented') return { Uploads: [] };
-      throw err;
-    });
-    const uploads = (list.Uploads ?? []).filter((u) => u.Key === key && u.UploadId);
-    for (const u of uploads) {
-      await this.clients.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: u.UploadId })).catch((err: unknown) => {
-        if (!isNotFound(err)) throw err;
-      });
-    }
-    return uploads.length;
   }
 
   /** Polls an import task until it completes (its snapshot id), fails, or the deadline passes. */
