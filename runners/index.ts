@@ -11,8 +11,9 @@ import { gcpProvider } from './gcp/gcp-provider.js';
 import type { CloudProvider } from './cloud/cloud-provider.js';
 import { CLOUD_PROVIDERS, isCloudRunner, type CloudProviderName, type TargetDef } from '../src/core/target.js';
 import { qemuRunner } from './qemu/qemu-runner.js';
+import { localRunner } from './local/local-runner.js';
 
-export const runners: Readonly<Record<string, Runner>> = Object.freeze({ qemu: qemuRunner, docker: dockerRunner, cri: criRunner, gcp: gcpRunner, aws: awsRunner, azure: azureRunner });
+export const runners: Readonly<Record<string, Runner>> = Object.freeze({ qemu: qemuRunner, docker: dockerRunner, cri: criRunner, gcp: gcpRunner, aws: awsRunner, azure: azureRunner, local: localRunner });
 
 /** Each cloud provider's module, from a target's settings. */
 const cloudProviders: Readonly<Record<CloudProviderName, (def: TargetDef) => CloudProvider & { close(): Promise<void> }>> = { gcp: gcpProvider, aws: awsProvider, azure: azureProvider };

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentConnection } from './agent-connection.js';
 import { AgentError } from './agent-error.js';
 import { toBase64 } from './agent-protocol.js';
+import type { GuestAgent } from './guest-agent.js';
 
 export { AgentError, type AgentErrorKind } from './agent-error.js';
 export { DEFAULT_CONNECT_WAIT_MS, DEFAULT_REPLY_TIMEOUT_MS, DEFAULT_SYNC_TIMEOUT_MS, type AgentConnectOptions, type AgentOptions, type CallOptions } from './agent-connection.js';
@@ -51,7 +52,7 @@ export interface ExecResult {
  * The guest agent, as tests use it: the QGA subset documented in the README (ping, info, osinfo,
  * exec, files, shutdown) over an AgentConnection. `AgentClient.connect(socketPath)` opens one.
  */
-export class AgentClient extends AgentConnection {
+export class AgentClient extends AgentConnection implements GuestAgent {
   async ping(): Promise<void> {
     await this.call('guest-ping');
   }

@@ -70,9 +70,10 @@ export interface KernelInfo {
    * Where it came from: `debian-package` for the reference kernel, `file` for the user's own,
    * `source` for one built from a source tree, `image` for an ISO or disk image, `fixture` for
    * tsuite's own test kernel, `drives` for a boot from the machine's drives (path: the boot drive), `endpoint` for whatever kernel runs an existing Docker endpoint
-   * (path is the endpoint's URL, version the kernel the engine reports).
+   * (path is the endpoint's URL, version the kernel the engine reports), `host` for the kernel running
+   * the host itself (the local target; path is empty, version its release).
    */
-  source: 'debian-package' | 'file' | 'source' | 'image' | 'drives' | 'fixture' | 'endpoint';
+  source: 'debian-package' | 'file' | 'source' | 'image' | 'drives' | 'fixture' | 'endpoint' | 'host';
   package?: string;
   version?: string;
   /** For `source`: the tree's commit, with `+dirty.<hash>` for uncommitted changes. */
@@ -169,6 +170,8 @@ export interface RunInfo {
   expectations?: { file: string; stale: string[] };
   /** A harness failure outside any test (for example no QEMU on the host). */
   infraError?: { message: string; fix?: string };
+  /** Whether tests were allowed to change a machine tsuite does not own beyond the run (--allow-destructive). */
+  allowDestructive?: boolean;
 }
 
 export interface Summary {

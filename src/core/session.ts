@@ -1,5 +1,5 @@
 import type { BenchClock } from '../bench/clock.js';
-import type { AgentClient } from '../channels/agent.js';
+import type { GuestAgent } from '../channels/guest-agent.js';
 import type { CriChannel } from '../channels/cri.js';
 import type { DockerChannel } from '../channels/docker.js';
 import type { ShellChannel } from '../channels/shell.js';
@@ -37,8 +37,8 @@ export interface Session extends AsyncDisposable {
   readonly dir: string;
   readonly console: ConsoleChannel;
   readonly channels: ReadonlySet<ChannelKind>;
-  /** The guest agent (QGA), when the session has the `agent` channel. */
-  readonly agent?: AgentClient;
+  /** The guest agent (QGA, or the local runner's stand-in on this host), when the session has the `agent` channel. */
+  readonly agent?: GuestAgent;
   /** Why a session that asked for the agent has none (e.g. "no guest agent answered ... within 10000 ms"). */
   readonly agentProblem?: string;
   /** The Docker Engine API, when the session has the `docker` channel. */

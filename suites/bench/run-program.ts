@@ -21,13 +21,13 @@ export const BENCH_DIR = '/opt/tsuite/bench';
 export async function runBenchProgram(ctx: TestContext, expected: BenchProgram, timeoutMs: number): Promise<void> {
   const agent = ctx.session.agent;
   if (!agent) throw new InfraError('the session has no agent channel', 'boot a target whose guest runs qemu-ga');
-  await uploadOnce(ctx.session, agent, BENCH_DIR, async () => {
+  const dir = await uploadOnce(ctx.session, agent, BENCH_DIR, async () => {
     const built = await buildBench(ctx.target.arch as ProbeArch);
     return { dir: built.dir, names: built.programs };
   });
   const { program } = expected;
   const fromLine = ctx.session.console.lines.length;
-  const res = await agent.exec([`${BENCH_DIR}/${program}`], { timeoutMs });
+  const res = await agent.exec([`${dir}/${program}`], { timeoutMs });
   if (res.exitCode === 127) {
     throw new InfraError(`benchmark ${program} is not in the guest (${outputTail(res.stderr, 2)})`, `copy it to ${BENCH_DIR}, or boot a guest whose agent can write files there`);
   }

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { localRegistryUnavailable } from '../../oci-images/index.js';
-import type { AgentClient, DockerChannel, Session, TestContext } from '../../src/index.js';
+import type { DockerChannel, GuestAgent, Session, TestContext } from '../../src/index.js';
 import { sessionRegistry, type SessionRegistry } from '../local-registry.js';
 
 /**
@@ -152,7 +152,7 @@ async function setUp(ctx: TestContext, docker: DockerChannel): Promise<TrustedRe
  * insecure one there: a reload that failed (a bad daemon.json, a key also given as a flag) never
  * gets there, and its reason is in the log named.
  */
-async function reload(agent: AgentClient, docker: DockerChannel, host: string, insecure: boolean): Promise<void> {
+async function reload(agent: GuestAgent, docker: DockerChannel, host: string, insecure: boolean): Promise<void> {
   await guestRun(agent, ['/bin/sh', '-c', `kill -HUP "$(cat ${DOCKERD_PID_FILE})"`]);
   const deadline = Date.now() + RELOAD_WAIT_MS;
   for (;;) {
@@ -169,21 +169,21 @@ async function reload(agent: AgentClient, docker: DockerChannel, host: string, i
   }
 }
 
-async function guestExists(agent: AgentClient, path: string): Promise<boolean> {
+async function guestExists(agent: GuestAgent, path: string): Promise<boolean> {
   return (await agent.exec(['/bin/sh', '-c', `test -e '${path}'`], { timeoutMs: 10_000 })).exitCode === 0;
 }
 
 /** A guest file's text, or undefined when it does not exist. */
-async function guestText(agent: AgentClient, path: string): Promise<string | undefined> {
+async function guestText(agent: GuestAgent, path: string): Promise<string | undefined> {
   return (await guestExists(agent, path)) ? (await agent.readFile(path)).toString('utf8') : undefined;
 }
 
-async function guestWrite(agent: AgentClient, path: string, data: string): Promise<void> {
+async function guestWrite(agent: GuestAgent, path: string, data: string): Promise<void> {
   await guestRun(agent, ['/bin/mkdir', '-p', '--', posix.dirname(path)]);
   await agent.writeFile(path, data);
 }
 
-async function guestRun(agent: AgentClient, argv: readonly string[]): Promise<void> {
+async function guestRun(agent: GuestAgent, argv: readonly string[]): Promise<void> {
   const r = await agent.exec(argv, { timeoutMs: 10_000 });
   if (r.exitCode !== 0) throw new Error(`\`${argv.join(' ')}\` in the guest exited ${r.exitCode ?? `on signal ${r.signal}`}: ${r.stderr.toString().trim()}`);
 }

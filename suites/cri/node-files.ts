@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseCriEndpoint, type AgentClient, type TestContext } from '../../src/index.js';
+import { parseCriEndpoint, type GuestAgent, type TestContext } from '../../src/index.js';
 
 /**
  * Files on the runtime's node: container logs at the log_path the kubelet asked for, hosts.toml for
@@ -27,7 +27,7 @@ export function nodeFiles(ctx: TestContext): NodeFiles | { missing: string } {
   return { missing: "the runtime's node files (container logs, registry settings): the target has no guest agent and its CRI endpoint is not a unix socket on this host" };
 }
 
-function agentFiles(agent: AgentClient): NodeFiles {
+function agentFiles(agent: GuestAgent): NodeFiles {
   return {
     via: 'the guest agent',
     read: (path) => agent.readFile(path),

@@ -157,7 +157,7 @@ describe('loadConfig', () => {
     });
     const err = await configError(cwd);
     const byPath = Object.fromEntries(err.problems.map((p) => [p.path, p]));
-    expect(byPath['defaultTarget']!.fix).toMatch(/use one of: qemu-x86, qemu-arm64, qemu-x86-node, docker, cri, mine \(did you mean 'qemu-x86'\?\)/);
+    expect(byPath['defaultTarget']!.fix).toMatch(/use one of: qemu-x86, qemu-arm64, qemu-x86-node, docker, cri, local, mine \(did you mean 'qemu-x86'\?\)/);
     expect(byPath['targets.mine']!.message).toMatch(/missing: runner, arch, kernel/);
   });
 

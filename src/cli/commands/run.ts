@@ -19,6 +19,7 @@ interface RunFlags extends TargetFlags {
   runId?: string;
   testTimeout?: number;
   suiteFiles?: string[];
+  allowDestructive?: boolean;
 }
 
 export function runCommand(): Command {
@@ -26,6 +27,7 @@ export function runCommand(): Command {
     .option('-s, --suite <names>', 'suites to run, comma-separated (default: all but bench, or the config\'s)', splitList)
     .option('--test <pattern>', 'only tests whose id contains this (or matches this * glob); repeatable', splitList)
     .option('-r, --reporter <names>', 'reporters, comma-separated: console, json, tap, junit, or the path of a reporter file', splitList)
+    .option('--allow-destructive', 'let tests change a host tsuite does not own beyond the run (the local target: bind devices to vfio-pci, load modules); recorded in results.json')
     .option('--test-timeout <ms>', 'per-test time limit (default: the config\'s testTimeoutMs, 60000)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 100) throw new UsageError(`--test-timeout takes whole milliseconds (at least 100), not '${v}'`);
@@ -39,6 +41,7 @@ export function runCommand(): Command {
 async function run(flags: RunFlags): Promise<number> {
   const config = await loadContext(flags.config, flags);
   const target = resolveTarget(config, flags);
+  if (flags.allowDestructive) target.def.allowDestructive = true;
   const runId = flags.runId ?? newRunId();
   const outputDir = resolve(flags.outputDir ?? resolve(config.outputDir, runId));
   // Planned before anything is fetched or booted: a bad --suite or --test is a usage error at once.

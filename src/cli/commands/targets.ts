@@ -24,6 +24,10 @@ export function targetsCommand(): Command {
           process.stdout.write(`  runner docker, endpoint ${host}${t.docker?.certPath ? `, TLS client certs in ${t.docker.certPath}` : ''}, images for ${t.arch}\n`);
           continue;
         }
+        if (t.runner === 'local') {
+          process.stdout.write(`  runner local, this host (${t.arch}), kernel log as the console, agent here${t.allowDestructive ? ', destructive tests allowed' : ''}\n`);
+          continue;
+        }
         if (t.runner === 'cri') {
           process.stdout.write(`  runner cri, endpoint ${t.cri?.endpoint ?? '--cri-endpoint <unix:///path | tcp://host:port>'}${t.cri?.certPath ? `, TLS material in ${t.cri.certPath}` : ''}, images for ${t.arch}\n`);
           continue;
