@@ -10,6 +10,9 @@ import { CloudApiError, type CloudInstance, type CloudPlace, type CloudProvider,
 import { gcpClients, type GcpClients } from './gcp-clients.js';
 import { googleError, isNotFound } from './gcp-errors.js';
 import { waitForOperation } from './gcp-operations.js';
+import { gcpInstanceResource } from './gcp-instance.js';
+import { gcpGuestAccelerators } from './gcp-accelerator.js';
+import type { AcceleratorDef } from '../../src/core/accelerator.js';
 
 type Operation = protos.google.cloud.compute.v1.IOperation;
 
@@ -46,7 +49,7 @@ export class GcpProvider implements CloudProvider {
   private readonly machineType: string;
   private clientsCache?: GcpClients;
 
-  constructor(private readonly settings: GcpTargetSettings, private readonly operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS) {
+  constructor(private readonly settings: GcpTargetSettings, private readonly operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS, private readonly accelerator?: AcceleratorDef) {
     const { project, zone, bucket } = settings;
     // The config check refuses such a target first; this guards any other caller.
     if (!project || !zone || !bucket) throw new CloudApiError('gcp needs an explicit project, zone and bucket: tsuite assumes no default');
@@ -54,7 +57,10 @@ export class GcpProvider implements CloudProvider {
     this.zone = zone;
     this.bucket = bucket;
     this.machineType = settings.machineType ?? GCP_DEFAULT_MACHINE_TYPE;
-    this.place = { provider: 'gcp', where: { project, zone, bucket: `gs://${bucket}` }, machineType: this.machineType, firmware: 'uefi' };
+    // Attached GPUs make another machine (results, bench fingerprints): they are part of its name.
+    const attached = gcpGuestAccelerators(zone, this.machineType, accelerator).length > 0 && accelerator;
+    const shape = attached ? `${this.machineType} + ${attached.count} × ${attached.type}` : this.machineType;
+    this.place = { provider: 'gcp', where: { project, zone, bucket: `gs://${bucket}` }, machineType: shape, firmware: 'uefi' };
   }
 
   private get clients(): GcpClients {
@@ -124,23 +130,10 @@ export class GcpProvider implements CloudProvider {
     const what = `launching instance ${name}`;
     const shape = await this.call(`reading machine type ${this.machineType}`, () =>
       this.clients.machineTypes.get({ project: this.project, zone: this.zone, machineType: this.machineType }));
-    const nic: protos.google.cloud.compute.v1.INetworkInterface = { network: `global/networks/${this.settings.network ?? 'default'}` };
-    if (this.settings.subnetwork) nic.subnetwork = `regions/${this.zone.replace(/-[a-z]$/, '')}/subnetworks/${this.settings.subnetwork}`;
     const op = await this.call(what, () => this.clients.instances.insert({
       project: this.project,
       zone: this.zone,
-      instanceResource: {
-        name, labels,
-        machineType: `zones/${this.zone}/machineTypes/${this.machineType}`,
-        disks: [{ boot: true, autoDelete: true, type: 'PERSISTENT', initializeParams: { sourceImage: `global/images/${image.name}`, labels } }],
-        // No accessConfigs: no external IP. No service account: the kernel under test gets no cloud credentials.
-        networkInterfaces: [nic],
-        serviceAccounts: [],
-        metadata: { items: [{ key: 'serial-port-enable', value: 'TRUE' }] },
-        // tsuite's GRUB is not signed for Secure Boot; a crash must stay down, not loop.
-        shieldedInstanceConfig: { enableSecureBoot: false },
-        scheduling: { automaticRestart: false, onHostMaintenance: 'TERMINATE' },
-      },
+      instanceResource: gcpInstanceResource({ name, labels, image: image.name, zone: this.zone, machineType: this.machineType, settings: this.settings, ...(this.accelerator && { accelerator: this.accelerator }) }),
     }));
     await this.waitZone(op, what, signal);
     const deadline = Date.now() + this.operationTimeoutMs;
@@ -256,7 +249,7 @@ export class GcpProvider implements CloudProvider {
 
 /** The provider of a `gcp` target, from its settings. */
 export function gcpProvider(def: TargetDef): GcpProvider {
-  return new GcpProvider(def.gcp ?? {}, def.cloud?.operationTimeoutMs);
+  return new GcpProvider(def.gcp ?? {}, def.cloud?.operationTimeoutMs, def.accelerator);
 }
 
 function date(value: string | null | undefined): Date | undefined {

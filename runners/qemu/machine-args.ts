@@ -72,9 +72,14 @@ export function iommuArgs(m: ResolvedMachine): string[] {
   return [];
 }
 
-/** The devices of the machine (drives without a role, NICs, shares, extras) and its raw arguments last. */
+/** The devices of the machine (drives without a role, NICs, shares, extras, host passthrough) and its raw arguments last. */
 export function machineArgs(m: ResolvedMachine): string[] {
-  return [...driveArgs(m), ...nicArgs(m), ...shareArgs(m), ...m.devices.flatMap((d) => ['-device', d]), ...m.qemuArgs];
+  return [...driveArgs(m), ...nicArgs(m), ...shareArgs(m), ...m.devices.flatMap((d) => ['-device', d]), ...hostDeviceArgs(m), ...m.qemuArgs];
+}
+
+/** Each host PCI function through VFIO; the host side was checked before boot (vfio-host.ts). */
+export function hostDeviceArgs(m: Pick<ResolvedMachine, 'hostDevices'>): string[] {
+  return (m.hostDevices ?? []).flatMap((address, i) => ['-device', `vfio-pci,host=${address},id=hostdev${i}`]);
 }
 
 const NIC_DEVICE: Readonly<Record<ResolvedNic['model'], string>> = Object.freeze({

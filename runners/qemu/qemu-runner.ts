@@ -22,6 +22,7 @@ import { sessionClock, vcpusFor } from './bench-clock-args.js';
 import { QemuSession } from './qemu-session.js';
 import { ownedTmpPrefix, sweepOrphanQemus } from './orphans.js';
 import { QmpClient } from './qmp.js';
+import { checkHostDevices } from './vfio-host.js';
 
 /** After a panic line, how long the kernel gets to finish printing its trace before QEMU is stopped. */
 const PANIC_TRACE_MS = 2_000;
@@ -44,6 +45,8 @@ export const qemuRunner: Runner = {
     if (!(await qemuVersion(profile.qemuBinary))) {
       throw new InfraError(`${profile.qemuBinary} is not installed`, 'run `npx tsuite setup` (as root it installs QEMU)');
     }
+    // Passthrough fails inside QEMU with one terse line; the host's side is checked first, naming the fix.
+    if (req.machine?.hostDevices?.length) checkHostDevices(req.machine.hostDevices, { memoryMb: req.memoryMb });
     await mkdir(req.dir, { recursive: true });
     // Instruction counting exists under TCG only: an explicit instruction-mode benchmark session runs there.
     if (req.clock === 'instructions' && req.accel === 'kvm') {

@@ -13,6 +13,7 @@ export interface MachineFlags {
   share?: string[];
   iommu?: string;
   device?: string[];
+  hostDevice?: string[];
   qemuArg?: string[];
 }
 
@@ -94,13 +95,13 @@ export function parseShareSpec(spec: string, cwd: string): ShareDef {
 
 /** The names of the machine flags given, for refusing them on a target that boots nothing. */
 export function machineFlagNames(flags: MachineFlags): string[] {
-  const names: [keyof MachineFlags, string][] = [['machine', '--machine'], ['drive', '--drive'], ['nic', '--nic'], ['share', '--share'], ['iommu', '--iommu'], ['device', '--device'], ['qemuArg', '--qemu-arg']];
+  const names: [keyof MachineFlags, string][] = [['machine', '--machine'], ['drive', '--drive'], ['nic', '--nic'], ['share', '--share'], ['iommu', '--iommu'], ['device', '--device'], ['hostDevice', '--host-device'], ['qemuArg', '--qemu-arg']];
   return names.filter(([k]) => flags[k] !== undefined).map(([, n]) => n);
 }
 
 /**
  * The config's machine with the flags applied: --machine and --iommu override, drives, shares,
- * devices and raw args add to the config's, --nic replaces its NICs (`--nic none`: no network).
+ * devices, host devices and raw args add to the config's, --nic replaces its NICs (`--nic none`: no network).
  */
 export function applyMachineFlags(machine: MachineDef | undefined, flags: MachineFlags, cwd = process.cwd()): MachineDef | undefined {
   if (machineFlagNames(flags).length === 0) return machine;
@@ -111,6 +112,7 @@ export function applyMachineFlags(machine: MachineDef | undefined, flags: Machin
   if (flags.nic) m.nics = flags.nic.map(parseNicSpec);
   if (flags.share) m.shares = [...(m.shares ?? []), ...flags.share.map((s) => parseShareSpec(s, cwd))];
   if (flags.device) m.devices = [...(m.devices ?? []), ...flags.device];
+  if (flags.hostDevice) m.hostDevices = [...(m.hostDevices ?? []), ...flags.hostDevice];
   if (flags.qemuArg) m.qemuArgs = [...(m.qemuArgs ?? []), ...flags.qemuArg];
   return m;
 }

@@ -86,6 +86,7 @@ export function addTargetOptions(cmd: Command): Command {
     .option('--share <folder=tag>', 'share a host folder over 9p (repeatable): <folder>=<tag>[,readonly]', collect)
     .option('--iommu <kind>', 'emulated IOMMU: intel-iommu (q35 only) or virtio-iommu')
     .option('--device <value>', 'extra QEMU -device value, verbatim (repeatable)', collect)
+    .option('--host-device <address>', 'pass a host PCI function through with VFIO (repeatable), e.g. 0000:01:00.0; it must be bound to vfio-pci (`tsuite doctor` shows how)', collect)
     .option('--clock <auto|instructions|time>', "benchmark clock: 'instructions' counts guest instructions (QEMU icount, deterministic, TCG only), 'time' measures real time; auto (the config's bench.clock): instructions under TCG, time under KVM", clockOption)
     .option('--qemu-arg <arg>', 'raw QEMU argument appended last (repeatable; write --qemu-arg=-rtc --qemu-arg=base=utc); the console, monitor, QMP and exit device are refused', collect);
 }
@@ -125,6 +126,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
   if (flags.containerImages) def.containerImages = flags.containerImages;
   if (def.runner === 'docker') return resolveDockerTarget(name, def, flags, env);
   if (def.runner === 'cri') return resolveCriTarget(name, def, flags);
+  if (def.runner === 'local') return resolveLocalTarget(name, def, flags);
   if (flags.criEndpoint) {
     throw new UsageError(`--cri-endpoint names an existing runtime, but target '${name}' boots a machine`, 'use --target cri --cri-endpoint <url>');
   }
@@ -232,6 +234,18 @@ function resolveDockerTarget(name: string, def: TargetDef, flags: TargetFlags, e
   // An existing endpoint runs on its own machine: there is no guest clock tsuite could count with.
   if (flags.clock === 'instructions') throw new UsageError(`--clock instructions counts a QEMU guest's instructions, and target '${name}' is an existing Docker endpoint`, 'use --clock time (or auto)');
   return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: LINUX_EVENT_PATTERNS, benchClock: 'time' };
+}
+
+/** The `local` runner is the host itself: no flag that shapes a machine or names an endpoint applies. */
+function resolveLocalTarget(name: string, def: TargetDef, flags: TargetFlags): ResolvedTarget {
+  const given = [...machineFlagsGiven(flags), ...(flags.dockerHost ? ['--docker-host'] : []), ...(flags.criEndpoint ? ['--cri-endpoint'] : [])];
+  if (given.length > 0) {
+    throw new UsageError(`target '${name}' is the host tsuite runs on and boots nothing, so ${given.join(', ')} cannot apply`,
+      'drop them, or use a qemu target (e.g. qemu-x86) to boot a machine');
+  }
+  if (flags.clock === 'instructions') throw new UsageError(`--clock instructions counts a QEMU guest's instructions, and target '${name}' is this host`, 'use --clock time (or auto)');
+  const extraPanics = (def.panicPatterns ?? []).map((p) => regex(p, `panic pattern '${p}'`));
+  return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: { ...LINUX_EVENT_PATTERNS, panic: [...LINUX_EVENT_PATTERNS.panic, ...extraPanics] }, benchClock: 'time' };
 }
 
 /** Flags that shape a machine: meaningless for a target that boots nothing. */

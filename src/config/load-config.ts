@@ -18,7 +18,8 @@ import {
   type ResolvedConfig,
 } from './define-config.js';
 import { SHELL_KEYS } from './shell-schema.js';
-import { BENCH_KEYS, CONFIG_KEYS, configSchema, FIELD_FIXES, TARGET_KEYS, type ConfigInput } from './schema.js';
+import { BENCH_KEYS, CONFIG_KEYS, configSchema, FIELD_FIXES, TARGET_KEYS, targetSchema, type ConfigInput } from './schema.js';
+import { acceleratorProblems } from '../../runners/cloud/cloud-accelerator.js';
 
 /** Looked for in this order in the working directory when --config is not given. */
 export const CONFIG_FILE_NAMES = ['tsuite.config.ts', 'tsuite.config.mts', 'tsuite.config.js', 'tsuite.config.mjs'] as const;
@@ -127,6 +128,7 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
   const configured = isRecord(raw.targets) ? raw.targets : {};
   problems.push(...machineConfigProblems(configured));
   problems.push(...cloudConfigProblems(configured));
+  problems.push(...acceleratorConfigProblems(configured));
   for (const [name, target] of Object.entries(configured)) {
     // A cloud target has defaults for arch and kernel (CLOUD_TARGET_DEFAULTS): only its runner must be said.
     if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target) || isCloudRunner(String(target.runner))) continue;
@@ -184,6 +186,15 @@ function cloudConfigProblems(configured: Record<string, unknown>): ConfigProblem
   });
 }
 
+/** A target's accelerator against its instance type, per provider; only accelerators the schema accepts are checked. */
+function acceleratorConfigProblems(configured: Record<string, unknown>): ConfigProblem[] {
+  return Object.entries(configured).flatMap(([name, target]) => {
+    if (!isRecord(target) || target.accelerator === undefined || !targetSchema.safeParse(target).success) return [];
+    const runner = target.runner ?? BUILT_IN_TARGETS[name]?.runner;
+    return acceleratorProblems({ ...(target as object), runner }).map((p) => ({ path: formatPath(['targets', name, ...p.path.split('.')]), message: p.message, fix: p.fix }));
+  });
+}
+
 /**
  * What the machine schema cannot see: the machine type for the target's arch, the interfaces and
  * IOMMU that type has, colliding qemuArgs. Only machines the schema accepts are checked.
@@ -218,7 +229,7 @@ function problemsFromIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
   const [field, parent] = [...issue.path].reverse().filter((segment): segment is string => typeof segment === 'string');
   // A field without a fix of its own (a cloud target's region) is fixed by its holder's example.
   const fix =
-    field === undefined
+    parent === 'accelerator' ? FIELD_FIXES.accelerator : field === undefined
       ? "export default defineConfig({ ... }) with an object (import { defineConfig } from 'tsuite')"
       : Object.hasOwn(FIELD_FIXES, field)
         ? FIELD_FIXES[field]

@@ -49,6 +49,7 @@ export const machineSchema = z.strictObject({
   shares: z.array(shareSchema, { error: 'must be an array of shares' }).optional(),
   iommu: oneOf(IOMMU_KINDS).optional(),
   devices: z.array(text('a QEMU -device value'), { error: 'must be an array of QEMU -device values' }).optional(),
+  hostDevices: z.array(text("a host PCI address, e.g. '0000:01:00.0'"), { error: "must be an array of host PCI addresses, e.g. ['0000:01:00.0']" }).optional(),
   qemuArgs: z.array(z.string({ error: 'must be a string' }), { error: 'must be an array of strings, one QEMU argument each' }).optional(),
 });
 
@@ -83,5 +84,6 @@ export const MACHINE_FIELD_FIXES: Readonly<Record<string, string>> = Object.free
   tag: "a 9p mount tag of at most 31 characters, e.g. tag: 'host0'",
   iommu: "iommu: 'intel-iommu' (q35 only) or 'virtio-iommu'",
   devices: "devices: ['pci-testdev'] (QEMU -device values, verbatim)",
+  hostDevices: "hostDevices: ['0000:01:00.0'] (host PCI functions bound to vfio-pci, passed through; `tsuite doctor` shows which are ready)",
   qemuArgs: "qemuArgs: ['-rtc', 'base=utc'] (not the console, monitor, QMP, exit device or what tsuite sets itself)",
 });

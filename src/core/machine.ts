@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from './errors.js';
+import { normalizePciAddress } from './pci-address.js';
 
 /**
  * A target's machine as data: machine type, drives, NICs, 9p shares, IOMMU, extra devices and raw
@@ -18,6 +19,12 @@ export interface MachineDef {
   iommu?: IommuKind;
   /** Extra `-device` values, verbatim. */
   devices?: string[];
+  /**
+   * Host PCI functions passed through to the guest with VFIO (`-device vfio-pci,host=<address>`),
+   * e.g. `0000:01:00.0`. Each must be bound to vfio-pci on the host, its whole IOMMU group too
+   * (checked before boot: runners/qemu/vfio-host.ts). On x86_64 they need q35 (PCIe).
+   */
+  hostDevices?: string[];
   /** Raw arguments appended last; refused where they collide with what tsuite owns (OWNED_QEMU_ARGS). */
   qemuArgs?: string[];
 }
@@ -31,6 +38,42 @@ export const NIC_MODELS = ['virtio-net', 'e1000', 'e1000e', 'rtl8139', 'ne2k_pci
 export type NicModel = (typeof NIC_MODELS)[number];
 export const IOMMU_KINDS = ['intel-iommu', 'virtio-iommu'] as const;
 export type IommuKind = (typeof IOMMU_KINDS)[number];
+
+/**
+ * What a suite needs of the machine beyond the target's own (SuiteDef.machine): the `gpu` suite
+ * needs an IOMMU and QEMU's `edu` test device (a PCI function with a DMA engine) to drive over VFIO.
+ */
+export interface MachineNeeds {
+  /** An emulated IOMMU: the target's own if it has one, else intel-iommu on x86_64 (q35 where the type is left to tsuite), virtio-iommu elsewhere. */
+  iommu?: true;
+  /** `-device` values the machine must have (added unless the target already has them). */
+  devices?: readonly string[];
+}
+
+/** The target's machine with a suite's needs added; the target's own choices win. */
+export function withMachineNeeds(machine: MachineDef | undefined, arch: string, needs: MachineNeeds | undefined): MachineDef | undefined {
+  if (!needs) return machine;
+  const m: MachineDef = { ...(machine ?? {}) };
+  if (needs.iommu && !m.iommu) {
+    const q35 = arch === 'x86_64' && (m.type === undefined || m.type === 'q35');
+    m.iommu = q35 ? 'intel-iommu' : 'virtio-iommu';
+  }
+  const devices = [...(m.devices ?? [])];
+  for (const d of needs.devices ?? []) if (!devices.some((have) => deviceDriver(have) === deviceDriver(d))) devices.push(d);
+  if (devices.length > 0) m.devices = devices;
+  return m;
+}
+
+/**
+ * What a Linux kernel's command line needs for the machine's IOMMU: intel-iommu is off unless
+ * asked (`intel_iommu=on`); `iommu=pt` keeps the host's own devices on identity maps (VFIO still
+ * gets translated domains); `no_timer_check`, because under TCG on a busy host about one boot in 16
+ * panicked "timer doesn't work through Interrupt-remapped IO-APIC" without it (HOST-FACTS).
+ */
+export function linuxIommuCmdline(machine: Pick<ResolvedMachine, 'iommu'>, cmdline: string): string {
+  if (machine.iommu !== 'intel-iommu' || /(^|\s)intel_iommu=/.test(cmdline)) return cmdline;
+  return `${cmdline} intel_iommu=on iommu=pt no_timer_check`.trim();
+}
 
 export interface DriveDef {
   file: string;
@@ -109,6 +152,8 @@ export interface ResolvedMachine {
   shares: Required<ShareDef>[];
   iommu?: IommuKind;
   devices: string[];
+  /** Host PCI functions passed through with vfio-pci, in full form (`0000:01:00.0`); absent in results written before it existed. */
+  hostDevices?: string[];
   qemuArgs: string[];
 }
 
@@ -185,11 +230,21 @@ export interface MachineProblem {
 const list = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 const deviceDriver = (value: string) => value.split(',')[0]!.trim();
 
+/**
+ * The machine type: the target's, else q35 where intel-iommu or host devices ask for it (intel-iommu
+ * exists on q35 only; a passed-through device wants PCIe), else the arch profile's.
+ */
+function machineType(machine: MachineDef, arch: string, profileMachine: string | undefined): string {
+  if (machine.type !== undefined) return machine.type;
+  const wantsQ35 = machine.iommu === 'intel-iommu' || (machine.hostDevices?.length ?? 0) > 0;
+  return wantsQ35 && arch === 'x86_64' ? 'q35' : profileMachine ?? MACHINE_TYPES[arch]?.[0] ?? '';
+}
+
 /** Every problem with a machine for an arch (types checked by the schema first): empty = valid. */
 export function machineProblems(machine: MachineDef, arch: string, profileMachine?: string): MachineProblem[] {
   const problems: MachineProblem[] = [];
   const types = MACHINE_TYPES[arch] ?? [];
-  const type = machine.type ?? profileMachine ?? types[0];
+  const type = machineType(machine, arch, profileMachine ?? types[0]);
   if (machine.type !== undefined && types.length > 0 && !types.includes(machine.type)) {
     problems.push({ path: 'type', message: `'${machine.type}' is not a machine type tsuite offers on ${arch}`, fix: `use one of: ${list(types)} (default: ${profileMachine ?? types[0]})` });
   }
@@ -248,8 +303,34 @@ export function machineProblems(machine: MachineDef, arch: string, profileMachin
   }
   (machine.devices ?? []).forEach((d, i) => {
     if (OWNED_DEVICES.includes(deviceDriver(d))) problems.push({ path: `devices[${i}]`, message: `${deviceDriver(d)} is the exit device tsuite places itself`, fix: 'drop it; set exitSuccessValue for the value your kernel writes' });
+    // Passthrough through hostDevices is checked on the host before boot; a verbatim one would fail inside QEMU.
+    if (deviceDriver(d) === 'vfio-pci') problems.push({ path: `devices[${i}]`, message: 'a vfio-pci device is host passthrough', fix: `use hostDevices: ['${/host=([^,]+)/.exec(d)?.[1] ?? '0000:01:00.0'}'] (--host-device), which tsuite checks on the host before boot` });
   });
+  problems.push(...hostDeviceProblems(machine.hostDevices ?? [], arch, type));
   problems.push(...qemuArgProblems(machine.qemuArgs ?? []));
+  return problems;
+}
+
+/** Host PCI functions: well-formed, each once, on a machine with PCIe (q35 on x86_64, virt on aarch64). */
+function hostDeviceProblems(addresses: readonly string[], arch: string, type: string | undefined): MachineProblem[] {
+  const problems: MachineProblem[] = [];
+  const seen = new Set<string>();
+  addresses.forEach((raw, i) => {
+    const address = normalizePciAddress(raw);
+    if (!address) {
+      problems.push({ path: `hostDevices[${i}]`, message: `'${raw}' is not a PCI address`, fix: "write it as /sys/bus/pci/devices names it, e.g. '0000:01:00.0' (lspci -D lists them)" });
+      return;
+    }
+    if (seen.has(address)) problems.push({ path: `hostDevices[${i}]`, message: `${address} is passed through twice`, fix: 'give each host device once' });
+    seen.add(address);
+  });
+  if (addresses.length > 0 && arch === 'x86_64' && type !== 'q35') {
+    problems.push({
+      path: 'hostDevices',
+      message: type === 'microvm' ? 'microvm has no PCI bus for a passed-through device' : `a passed-through PCI device needs q35 (PCIe, with extended config space a GPU driver reads), not ${type}`,
+      fix: "set machine type 'q35', or leave the type out (tsuite then picks q35)",
+    });
+  }
   return problems;
 }
 
@@ -282,10 +363,10 @@ export function resolveMachine(machine: MachineDef | undefined, arch: string, pr
   }
   if (problems.length > 1) {
     throw new UsageError(`${target ? `target '${target}': ` : ''}the machine has ${problems.length} problems:\n${problems.map((p) => `  - machine.${p.path}: ${p.message} (fix: ${p.fix})`).join('\n')}`,
-      'fix each field above (config fields, or the --machine/--drive/--nic/--share/--iommu/--device/--qemu-arg flags)');
+      'fix each field above (config fields, or the --machine/--drive/--nic/--share/--iommu/--device/--host-device/--qemu-arg flags)');
   }
   return {
-    type: m.type ?? profileMachine,
+    type: machineType(m, arch, profileMachine),
     drives: (m.drives ?? []).map((d) => {
       const media = d.media ?? 'disk';
       const readOnly = d.readOnly === true || media === 'cdrom';
@@ -305,6 +386,7 @@ export function resolveMachine(machine: MachineDef | undefined, arch: string, pr
     shares: (m.shares ?? []).map((s) => ({ path: s.path, tag: s.tag, readOnly: s.readOnly === true })),
     ...(m.iommu && { iommu: m.iommu }),
     devices: [...(m.devices ?? [])],
+    hostDevices: (m.hostDevices ?? []).map((a) => normalizePciAddress(a)!),
     qemuArgs: [...(m.qemuArgs ?? [])],
   };
 }
@@ -344,7 +426,7 @@ export function checkMachineFiles(machine: MachineDef | undefined, cwd = process
 /** The profile's machine and nothing the target added: not worth a line in a report. */
 export function isPlainMachine(m: ResolvedMachine): boolean {
   return Object.values(MACHINE_TYPES).some((types) => types[0] === m.type) && !m.drives.some((d) => !d.role) && m.nics.length === 0
-    && m.shares.length === 0 && !m.iommu && m.devices.length === 0 && m.qemuArgs.length === 0;
+    && m.shares.length === 0 && !m.iommu && m.devices.length === 0 && (m.hostDevices?.length ?? 0) === 0 && m.qemuArgs.length === 0;
 }
 
 /** One line: `q35; drives: ahci disk.img; nics: e1000 (127.0.0.1:41234→7000/tcp); iommu: intel-iommu`. */
@@ -358,6 +440,7 @@ export function describeMachine(m: ResolvedMachine): string {
   if (m.shares.length) parts.push(`9p: ${m.shares.map((s) => `${s.tag}=${s.path}${s.readOnly ? ' (ro)' : ''}`).join(', ')}`);
   if (m.iommu) parts.push(`iommu: ${m.iommu}`);
   if (m.devices.length) parts.push(`devices: ${m.devices.join(' ')}`);
+  if (m.hostDevices?.length) parts.push(`vfio: ${m.hostDevices.join(' ')}`);
   if (m.qemuArgs.length) parts.push(`args: ${m.qemuArgs.join(' ')}`);
   return parts.join('; ');
 }

@@ -35,7 +35,7 @@ describe('machine in the config', () => {
       'qemu-x86': { machine: { type: 'q35', drives: [{ file: 'a.img', interface: 'ide' }, { file: 'b.img', interface: 'sata' }], nics: [{ model: 'e1000', forwards: [{ guest: 0 }] }], iommu: 'amd-iommu', qemuArgs: ['-monitor', 'stdio'] } },
       'qemu-arm64': { machine: { type: 'q35' } },
       mine: { runner: 'qemu', arch: 'x86_64', machine: { drives: [{ file: 'x.img', interface: 'virtio', bogus: 1 }] } },
-      other: { runner: 'qemu', arch: 'x86_64', kernel: 'k', machine: { iommu: 'intel-iommu' } },
+      other: { runner: 'qemu', arch: 'x86_64', kernel: 'k', machine: { type: 'pc', iommu: 'intel-iommu' } },
     });
     const byPath = Object.fromEntries(found.map((p) => [p.path, p]));
     expect(byPath['targets.qemu-x86.machine.drives[1].interface']?.fix).toContain("'ahci'");
@@ -124,7 +124,9 @@ describe('machine flags', () => {
     expect(e.fix).toContain("'ahci'");
     expect(usageError(() => resolveTarget(config(), { machine: 'virt' })).fix).toContain("'pc', 'q35', 'microvm'");
     expect(usageError(() => resolveTarget(config(), { iommu: 'amd' })).message).toBe("--iommu: unknown IOMMU 'amd'");
-    expect(usageError(() => resolveTarget(config(), { iommu: 'intel-iommu' })).message).toContain('intel-iommu needs the q35 machine');
+    expect(usageError(() => resolveTarget(config(), { machine: 'pc', iommu: 'intel-iommu' })).message).toContain('intel-iommu needs the q35 machine');
+    // Left to tsuite, the machine type follows the IOMMU: q35.
+    expect(resolveTarget(config(), { iommu: 'intel-iommu' }).def.machine?.iommu).toBe('intel-iommu');
     expect(usageError(() => resolveTarget(config(), { qemuArg: ['-qmp', 'stdio'] })).message).toContain('machine.qemuArgs[0]: -qmp collides');
   });
 

@@ -51,11 +51,12 @@ describe('what a machine type can have', () => {
     expect(paths({ type: 'microvm', drives: [disk('virtio'), disk('nvme')], nics: [{ model: 'e1000' }] })).toEqual(['drives[1].interface', 'nics[0].model']);
   });
 
-  it('refuses intel-iommu off q35, and accepts it on q35', () => {
-    const [p] = machineProblems({ iommu: 'intel-iommu' }, 'x86_64', 'pc');
+  it('refuses intel-iommu off q35, and accepts it on q35 (the type it gets when left out)', () => {
+    const [p] = machineProblems({ type: 'pc', iommu: 'intel-iommu' }, 'x86_64', 'pc');
     expect(p).toMatchObject({ path: 'iommu' });
     expect(p!.message).toContain('q35');
     expect(paths({ type: 'q35', iommu: 'intel-iommu' })).toEqual([]);
+    expect(paths({ iommu: 'intel-iommu' })).toEqual([]);
     expect(paths({ iommu: 'virtio-iommu' })).toEqual([]);
   });
 

@@ -5,6 +5,8 @@ import { DockerChannel } from '../../channels/docker.js';
 import { describeError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { installCommand, targetRequirements } from '../host-check.js';
+import { gpuDoctorLines } from '../doctor-gpu.js';
+import { collect } from '../machine-flags.js';
 import { loadContext } from '../load-context.js';
 import { resolveTarget } from '../target-options.js';
 import { profileFor } from '../../../runners/qemu/profiles/index.js';
@@ -17,14 +19,15 @@ const line = (ok: boolean, what: string, fix?: string, mark = '✗') =>
 
 export function doctorCommand(): Command {
   return new Command('doctor')
-    .description('show what the host has or lacks for a target (QEMU, firmware, busybox, kernel cache, KVM; or a Docker endpoint), with the fix for each')
+    .description('show what the host has or lacks for a target (QEMU, firmware, busybox, kernel cache, KVM, GPU passthrough; or a Docker endpoint), with the fix for each')
     .option('-t, --target <name>', 'target to check for', 'qemu-x86')
     .option('--docker-host <url>', 'for the docker target: the endpoint to check (default: DOCKER_HOST)')
     .option('--docker-cert-path <dir>', 'for the docker target: TLS client certificates (ca.pem, cert.pem, key.pem)')
     .option('--cri-endpoint <url>', 'for the cri target: the runtime to check (unix:///path or tcp://host:port)')
     .option('--cri-cert-path <dir>', 'for the cri target: TLS material (ca.pem, and cert.pem + key.pem)')
+    .option('--host-device <address>', 'also check that this host PCI function can be passed through (repeatable), as run --host-device', collect)
     .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
-    .action(async (flags: { target: string; dockerHost?: string; dockerCertPath?: string; criEndpoint?: string; criCertPath?: string; config?: string }) => {
+    .action(async (flags: { target: string; dockerHost?: string; dockerCertPath?: string; criEndpoint?: string; criCertPath?: string; hostDevice?: string[]; config?: string }) => {
       const { def } = resolveTarget(await loadContext(flags.config), flags);
       let problems = 0;
       for (const req of targetRequirements(def)) {
@@ -35,6 +38,7 @@ export function doctorCommand(): Command {
       if (def.runner === 'docker') problems += await checkEndpoint(def.docker?.host ?? '', def.docker?.certPath);
       else if (def.runner === 'cri') problems += await checkCriEndpoint(def.cri?.endpoint ?? '', def.cri?.certPath);
       else problems += await checkMachine(def.arch);
+      if (def.runner === 'qemu') problems += checkGpuPassthrough(def.machine?.hostDevices, def.memoryMb);
       process.stdout.write(problems ? `\n${problems} problem(s): see the fix under each (\`npx tsuite setup\` installs and builds what is missing).\n` : '\nThe host is ready.\n');
       process.exitCode = problems ? 3 : 0;
     });
@@ -58,6 +62,14 @@ async function checkMachine(arch: string): Promise<number> {
     line(choice.accel === 'kvm', `accelerator: ${choice.accel} (${choice.reason})`, 'none needed: tsuite uses TCG (slower)', '!');
   }
   return problems;
+}
+
+/** The GPU / VFIO section; only the target's own host devices count as problems. */
+function checkGpuPassthrough(hostDevices: readonly string[] | undefined, memoryMb: number): number {
+  process.stdout.write('\nGPU passthrough (VFIO):\n');
+  const lines = gpuDoctorLines(hostDevices ?? [], undefined, memoryMb);
+  for (const l of lines) process.stdout.write(`${l.mark} ${l.what}${l.mark !== '✓' && l.fix ? `\n    fix: ${l.fix}` : ''}\n`);
+  return lines.filter((l) => l.mark === '✗').length;
 }
 
 /** Whether the CRI runtime answers Version, and what it is; returns the number of problems. */

@@ -81,6 +81,7 @@ export class InstanceStore {
         details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'QUOTA_EXCEEDED', domain: 'compute.googleapis.com', metadata: { quota_metric: 'compute.googleapis.com/cpus', limit: '0', limit_name: 'CPUS-per-project-region' } }],
       }));
     }
+    const guestAccelerators = this.guestAccelerators(zone, body);
     const nics = Array.isArray(body.networkInterfaces) && body.networkInterfaces.length ? (body.networkInterfaces as Record<string, unknown>[]) : [{}];
     const networkIP = `10.128.0.${this.nextHost++}`;
     const now = new Date().toISOString();
@@ -123,6 +124,7 @@ export class InstanceStore {
       ...(body.serviceAccounts !== undefined ? { serviceAccounts: body.serviceAccounts } : {}),
       selfLink: this.links.instance(zone, name as string),
       scheduling: body.scheduling ?? { onHostMaintenance: 'MIGRATE', automaticRestart: true, preemptible: false, provisioningModel: 'STANDARD' },
+      ...(guestAccelerators && { guestAccelerators }),
       ...(body.shieldedInstanceConfig !== undefined ? { shieldedInstanceConfig: body.shieldedInstanceConfig } : {}),
       ...(body.labels ? { labels: body.labels, labelFingerprint: fingerprint(body.labels) } : {}),
       tags: { fingerprint: fingerprint((body.tags as { items?: unknown } | undefined)?.items), ...(body.tags as object | undefined) },
@@ -134,6 +136,24 @@ export class InstanceStore {
     this.instances.set(record.name, record);
     this.created.push(record.resource);
     return { record, image: image! };
+  }
+
+  /**
+   * `guestAccelerators` as GCE takes them: each `acceleratorType` a partial or full URL of an
+   * accelerator type in the instance's zone, a positive count; and an instance with GPUs cannot
+   * live-migrate, so `scheduling.onHostMaintenance` must be TERMINATE. Kept as sent, full URLs.
+   */
+  private guestAccelerators(zone: string, body: Record<string, unknown>): Record<string, unknown>[] | undefined {
+    if (body.guestAccelerators === undefined) return undefined;
+    const list = Array.isArray(body.guestAccelerators) ? (body.guestAccelerators as Record<string, unknown>[]) : [];
+    list.forEach((a, i) => {
+      const type = typeof a.acceleratorType === 'string' ? a.acceleratorType : '';
+      if (!new RegExp(`(^|/)zones/${zone}/acceleratorTypes/[a-z0-9-]+$`).test(type)) fail(400, `Invalid value for field 'resource.guestAccelerators[${i}].acceleratorType': '${type}'. Accelerator type must be in zone ${zone}.`);
+      if (!Number.isInteger(a.acceleratorCount) || (a.acceleratorCount as number) < 1) fail(400, `Invalid value for field 'resource.guestAccelerators[${i}].acceleratorCount': '${String(a.acceleratorCount)}'. Must be a positive integer.`);
+    });
+    const maintenance = (body.scheduling as { onHostMaintenance?: unknown } | undefined)?.onHostMaintenance;
+    if (list.length > 0 && maintenance !== 'TERMINATE') fail(400, "Invalid value for field 'resource.scheduling.onHostMaintenance': 'MIGRATE'. Instances with guest accelerators do not support live migration.");
+    return list.map((a) => ({ acceleratorType: this.links.absolute(a.acceleratorType as string), acceleratorCount: a.acceleratorCount }));
   }
 
   /** Takes the instance to RUNNING on a real QEMU, then ends the insert operation. */
