@@ -8,6 +8,7 @@ import { execChecked, execOk } from '../../src/core/exec.js';
 import { assetPath, cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
 import { indexModules, resolveLoadOrder } from '../modules.js';
+import { DEFAULT_OPTIONAL_MODULES, OPTIONAL_MODULES_DIR, resolveOptionalModules } from './optional-modules.js';
 
 /** The shell functions tsuite's guest inits share (the boot report), and where they go in a guest. */
 export const GUEST_LIB_SOURCE = ['kernel', 'guest', 'guest-lib.sh'] as const;
@@ -25,6 +26,11 @@ export interface InitramfsRequest {
   /** The guest init; the tsuite init by default. */
   init?: string;
   modules?: readonly string[];
+  /**
+   * Modules carried but not loaded at boot, in OPTIONAL_MODULES_DIR with their own load-order
+   * (optional-modules.ts); VFIO by default. Any the kernel lacks are left out.
+   */
+  optionalModules?: readonly string[];
   /** More files for the image: the guest agent and its libraries, probe binaries. */
   extraFiles?: readonly ExtraFile[];
 }
@@ -57,9 +63,10 @@ export async function buildInitramfs(req: InitramfsRequest, progress: Progress, 
 
   const index = await indexModules(req.modulesDir);
   const order = await resolveLoadOrder(index, modules);
+  const optional = await resolveOptionalModules(index, req.optionalModules ?? DEFAULT_OPTIONAL_MODULES, order);
   const extra = req.extraFiles ?? [];
   const hash = createHash('sha256');
-  hash.update(await readFile(init)).update(await readFile(guestLib)).update(await readFile(req.busybox)).update(req.release).update(order.join(','));
+  hash.update(await readFile(init)).update(await readFile(guestLib)).update(await readFile(req.busybox)).update(req.release).update(order.join(',')).update(`\0optional:${optional.join(',')}`);
   for (const f of extra) {
     stagePath('/', f.to);
     if (!existsSync(f.from)) throw new InfraError(`initramfs file not found: ${f.from}`, 'run `npx tsuite setup` to fetch and build it again');
@@ -82,6 +89,12 @@ export async function buildInitramfs(req: InitramfsRequest, progress: Progress, 
       await copyFile(guestLib, join(stage, GUEST_LIB));
       for (const m of order) await copyFile(index.get(m)!, join(stage, 'lib', 'modules', `${m}.ko`));
       await writeFile(join(stage, 'lib', 'modules', 'load-order'), order.join('\n') + '\n');
+      if (optional.length > 0) {
+        const dir = join(stage, OPTIONAL_MODULES_DIR);
+        await mkdir(dir, { recursive: true });
+        for (const m of optional) await copyFile(index.get(m)!, join(dir, `${m}.ko`));
+        await writeFile(join(dir, 'load-order'), optional.join('\n') + '\n');
+      }
       for (const f of extra) {
         const to = stagePath(stage, f.to);
         await mkdir(dirname(to), { recursive: true });

@@ -21,14 +21,26 @@ export const BENCH_CFLAGS = ['-static', '-O2', '-Wall'] as const;
  */
 interface ProgramSet {
   /** The cache subfolder, also the word used in messages. */
-  name: 'probes' | 'bench';
+  name: 'probes' | 'bench' | 'gpu' | 'nvidia';
   /** One program, for messages. */
   noun: string;
   cflags: readonly string[];
+  /** Linker flags, after the source (a dynamic set's libraries). */
+  ldflags?: readonly string[];
   fixtures: string;
 }
 const PROBE_SET: ProgramSet = { name: 'probes', noun: 'probe', cflags: PROBE_CFLAGS, fixtures: 'fixtures/probes' };
 const BENCH_SET: ProgramSet = { name: 'bench', noun: 'benchmark', cflags: BENCH_CFLAGS, fixtures: 'fixtures/bench' };
+/** The gpu suite's static probes (fixtures/gpu/*.c, not its subfolders): the probe flags and probe.h. */
+const GPU_SET: ProgramSet = { name: 'gpu', noun: 'gpu probe', cflags: PROBE_CFLAGS, fixtures: 'fixtures/gpu' };
+/**
+ * The NVIDIA stack probes (fixtures/gpu/nvidia/README.md): DYNAMIC, unlike every other set, since
+ * they dlopen the driver's libcuda.so.1 / libnvidia-ml.so.1, which only glibc's dynamic loader can
+ * load. They need no CUDA toolkit: the API they call is declared in their own headers.
+ */
+export const NVIDIA_CFLAGS = ['-O2', '-Wall'] as const;
+export const NVIDIA_LDFLAGS = ['-ldl'] as const;
+const NVIDIA_SET: ProgramSet = { name: 'nvidia', noun: 'NVIDIA probe', cflags: NVIDIA_CFLAGS, ldflags: NVIDIA_LDFLAGS, fixtures: 'fixtures/gpu/nvidia' };
 
 export interface BuiltProbes {
   /** `<cache>/probes/<arch>-<hash>/`, holding one binary per probe. */
@@ -68,6 +80,16 @@ export function benchSources(dir: string = assetPath('fixtures', 'bench')): Prom
 }
 
 /**
+ * The gpu suite's static probe sources: fixtures/gpu/*.c (subfolders such as nvidia/ are other
+ * sets) with their vfio-*.h headers, and ../probes/probe.h, which they include by that path, so
+ * a change to it rebuilds them.
+ */
+export async function gpuSources(dir: string = assetPath('fixtures', 'gpu')): Promise<ProbeSources> {
+  const src = await probeSources(dir);
+  return { ...src, headers: [...src.headers, join('..', 'probes', 'probe.h')] };
+}
+
+/**
  * Compiles every probe for `arch` into `<root>/probes/<arch>-<hash>/<name>`, static. The hash
  * covers the sources, the headers, the flags and the compiler's version, so a second call with
  * nothing changed is a lookup, and a compiler upgrade rebuilds. The directory appears whole or
@@ -81,6 +103,37 @@ export async function buildProbes(
 ): Promise<BuiltProbes> {
   const built = await buildSet(PROBE_SET, arch, progress, root, sources ?? (await probeSources()));
   return { dir: built.dir, probes: built.names };
+}
+
+/** The same for the gpu probes (fixtures/gpu/*.c), into `<root>/gpu/<arch>-<hash>/<name>`. */
+export async function buildGpuProbes(
+  arch: ProbeArch,
+  progress?: Progress,
+  root: string = cacheDir(),
+  sources?: ProbeSources,
+): Promise<BuiltProbes> {
+  const built = await buildSet(GPU_SET, arch, progress, root, sources ?? (await gpuSources()));
+  return { dir: built.dir, probes: built.names };
+}
+
+/** The NVIDIA probe sources: fixtures/gpu/nvidia/*.c, their headers, and the probe.h they include. */
+export async function nvidiaSources(dir: string = assetPath('fixtures', 'gpu', 'nvidia')): Promise<ProbeSources> {
+  const src = await probeSources(dir);
+  return { ...src, headers: [...src.headers, join('..', '..', 'probes', 'probe.h')] };
+}
+
+/**
+ * The NVIDIA probes (nvidia-pci, nvidia-driver, nvidia-nvml, nvidia-cuda), dynamic, into
+ * `<root>/nvidia/<arch>-<hash>/<name>`; they run where the guest has glibc (any distro guest).
+ */
+export async function buildNvidiaProbes(
+  arch: ProbeArch,
+  progress?: Progress,
+  root: string = cacheDir(),
+  sources?: ProbeSources,
+): Promise<BuiltBench> {
+  const built = await buildSet(NVIDIA_SET, arch, progress, root, sources ?? (await nvidiaSources()));
+  return { dir: built.dir, programs: built.names };
 }
 
 /** The same for the benchmarks (fixtures/bench), into `<root>/bench/<arch>-<hash>/<name>`. */
@@ -101,7 +154,8 @@ async function buildSet(set: ProgramSet, arch: ProbeArch, progress: Progress | u
   if (src.probes.length === 0) throw new InfraError(`no ${set.noun} sources (*.c) in ${src.dir}`, 'reinstall tsuite: its fixtures are missing');
 
   const version = (await execChecked(tc.cc, ['--version'], { fix })).stdout.split('\n')[0] ?? '';
-  const hash = createHash('sha256').update(`${tc.cc}\n${version}\n${set.cflags.join(' ')}\n`);
+  const flags = [...set.cflags, ...(set.ldflags ?? [])].join(' '); // the static sets' hashes stay as they were
+  const hash = createHash('sha256').update(`${tc.cc}\n${version}\n${flags}\n`);
   for (const f of [...src.headers, ...src.probes.map((p) => `${p}.c`)]) {
     hash.update(`${f}\n`).update(await readFile(join(src.dir, f)));
   }
@@ -137,7 +191,7 @@ async function compileAll(cc: string, set: ProgramSet, src: ProbeSources, outDir
   const queue = [...src.probes];
   const worker = async () => {
     for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
-      const r = await exec(cc, [...set.cflags, '-I', src.dir, '-o', join(outDir, p), join(src.dir, `${p}.c`)]);
+      const r = await exec(cc, [...set.cflags, '-I', src.dir, '-o', join(outDir, p), join(src.dir, `${p}.c`), ...(set.ldflags ?? [])]);
       if (r.code !== 0) {
         const tail = r.stderr.trim().split('\n').slice(-8).join('\n');
         throw new InfraError(`${set.noun} ${p} does not compile with ${cc}:\n${tail}`, `fix ${set.fixtures}/${p}.c, or ${fix}`);
