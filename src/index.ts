@@ -17,6 +17,8 @@ export { parseKtap, parseKtapAll, flattenKtap, type KtapDocument, type KtapTest,
 export { InfraError, UsageError } from './core/errors.js';
 export { assetPath } from './core/paths.js';
 export { AgentClient, type ExecResult, type ExecOptions } from './channels/agent.js';
+export { guestPath, shellWord, type GuestAgent } from './channels/guest-agent.js';
+export { requireDestructive, destructiveRefusal, sharesHost } from './core/destructive.js';
 export { AgentError } from './channels/agent-error.js';
 export { DockerChannel, type DockerEndpoint, type DockerEngineInfo } from './channels/docker.js';
 export { CriChannel, CriRpcError, CriConnectError, isUnimplemented, LOCAL_NODE, type CriNode, type CriEndpoint, type CriRuntimeInfo, type CallOptions as CriCallOptions } from './channels/cri.js';
@@ -30,6 +32,7 @@ export type { StreamStatus as CriStreamStatus, TerminalSize } from './channels/c
 export { ShellChannel, ShellTimeout, ShellClosed, SHELL_DEFAULT_TIMEOUT_MS, type ShellSettings, type ShellRunOptions } from './channels/shell.js';
 export { terminalText, type LineEnding } from './channels/shell-text.js';
 export type { ShellStep, ShellTestDef } from './core/shell-test-def.js';
-export { buildProbes, buildBench } from '../kernel/probes/build-probes.js';
+export { buildProbes, buildBench, buildGpuProbes, buildNvidiaProbes } from '../kernel/probes/build-probes.js';
+export { loadOptionalModulesCommand, OPTIONAL_MODULES_DIR, VFIO_MODULES } from '../kernel/initramfs/optional-modules.js';
 export type { ProbeArch } from '../kernel/probes/toolchain.js';
 export type { MetricDef, Direction } from './bench/model.js';

@@ -4,7 +4,9 @@ import {
   parseKtapAll,
   scanKernelEvents,
   TestOutcome,
-  type AgentClient,
+  guestPath,
+  shellWord,
+  type GuestAgent,
   type ProbeArch,
   type TestContext,
 } from '../src/index.js';
@@ -16,13 +18,13 @@ import { ktapChild, linesBefore, reportedKtapTests } from './ktap-results.js';
 /** Where the probes are copied in the guest (and where the probes image carries them). */
 export const PROBE_DIR = PROBES_IN_IMAGE;
 
-/** In the guest over the agent, as root with cwd /tmp. */
-async function runOverAgent(ctx: TestContext, agent: AgentClient, probe: string, timeoutMs: number): Promise<ProbeRun> {
-  await uploadOnce(ctx.session, agent, PROBE_DIR, async () => {
+/** In the guest over the agent, as root with cwd /tmp (both under the agent's scratch root on the local target). */
+async function runOverAgent(ctx: TestContext, agent: GuestAgent, probe: string, timeoutMs: number): Promise<ProbeRun> {
+  const dir = await uploadOnce(ctx.session, agent, PROBE_DIR, async () => {
     const built = await buildProbes(ctx.target.arch as ProbeArch);
     return { dir: built.dir, names: built.probes };
   });
-  const res = await agent.exec(['/bin/sh', '-c', `cd /tmp && exec ${PROBE_DIR}/${probe}`], { timeoutMs });
+  const res = await agent.exec(['/bin/sh', '-c', `cd ${shellWord(guestPath(agent, '/tmp'))} && exec ${shellWord(dir)}/${probe}`], { timeoutMs });
   if (res.exitCode === 127) {
     throw new InfraError(`probe ${probe} is not in the guest (${outputTail(res.stderr, 2)})`, 'boot the tsuite initramfs, which carries the probes, or copy them to ' + PROBE_DIR);
   }
@@ -40,6 +42,15 @@ export async function runProbe(ctx: TestContext, probe: string, prefix: string, 
   if (!agent && !docker) throw new InfraError('the session has neither an agent nor a docker channel', 'boot a target whose guest runs qemu-ga, or one with a Docker endpoint');
   const fromLine = ctx.session.console.lines.length;
   const res = agent ? await runOverAgent(ctx, agent, probe, timeoutMs) : await runInContainer(ctx, docker!, probe, timeoutMs);
+  reportKtapRun(ctx, res, probe, prefix, fromLine);
+}
+
+/**
+ * Reports what one KTAP-printing program left (`res`), started when the console had `fromLine`
+ * lines: each behaviour as a child under `prefix`; a kernel that reported trouble meanwhile makes
+ * the test `crashed`, no KTAP a `parseError`, a signal or a non-zero exit `failed`.
+ */
+export function reportKtapRun(ctx: TestContext, res: ProbeRun, probe: string, prefix: string, fromLine: number): void {
   const out = res.stdout.toString('utf8').split('\n');
   const docs = parseKtapAll(out);
   for (const { id, test } of reportedKtapTests(docs)) ctx.emit(ktapChild(`${prefix}${id}`, test, (line) => linesBefore(out, line)));

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { InfraError, UsageError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
 import { hostInfo } from '../core/host-info.js';
@@ -7,7 +8,7 @@ import { buildPlan, type SessionPlan } from '../core/plan.js';
 import type { Progress } from '../core/progress.js';
 import type { KernelInfo, RunInfo, RunResult } from '../core/result.js';
 import { bootsFromDrives, isCloudRunner, NODE_CRI_HOST_PORTS, NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
-import { resolveMachine } from '../core/machine.js';
+import { linuxIommuCmdline, resolveMachine, withMachineNeeds } from '../core/machine.js';
 import type { CriEndpointRequest, CriRequest, DockerRequest, ProvisionRequest, Runner } from '../core/runner.js';
 
 /** How long a guest's engine may take to answer after the boot landmark, unless the target says. */
@@ -20,6 +21,7 @@ import { SHELL_SUITE, withShellTests } from '../../suites/shell/index.js';
 import type { SuiteDef } from '../core/suite.js';
 import { resolveBoot, type ResolvedBoot } from '../../kernel/resolve-boot.js';
 import { runnerFor } from '../../runners/index.js';
+import { hostSpec } from '../../runners/local/local-session.js';
 import { profileFor } from '../../runners/qemu/profiles/index.js';
 import { qemuVersion } from '../../runners/qemu/accel.js';
 import { targetFacts } from './target-facts.js';
@@ -42,6 +44,7 @@ export interface PreparedTarget {
 function unresolvedKernel(def: TargetDef): KernelInfo {
   if (def.runner === 'docker') return { path: def.docker?.host ?? '', source: 'endpoint', cmdline: '' };
   if (def.runner === 'cri') return { path: def.cri?.endpoint ?? '', source: 'endpoint', cmdline: '' };
+  if (def.runner === 'local') return { path: '', source: 'host', version: release(), cmdline: hostSpec(def.arch).cmdline };
   if (def.image) return { path: def.image, source: 'image', cmdline: '' };
   if (bootsFromDrives(def)) return { path: def.machine!.drives![0]!.file, source: 'drives', cmdline: '' };
   if (def.kernelSrc) return { path: def.kernelSrc, source: 'source', cmdline: '' };
@@ -56,7 +59,7 @@ export async function prepareTarget(target: ResolvedTarget, progress: Progress):
     : undefined;
   const runner = runnerFor(target.def.runner);
   // An existing endpoint has nothing to fetch or build: its kernel is whatever runs the engine.
-  if (target.def.runner === 'docker' || target.def.runner === 'cri') return { target, runner, expectations };
+  if (target.def.runner === 'docker' || target.def.runner === 'cri' || target.def.runner === 'local') return { target, runner, expectations };
   const profile = profileFor(target.def.arch);
   const prepared: PreparedTarget = { target, runner, expectations, qemuVersion: await qemuVersion(profile.qemuBinary) };
   try {
@@ -122,6 +125,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
     qemuVersion: prepared.qemuVersion,
     host: hostInfo(),
     tsuiteVersion,
+    allowDestructive: target.def.allowDestructive === true,
   };
   return dispatch({
     expectations: prepared.expectations,
@@ -141,13 +145,17 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
         return s;
       }
       if (target.def.runner === 'cri') return runner.provision({ ...machinelessRequest(session.id, dir, target), criEndpoint: criEndpointRequest(target.def) }, signal);
+      if (target.def.runner === 'local') return runner.provision(machinelessRequest(session.id, dir, target), signal);
       if (!resolved) throw resolveError!;
+      const machine = resolveMachine(withMachineNeeds(target.def.machine, target.def.arch, session.machineNeeds), target.def.arch, profileFor(target.def.arch).machine);
+      // The reference Linux is told to use the IOMMU it is given; another kernel's command line is its own.
+      const boot = target.def.kernel === 'reference' ? { ...resolved.boot, cmdline: linuxIommuCmdline(machine, resolved.boot.cmdline) } : resolved.boot;
       return runner.provision(
         {
           sessionId: session.id,
           dir,
           arch: target.def.arch,
-          boot: resolved.boot,
+          boot,
           cpus: req.machineOverride?.cpus ?? target.def.cpus,
           memoryMb: target.def.memoryMb,
           accel: target.def.accel,
@@ -159,7 +167,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
           shell: target.def.shell,
           docker: needsDocker ? dockerRequest(target.def) : undefined,
           cri: needsCri ? criRequest(target.def) : undefined,
-          machine: resolveMachine(target.def.machine, target.def.arch, profileFor(target.def.arch).machine),
+          machine,
           // A cloud runner packages, uploads and launches this kernel; the rest of the request is the same.
           ...(isCloudRunner(target.def.runner) ? { cloud: { runId: req.runId, target: target.name, def: target.def, kernel: info.kernel } } : {}),
           ...(session.clock ? { clock: session.clock } : {}),
@@ -222,6 +230,11 @@ function machinelessRequest(sessionId: string, dir: string, target: ResolvedTarg
 /** Stops QEMU processes an earlier, SIGKILLed tsuite left behind, and says so. */
 export async function sweepOrphans(target: ResolvedTarget): Promise<void> {
   // A cloud target boots QEMU too, for the local proof of its package; its cloud orphans are swept by its lifecycle.
+  if (target.def.runner === 'local') {
+    const gone = (await runnerFor('local').sweepOrphans?.()) ?? [];
+    if (gone.length > 0) process.stderr.write(`tsuite: removed the scratch folders of local sessions of ${gone.length} earlier tsuite(s) that were killed (pids ${gone.join(', ')})\n`);
+    return;
+  }
   if (target.def.runner !== 'qemu' && !isCloudRunner(target.def.runner)) return;
   const swept = (await runnerFor('qemu').sweepOrphans?.()) ?? [];
   if (swept.length > 0) {

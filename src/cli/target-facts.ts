@@ -6,6 +6,9 @@ import type { ResolvedTarget } from './target-options.js';
 
 /** Why a cloud session cannot power off: not the kernel's gap, the provider's. */
 const CLOUD_NO_POWER_OFF = "a cloud instance's serial console is output only: tsuite cannot ask the kernel to power off (the instance is deleted instead)";
+/** The local target is the host tsuite runs on: never powered off, never booted by tsuite. */
+const LOCAL_NO_POWER_OFF = 'the local target is the host tsuite runs on: tsuite never powers it off';
+const LOCAL_NO_BOOT_REPORT = 'the local target is the host tsuite runs on: tsuite did not boot it, so there is no tsuite boot report';
 
 /** The target config facts tests may read (see TargetFacts). */
 export function targetFacts(target: ResolvedTarget): TargetFacts {
@@ -18,6 +21,9 @@ export function targetFacts(target: ResolvedTarget): TargetFacts {
     channels: declaredChannels(target.def),
     powerOff: target.def.powerOffCommand !== undefined && !isCloudRunner(target.def.runner),
     ...(isCloudRunner(target.def.runner) ? { powerOffWhy: CLOUD_NO_POWER_OFF } : {}),
+    ...(target.def.runner === 'local' ? { powerOffWhy: LOCAL_NO_POWER_OFF, bootReportWhy: LOCAL_NO_BOOT_REPORT } : {}),
+    allowDestructive: target.def.allowDestructive === true,
+    ...(target.def.devicePlugin ? { devicePlugin: target.def.devicePlugin } : {}),
   };
 }
 
@@ -29,6 +35,8 @@ export function declaredChannels(def: TargetDef): ChannelKind[] {
   // The docker runner boots nothing: its only channel is the endpoint it was given.
   if (def.runner === 'docker') return ['docker'];
   if (def.runner === 'cri') return ['cri'];
+  // The host itself: its kernel log as the console, and the agent implemented here.
+  if (def.runner === 'local') return ['console', 'agent'];
   const channels: ChannelKind[] = ['console'];
   // A cloud instance has its serial console, and the kernel's own APIs only where tsuite shares its network.
   if (isCloudRunner(def.runner)) {

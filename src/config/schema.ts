@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GPU_TYPES } from '../core/accelerator.js';
 import { regexSource } from './regex-source.js';
 import { MACHINE_FIELD_FIXES, machineSchema } from './machine-schema.js';
 import { SHELL_FIELD_FIXES, shellSchema, shellTestsSchema } from './shell-schema.js';
@@ -89,6 +90,12 @@ const azureSchema = z.strictObject({
   authorityHost: endpointUrl,
 }).partial();
 
+/** The GPUs of a cloud target's instance (see AcceleratorDef); checked against the instance type in load-config.ts. */
+const acceleratorSchema = z.strictObject({
+  type: z.enum(GPU_TYPES, { error: `must be one of: ${GPU_TYPES.map((t) => `'${t}'`).join(', ')}` }).optional(),
+  count: intIn(1, 16),
+});
+
 const cloudSchema = z.strictObject({
   sweepGraceMinutes: intIn(0, 100_000),
   consolePollMs: intIn(100, 600_000),
@@ -98,7 +105,7 @@ const cloudSchema = z.strictObject({
 
 /** Every field optional: an entry may override a few fields of a built-in target. */
 export const targetSchema = z.strictObject({
-  runner: z.enum(['qemu', 'docker', 'cri', 'gcp', 'aws', 'azure'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint), 'cri' (an existing CRI runtime), or a cloud: 'gcp' (Compute Engine), 'aws' (EC2) or 'azure' (an Azure VM)" }),
+  runner: z.enum(['qemu', 'docker', 'cri', 'local', 'gcp', 'aws', 'azure'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint), 'cri' (an existing CRI runtime), 'local' (this host), or a cloud: 'gcp' (Compute Engine), 'aws' (EC2) or 'azure' (an Azure VM)" }),
   arch: nonEmpty('a string naming the QEMU arch profile'),
   kernel: nonEmpty("'reference' or a path to a kernel image"),
   initrd: nonEmpty("'tsuite' or a path to an initramfs").optional(),
@@ -128,10 +135,17 @@ export const targetSchema = z.strictObject({
   aws: awsSchema,
   azure: azureSchema,
   cloud: cloudSchema,
+  accelerator: acceleratorSchema,
   machine: machineSchema,
   shell: shellSchema,
   shellTests: shellTestsSchema,
   containerImages: z.enum(['local', 'upstream'], { error: "must be 'local' (built here) or 'upstream' (pulled from a registry)" }),
+  allowDestructive: z.boolean({ error: 'must be true or false' }),
+  devicePlugin: z.strictObject({
+    command: z.array(nonEmpty('a command word'), { error: "must be the plugin's command and arguments, e.g. ['./my-plugin', '--dir', '{pluginDir}']" }).min(1, { error: 'must name the plugin command' }),
+    healthSignal: z.string({ error: "must be a signal name, e.g. 'SIGUSR1'" }).regex(/^SIG[A-Z0-9]+$/, { error: "must be a signal name, e.g. 'SIGUSR1'" }).optional(),
+    timeoutMs: z.number({ error: 'must be a number of milliseconds' }).int({ error: 'must be a whole number of milliseconds' }).positive({ error: 'must be a positive number of milliseconds' }).optional(),
+  }, { error: "must be { command: ['./my-plugin', '{pluginDir}'], healthSignal?, timeoutMs? }" }),
 }).partial();
 
 const nameList = (what: string) =>
@@ -192,10 +206,14 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   minEffectInstructions: 'the smallest relative change in instruction counts reported, e.g. minEffectInstructions: 0.02 for 2%',
   alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
   history: "the benchmark history folder, e.g. history: 'bench-history'",
-  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, 'cri' for an existing CRI runtime, or 'gcp', 'aws' or 'azure' for a cloud instance",
+  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, 'cri' for an existing CRI runtime, 'local' for this host, or 'gcp', 'aws' or 'azure' for a cloud instance",
+  devicePlugin: "devicePlugin: { command: ['./my-plugin', '--plugin-dir', '{pluginDir}'], healthSignal: 'SIGUSR1' } (checked by the gpu suite on the local target)",
+  allowDestructive: 'allowDestructive: true lets tests change a host tsuite does not own beyond the run (bind devices to vfio-pci, load modules); default false',
   gcp: "gcp: { project: 'my-project', zone: 'us-central1-a', bucket: 'my-staging-bucket', machineType: 'e2-small' }",
   aws: "aws: { region: 'us-east-1', bucket: 'my-staging-bucket', subnetId: 'subnet-0123456789abcdef0', instanceType: 't3.small' }",
   azure: "azure: { subscriptionId: '<guid>', location: 'westeurope', storageAccount: 'mystaging', container: 'tsuite', subnetId: '/subscriptions/<guid>/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default' }",
+  accelerator: "accelerator: { type: 'nvidia-l4', count: 1 } on a cloud target, matching its machine type (gcp: g2-standard-4, or n1-* with 'nvidia-t4'...; aws: g6.xlarge; azure: Standard_NC4as_T4_v3 for 'nvidia-t4'); see \"Cloud targets\" in the README",
+  count: 'count: the number of whole GPUs, 1 to 16, e.g. count: 1',
   cloud: 'cloud: { sweepGraceMinutes: 120, consolePollMs: 2000, operationTimeoutMs: 900000, privateNetwork: false }',
   arch: "the guest arch, e.g. arch: 'x86_64' or arch: 'aarch64'",
   kernel: "kernel: 'reference' for the distro kernel, or a path such as kernel: './build/kernel.elf'",

@@ -1,5 +1,6 @@
 import type { BenchClockChoice } from '../bench/clock.js';
 import { UsageError } from './errors.js';
+import type { MachineNeeds } from './machine.js';
 import { globToRegex } from './glob.js';
 import type { SuiteDef, TestDef } from './suite.js';
 
@@ -17,6 +18,8 @@ export interface SessionPlan {
   tests: PlannedTest[];
   /** A session of benchmarks: its machine runs the benchmark clock. */
   clock?: BenchClockChoice;
+  /** What its suite needs of the machine beyond the target's own (SuiteDef.machine). */
+  machineNeeds?: MachineNeeds;
 }
 
 export interface PlanRequest {
@@ -65,7 +68,12 @@ export function buildPlan(req: PlanRequest): SessionPlan[] {
   const clock = req.benchClock ?? 'time';
   const apart = (t: PlannedTest) => clock !== 'time' && t.suite.benchmarks === true;
   const sessions: SessionPlan[] = [];
-  addSessions(sessions, tests.filter((t) => !apart(t)), req);
+  // A suite that needs more of the machine (an IOMMU, a test device) boots one of its own.
+  const needy = (t: PlannedTest) => !apart(t) && t.suite.machine !== undefined;
+  addSessions(sessions, tests.filter((t) => !apart(t) && !needy(t)), req);
+  for (const suite of new Set(tests.filter(needy).map((t) => t.suite))) {
+    addSessions(sessions, tests.filter((t) => needy(t) && t.suite === suite), req, undefined, suite.machine);
+  }
   // Benchmarks last: an instruction-counting machine is slower at everything else.
   addSessions(sessions, tests.filter(apart), req, clock);
   if (clock === 'time') for (const s of sessions) if (s.tests.some((t) => t.suite.benchmarks)) s.clock = 'time';
@@ -73,13 +81,13 @@ export function buildPlan(req: PlanRequest): SessionPlan[] {
 }
 
 /** One session suffices until a test ends its machine; the next test then needs a fresh boot. */
-function addSessions(sessions: SessionPlan[], tests: readonly PlannedTest[], req: PlanRequest, clock?: BenchClockChoice): void {
+function addSessions(sessions: SessionPlan[], tests: readonly PlannedTest[], req: PlanRequest, clock?: BenchClockChoice, machineNeeds?: MachineNeeds): void {
   const ordered = [...tests.filter((t) => !t.test.endsSession), ...tests.filter((t) => t.test.endsSession)];
-  const key = clock ? `${req.sessionKey}+clock=${clock}` : req.sessionKey;
+  const key = `${req.sessionKey}${clock ? `+clock=${clock}` : ''}${machineNeeds ? `+machine=${JSON.stringify(machineNeeds)}` : ''}`;
   let current: SessionPlan | undefined;
   for (const t of ordered) {
     if (!current) {
-      current = { id: `${req.target}-${sessions.length + 1}`, key, tests: [], ...(clock ? { clock } : {}) };
+      current = { id: `${req.target}-${sessions.length + 1}`, key, tests: [], ...(clock ? { clock } : {}), ...(machineNeeds ? { machineNeeds } : {}) };
       sessions.push(current);
     }
     current.tests.push(t);

@@ -1,5 +1,7 @@
 import type { BootReport } from '../parsers/boot-report.js';
 import type { ConformanceSpec } from './conformance.js';
+import type { MachineNeeds } from './machine.js';
+import type { DevicePluginSettings } from './target.js';
 import type { Metric, TestStatus } from './result.js';
 import type { ChannelKind, Session } from './session.js';
 
@@ -42,6 +44,18 @@ export interface TargetFacts {
   powerOff?: boolean;
   /** Why the target can never power off when asked, if that is not a missing setting (a cloud instance's console is output only). */
   powerOffWhy?: string;
+  /** Why the target never has a tsuite boot report, if that is not a missing setting (the local target was not booted by tsuite). */
+  bootReportWhy?: string;
+  /**
+   * The user allowed changes that outlive the session on a machine tsuite does not own (`tsuite run
+   * --allow-destructive`, or the target's `allowDestructive`): binding a device away from its
+   * driver, loading kernel modules. A guest tsuite booted is thrown away, so this matters where the
+   * agent works on a shared host (`session.agent.scratchRoot` set: the local target); a test that
+   * would do such a thing there without it skips (`requireDestructive`). Absent: false.
+   */
+  allowDestructive?: boolean;
+  /** The device plugin the target's config names for the gpu suite to check (its `devicePlugin`). */
+  devicePlugin?: DevicePluginSettings;
 }
 
 /**
@@ -156,6 +170,11 @@ export interface SuiteDef {
    * (src/bench/clock.ts), in sessions of their own unless that clock is real time.
    */
   benchmarks?: true;
+  /**
+   * What the suite's machine needs beyond the target's own (an IOMMU, emulated test devices): its
+   * tests get sessions of their own, booted with them, on a runner that boots machines (QEMU).
+   */
+  machine?: MachineNeeds;
 }
 
 /** Identity function: gives a suite file type checking and editor completion (`import { defineSuite } from 'tsuite'`). */
@@ -239,7 +258,7 @@ export function unmetRequirement(req: Requirement, session: Session, report: Boo
     case 'boot-report':
       return report
         ? undefined
-        : 'the kernel printed no tsuite boot report (`tsuite-boot:` lines); boot it with the tsuite initramfs (--initrd tsuite) to run this test';
+        : target.bootReportWhy ?? 'the kernel printed no tsuite boot report (`tsuite-boot:` lines); boot it with the tsuite initramfs (--initrd tsuite) to run this test';
     case 'agent':
       if (session.channels.has('agent')) return undefined;
       return session.agentProblem ? `no agent channel: ${session.agentProblem}` : noChannel('agent', target);

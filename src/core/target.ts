@@ -1,5 +1,6 @@
 import { UsageError } from './errors.js';
 import { hostArch } from './host-info.js';
+import type { AcceleratorDef } from './accelerator.js';
 import type { MachineDef } from './machine.js';
 import type { Firmware } from './runner.js';
 import type { ShellTestDef } from './shell-test-def.js';
@@ -13,14 +14,15 @@ export interface TargetDef {
   /**
    * `qemu` boots a machine; `docker` talks to an existing Docker Engine endpoint (no machine, no
    * console); `cri` to an existing CRI runtime; `gcp`, `aws` and `azure` boot the kernel on a cloud
-   * instance (Compute Engine, EC2, an Azure VM).
+   * instance (Compute Engine, EC2, an Azure VM); `local` is the host tsuite runs on (nothing booted).
    */
-  runner: 'qemu' | 'docker' | 'cri' | CloudProviderName;
+  runner: 'qemu' | 'docker' | 'cri' | 'local' | CloudProviderName;
   /** Guest arch, naming the QEMU profile (`x86_64`); for `docker`, the arch the engine's images are built for. */
   arch: string;
   /**
    * `reference` for the distro kernel tsuite fetches, `fixture` for tsuite's own non-Linux test
-   * kernel (built here), else a path to the user's kernel. Unused with `image`.
+   * kernel (built here), else a path to the user's kernel. Unused with `image`; `endpoint` for the
+   * docker and cri runners and `host` for the local runner, which boot nothing.
    */
   kernel: 'reference' | 'fixture' | (string & {});
   /**
@@ -94,9 +96,35 @@ export interface TargetDef {
   azure?: AzureTargetSettings;
   /** How any cloud runner runs its lifecycle (sweep grace, polling, timeouts, private network). */
   cloud?: CloudLifecycleSettings;
+  /**
+   * The GPUs a cloud target's instance has (src/core/accelerator.ts), checked against its machine
+   * type / instance type / VM size; on GCP an N1 machine gets them attached (guestAccelerators).
+   */
+  accelerator?: AcceleratorDef;
   /** `local` test images (built here, no registry) or `upstream` ones pulled by reference. */
   containerImages?: 'local' | 'upstream';
+  /**
+   * Tests may change a machine tsuite does not own beyond the session (bind a device away from its
+   * driver, load modules): on the `local` target they are skipped without it. `tsuite run
+   * --allow-destructive` sets it; default false. Recorded in results.json.
+   */
+  allowDestructive?: boolean;
+  /**
+   * A Kubernetes device plugin the gpu suite checks against the device plugin API (v1beta1), with
+   * tsuite in the kubelet's place: the command starts it on this host (local target), told the
+   * plugin folder in `$DP_PLUGIN_DIR` (and `{pluginDir}` in its arguments).
+   */
+  devicePlugin?: DevicePluginSettings;
   description?: string;
+}
+
+export interface DevicePluginSettings {
+  /** The plugin's command and arguments; `{pluginDir}` is replaced by the folder holding kubelet.sock. */
+  command: string[];
+  /** A signal that makes the plugin report one device's health changed (the API has no call for it); without one that check is skipped. */
+  healthSignal?: string;
+  /** How long each wait may take (registration, a stream update); default 10000. */
+  timeoutMs?: number;
 }
 
 /** Where a target's Docker Engine API is. */
@@ -283,6 +311,17 @@ export const BUILT_IN_TARGETS: Readonly<Record<string, Readonly<TargetDef>>> = O
     bootTimeoutMs: 20_000,
     cri: Object.freeze({}),
     description: 'an existing CRI v1 runtime endpoint (--cri-endpoint unix:///path or tcp://host:port): containerd on a Linux host to baseline against, or a kernel\'s own runtime',
+  }),
+  // The host itself, as LTP runs on its host: its kernel is whatever booted it.
+  local: Object.freeze({
+    runner: 'local',
+    arch: hostArch(),
+    kernel: 'host',
+    ...TARGET_DEFAULTS,
+    // Nothing to boot: a session is a scratch folder and a kernel-log reader.
+    bootTimeoutMs: 10_000,
+    agent: true,
+    description: 'the host tsuite runs on (a GPU host, a board that runs tsuite itself): agent-based suites run their probes here, as tsuite\'s user, writing only under a temp dir; nothing that outlives the run without --allow-destructive',
   }),
 });
 

@@ -152,3 +152,21 @@ describe('buildPlan and explicit suites', () => {
     expect(err.fix).toMatch(/bench runs only when named: add --suite bench/);
   });
 });
+
+describe('buildPlan and suites that need more of the machine', () => {
+  const gpu = defineSuite({ name: 'gpu', description: 'gpu', explicit: true, machine: { iommu: true, devices: ['edu'] }, tests: [test('vfio'), test('container-vfio')] });
+
+  it('boots such a suite apart, with its needs on the session and in its key', () => {
+    const sessions = plan({ suites: [boot, isolation, gpu], only: ['isolation', 'gpu'] });
+    expect(ids(sessions)).toEqual([['isolation/pid-ns', 'isolation/mount-ns'], ['gpu/vfio', 'gpu/container-vfio']]);
+    expect(sessions[0]!.machineNeeds).toBeUndefined();
+    expect(sessions[1]!.machineNeeds).toEqual({ iommu: true, devices: ['edu'] });
+    expect(sessions[1]!.key).not.toBe(sessions[0]!.key);
+  });
+
+  it('never mixes the tests of a suite that needs a machine with those that do not', () => {
+    const sessions = plan({ suites: [boot, isolation, gpu], only: ['gpu'] });
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.machineNeeds?.iommu).toBe(true);
+  });
+});
