@@ -8,7 +8,8 @@ import { buildPlan, type SessionPlan } from '../core/plan.js';
 import type { Progress } from '../core/progress.js';
 import type { KernelInfo, RunInfo, RunResult } from '../core/result.js';
 import { bootsFromDrives, isCloudRunner, NODE_CRI_HOST_PORTS, NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
-import { linuxIommuCmdline, resolveMachine, withMachineNeeds } from '../core/machine.js';
+import { resolveMachine } from '../core/machine.js';
+import { linuxIommuCmdline, withMachineNeeds } from '../core/machine-needs.js';
 import type { CriEndpointRequest, CriRequest, DockerRequest, ProvisionRequest, Runner } from '../core/runner.js';
 
 /** How long a guest's engine may take to answer after the boot landmark, unless the target says. */

@@ -1,6 +1,6 @@
 import type { BenchClockChoice } from '../bench/clock.js';
 import { UsageError } from './errors.js';
-import type { MachineNeeds } from './machine.js';
+import type { MachineNeeds } from './machine-needs.js';
 import { globToRegex } from './glob.js';
 import type { SuiteDef, TestDef } from './suite.js';
 

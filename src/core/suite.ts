@@ -1,6 +1,6 @@
 import type { BootReport } from '../parsers/boot-report.js';
 import type { ConformanceSpec } from './conformance.js';
-import type { MachineNeeds } from './machine.js';
+import type { MachineNeeds } from './machine-needs.js';
 import type { DevicePluginSettings } from './target.js';
 import type { Metric, TestStatus } from './result.js';
 import type { ChannelKind, Session } from './session.js';

@@ -33,7 +33,9 @@ function distinctErrors(list: readonly TestResult[]): { status: TestStatus; erro
 
 function describeKernel(run: RunInfo): string {
   const { path, source, package: pkg, version } = run.kernel;
-  return `${path} (${[source, pkg, version].filter(Boolean).join(' ')})`;
+  const what = [source, pkg, version].filter(Boolean).join(' ');
+  // A kernel tsuite did not load (the local host's, an engine's) has no path.
+  return path ? `${path} (${what})` : what;
 }
 
 /**

@@ -66,3 +66,20 @@ export function makeFakeHost(spec: FakeHost): HostPaths & { remove(): void } {
   writeFileSync(join(paths.proc, 'self/limits'), `Limit                     Soft Limit           Hard Limit           Units\nMax locked memory         ${lock.padEnd(20)} ${lock.padEnd(20)} bytes\n`);
   return { ...paths, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
+
+/**
+ * For a vitest file: `host(spec)` makes a fake host that is removed after each test. Call once at
+ * the top of the file (it registers the afterEach).
+ */
+export function fakeHostsPerTest(afterEach: (fn: () => void) => void): (spec: FakeHost) => ReturnType<typeof makeFakeHost> {
+  let hosts: ReturnType<typeof makeFakeHost>[] = [];
+  afterEach(() => {
+    hosts.forEach((h) => h.remove());
+    hosts = [];
+  });
+  return (spec) => {
+    const h = makeFakeHost(spec);
+    hosts.push(h);
+    return h;
+  };
+}

@@ -1,20 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { gpuDoctorLines } from '../../src/cli/doctor-gpu.js';
-import { makeFakeHost, type FakeHost } from '../support/fake-sysfs.js';
+import { fakeHostsPerTest, type FakeHost } from '../support/fake-sysfs.js';
 
 /** doctor's GPU / VFIO section against fake sysfs trees: each state and its fix. */
 
 const GPU = '0000:01:00.0';
-let hosts: ReturnType<typeof makeFakeHost>[] = [];
-const host = (spec: FakeHost) => {
-  const h = makeFakeHost(spec);
-  hosts.push(h);
-  return h;
-};
-afterEach(() => {
-  hosts.forEach((h) => h.remove());
-  hosts = [];
-});
+const host = fakeHostsPerTest(afterEach);
 const marks = (lines: ReturnType<typeof gpuDoctorLines>) => lines.map((l) => `${l.mark} ${l.what}`);
 
 describe('doctor: GPU passthrough', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { linuxIommuCmdline, machineProblems, resolveMachine, withMachineNeeds } from '../../src/core/machine.js';
+import { machineProblems, resolveMachine } from '../../src/core/machine.js';
+import { linuxIommuCmdline, withMachineNeeds } from '../../src/core/machine-needs.js';
 
 describe("a suite's machine needs added to the target's machine", () => {
   it('gives an x86_64 machine left to tsuite intel-iommu on q35 and the test device', () => {

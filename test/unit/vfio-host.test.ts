@@ -11,22 +11,13 @@ import x86_64 from '../../runners/qemu/profiles/x86_64.js';
 import { checkHostDevices, vfioProblems } from '../../runners/qemu/vfio-host.js';
 import { BOOT_REPORT_READY } from '../../src/parsers/boot-report.js';
 import { LINUX_EVENT_PATTERNS } from '../../src/parsers/kernel-events.js';
-import { makeFakeHost, type FakeHost } from '../support/fake-sysfs.js';
+import { fakeHostsPerTest, type FakeHost } from '../support/fake-sysfs.js';
 
 /** Host PCI passthrough: the machine field and flag, QEMU's arguments, and the host check against fake sysfs trees. */
 
 const GPU = '0000:01:00.0';
 const AUDIO = '0000:01:00.1';
-let hosts: ReturnType<typeof makeFakeHost>[] = [];
-const host = (spec: FakeHost) => {
-  const h = makeFakeHost(spec);
-  hosts.push(h);
-  return h;
-};
-afterEach(() => {
-  hosts.forEach((h) => h.remove());
-  hosts = [];
-});
+const host = fakeHostsPerTest(afterEach);
 
 /** A GPU and its audio function in group 12, both on vfio-pci, the node present: ready. */
 const ready: FakeHost = {
