@@ -5,6 +5,8 @@
 
 import type { BenchClock } from '../bench/clock.js';
 import type { ResolvedMachine } from './machine.js';
+import type { MergeInfo } from './merge-results.js';
+import type { ShardInfo } from './shard.js';
 
 export const RESULT_VERSION = 1;
 
@@ -172,6 +174,10 @@ export interface RunInfo {
   infraError?: { message: string; fix?: string };
   /** Whether tests were allowed to change a machine tsuite does not own beyond the run (--allow-destructive). */
   allowDestructive?: boolean;
+  /** This run is one shard of a plan (`--shard i/n`): which, and what `tsuite merge` checks. */
+  shard?: ShardInfo;
+  /** This run was joined by `tsuite merge` from shards of one plan. */
+  merged?: MergeInfo;
 }
 
 export interface Summary {

@@ -265,8 +265,9 @@ describe('tsuite-pr.yml', () => {
     expect(pr.concurrency?.group).toContain('github.event.pull_request.number');
   });
 
-  it('checks out the kernel with its full history, so --base resolves', () => {
-    const kernel = steps(pr).find((s) => s.uses?.startsWith('actions/checkout@') && !s.with?.repository);
+  it('checks out the kernel with its full history where it compares, so --base resolves', () => {
+    const job = Object.values(pr.jobs).find((j) => j.steps.some((s) => s.run?.includes('tsuite compare')))!;
+    const kernel = job.steps.find((s) => s.uses?.startsWith('actions/checkout@') && !s.with?.repository);
     expect(kernel?.with?.['fetch-depth']).toBe(0);
   });
 
@@ -315,6 +316,52 @@ describe('tsuite-nightly.yml', () => {
     const commit = steps(nightly).find((s) => s.run?.includes('git push'));
     expect(commit?.['working-directory']).toBe(history!.replace(/^\.\.\//, ''));
     expect(commit?.run).toContain("git add -- '*.jsonl'");
+  });
+});
+
+describe.each([
+  ['tsuite-pr.yml', pr, 'suites', 'merge', 'tsuite-pr-${{ github.event.pull_request.number }}-shard-'],
+  ['tsuite-nightly.yml', nightly, 'suites', 'nightly', 'tsuite-nightly-${{ matrix.target }}-shard-'],
+])('%s: the suites as shards of one plan, merged', (_name, wf, shardJob, mergeJob, artifact) => {
+  type ShardJob = Job & { strategy: { matrix: { shard?: number[] }; 'fail-fast'?: boolean } };
+  type MergeJob = Job & { needs?: string; if?: string };
+
+  it('runs one shard per matrix job, every index of SHARDS once, each uploaded whatever happened', () => {
+    const job = wf.jobs[shardJob] as ShardJob;
+    const total = Number(wf.env?.SHARDS);
+    expect(total).toBeGreaterThan(1);
+    expect(job.strategy.matrix.shard).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(job.strategy['fail-fast']).toBe(false);
+    const runs = job.steps.flatMap(stepInvocations).filter((i) => i.command === 'run');
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.args[runs[0]!.args.indexOf('--shard') + 1]).toBe('EXPR/$SHARDS');
+    expect(job.steps.find((s) => s.run?.includes('--shard'))!.run).toContain('--shard "${{ matrix.shard }}/$SHARDS"');
+    const out = runs[0]!.args[runs[0]!.args.indexOf('--output-dir') + 1]!;
+    const upload = job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'))!;
+    expect(upload.if).toBe('always()');
+    expect(upload.with?.name).toBe(`${artifact}\${{ matrix.shard }}`);
+    // The run folder is inside the uploaded one: reports/suites in the artifact.
+    expect(out).toBe('../reports/suites');
+    expect(upload.with?.path).toBe('reports/');
+    // No other job runs the suites unsharded.
+    expect(used(wf, 'run')).toHaveLength(1);
+  });
+
+  it('merges after every shard, even failing ones, from the downloaded shard artifacts', () => {
+    const job = wf.jobs[mergeJob] as MergeJob;
+    expect(job.needs).toBe(shardJob);
+    expect(job.if).toBe('${{ !cancelled() }}');
+    const download = job.steps.findIndex((s) => s.uses?.startsWith('actions/download-artifact@'));
+    expect(download).toBeGreaterThanOrEqual(0);
+    expect(job.steps[download]!.with?.pattern).toBe(`${artifact}*`);
+    const dir = String(job.steps[download]!.with?.path);
+    const mergeAt = job.steps.findIndex((s) => stepInvocations(s).some((i) => i.command === 'merge'));
+    expect(mergeAt).toBeGreaterThan(download);
+    const merge = stepInvocations(job.steps[mergeAt]!).find((i) => i.command === 'merge')!;
+    // Each artifact lands in <path>/<artifact name>/, holding the shard's suites/ run folder.
+    const inputs = merge.args.filter((a, i) => !a.startsWith('-') && !merge.args[i - 1]?.startsWith('-'));
+    expect(inputs.map((a) => a.replace(/^\.\.\//, ''))).toEqual([`${dir}/*/suites`]);
+    expect(merge.args).toContain('--output-dir');
   });
 });
 
