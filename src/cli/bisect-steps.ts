@@ -1,0 +1,143 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { InfraError, UsageError, describeError } from '../core/errors.js';
+import type { Progress } from '../core/progress.js';
+import type { SuiteDef } from '../core/suite.js';
+import { createReporters } from '../reporters/index.js';
+import { buildFromSource } from '../../kernel/source-build.js';
+import type { StepEvidence } from '../bisect/bisect-log.js';
+import type { StepOutcome } from '../bisect/driver.js';
+import { short } from '../bisect/driver.js';
+import { classifyStep, type MetricSides } from '../bisect/metric-verdict.js';
+import { verdictForTest } from '../bisect/test-verdict.js';
+import type { PrivateWorktree } from '../bisect/worktree.js';
+import { measureBoots } from './bench-boots.js';
+import { benchTarget } from './commands/bench.js';
+import { planFor, prepareTarget, runSuites, type PreparedTarget } from './suite-run.js';
+import type { ResolvedTarget } from './target-options.js';
+
+/** What every step shares: the target (its kernel source is the private worktree), where steps write, how long tests may take. */
+export interface StepContext {
+  target: ResolvedTarget;
+  worktree: PrivateWorktree;
+  runDir: string;
+  available: readonly SuiteDef[];
+  testTimeoutMs: number;
+  signal: AbortSignal;
+  progress: Progress;
+  log(line: string): void;
+}
+
+export const stepDir = (ctx: StepContext, name: string) => join(ctx.runDir, 'steps', name);
+
+/**
+ * The chosen test's suite and the --test pattern that plans it. A KTAP child (`kernel/fixture/x`)
+ * is reported by its suite's runner test (`kernel/ktap`), which no pattern on the child's id
+ * plans: then the whole suite runs and the child's result is read from it.
+ */
+export function selectionFor(target: ResolvedTarget, id: string, available: readonly SuiteDef[]): { suites: string[]; grep?: string[] } {
+  const suite = id.split('/')[0]!;
+  if (!available.some((s) => s.name === suite)) {
+    throw new UsageError(`--test ${id}: no suite '${suite}'`, `give a test id as results.json names it, <suite>/<test> (suites: ${available.map((s) => s.name).join(', ')})`);
+  }
+  try {
+    planFor(target, [suite], [id], available);
+    return { suites: [suite], grep: [id] };
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    return { suites: [suite] };
+  }
+}
+
+/** Checks the commit out and builds it (cached by commit); a build that fails makes the step a skip. */
+async function checkoutAndPrepare(ctx: StepContext, commit: string, dir: string): Promise<PreparedTarget | StepOutcome> {
+  await ctx.worktree.checkout(commit);
+  const def = ctx.target.def;
+  try {
+    await buildFromSource({ srcDir: ctx.worktree.dir, build: def.build ?? `make -j${availableParallelism()}`, artifact: def.kernelArtifact ?? '' }, ctx.progress);
+  } catch (err) {
+    if (!(err instanceof UsageError) && !(err instanceof InfraError)) throw err;
+    return { verdict: 'skip', evidence: { status: 'build-failed', message: describeError(err), dir } };
+  }
+  const prepared = await prepareTarget(ctx.target, ctx.progress);
+  if (prepared.resolveError) return { verdict: 'skip', evidence: { status: 'infraError', message: describeError(prepared.resolveError), dir } };
+  return prepared;
+}
+
+const isOutcome = (x: PreparedTarget | StepOutcome): x is StepOutcome => 'verdict' in x;
+
+/** Functional mode: one boot running only the chosen test (or its suite), judged by verdictForTest. */
+export function testStep(ctx: StepContext, id: string): (commit: string, n: number) => Promise<StepOutcome> {
+  const selection = selectionFor(ctx.target, id, ctx.available);
+  return async (commit, n) => {
+    const dir = stepDir(ctx, `${n}-${short(commit)}`);
+    const prepared = await checkoutAndPrepare(ctx, commit, dir);
+    if (isOutcome(prepared)) return prepared;
+    const result = await runSuites(prepared, {
+      ...selection,
+      available: ctx.available,
+      runId: `bisect-${n}-${short(commit)}`,
+      outputDir: dir,
+      reporters: createReporters(['json'], { outputDir: dir }),
+      testTimeoutMs: ctx.testTimeoutMs,
+      signal: ctx.signal,
+    });
+    return verdictForTest(result, id, dir);
+  };
+}
+
+export interface MetricPlan {
+  metric: string;
+  suites: readonly string[];
+  grep?: readonly string[];
+  /** Boots per step at first, and the most a step may grow to while unsure. */
+  boots: number;
+  maxBoots: number;
+}
+
+/** The metric's per-boot values on `count` more boots of a prepared commit, or why there are none. */
+async function measure(ctx: StepContext, prepared: PreparedTarget, plan: MetricPlan, count: number, dir: string, label: string): Promise<{ samples: number[]; unit: string } | { problem: string }> {
+  const boots = await measureBoots(prepared, count, {
+    runId: `bisect-${label}`, outputDir: dir, suites: plan.suites, available: ctx.available, grep: plan.grep, testTimeoutMs: ctx.testTimeoutMs, signal: ctx.signal, log: ctx.log,
+  }, label);
+  if (boots.length === 0) return { problem: 'no boot ran' };
+  const run = await benchTarget(prepared, boots, { runId: `bisect-${label}` });
+  const m = run.metrics.find((x) => x.name === plan.metric);
+  if (!m) {
+    const problems = run.problems.map((p) => `${p.benchmark} ${p.status}: ${p.reason}`).join('; ');
+    return { problem: `${plan.metric} was not measured (${problems || `measured: ${run.metrics.map((x) => x.name).join(', ') || 'nothing'}`})` };
+  }
+  return { samples: m.samples, unit: m.unit };
+}
+
+/** An endpoint's measurement (mode metric), on `boots` boots: throws when it cannot be had (nothing to compare against). */
+export async function measureEndpoint(ctx: StepContext, plan: MetricPlan, commit: string, role: 'good' | 'bad', boots: number): Promise<StepEvidence> {
+  const dir = stepDir(ctx, `${role}-${short(commit)}`);
+  const prepared = await checkoutAndPrepare(ctx, commit, dir);
+  if (isOutcome(prepared)) throw new UsageError(`the ${role} commit ${short(commit)} cannot be measured: ${prepared.evidence.message}`, `give a --${role} commit that builds and boots`);
+  const got = await measure(ctx, prepared, plan, boots, dir, role);
+  if ('problem' in got) throw new UsageError(`the ${role} commit ${short(commit)}: ${got.problem}`, 'check --metric (`tsuite bench` lists the metrics) and the suite it comes from');
+  return { samples: got.samples, unit: got.unit, dir };
+}
+
+/** Metric mode: boots until the step is confidently nearer one endpoint (classifyStep), up to maxBoots; still unsure is a skip. */
+export function metricStep(ctx: StepContext, plan: MetricPlan, sides: MetricSides): (commit: string, n: number) => Promise<StepOutcome> {
+  return async (commit, n) => {
+    const dir = stepDir(ctx, `${n}-${short(commit)}`);
+    const prepared = await checkoutAndPrepare(ctx, commit, dir);
+    if (isOutcome(prepared)) return prepared;
+    const samples: number[] = [];
+    let unit = '';
+    let round = 0;
+    for (let count = plan.boots; !ctx.signal.aborted; count = Math.min(plan.boots, plan.maxBoots - samples.length)) {
+      const got = await measure(ctx, prepared, plan, count, dir, round++ === 0 ? 'boot' : `more${round}`);
+      if ('problem' in got) return { verdict: 'skip', evidence: { status: 'not-measured', message: got.problem, samples, dir } };
+      samples.push(...got.samples);
+      unit = got.unit;
+      const c = classifyStep(sides, samples);
+      if (c.verdict !== 'unsure') return { verdict: c.verdict, evidence: { samples, unit, position: c.position, why: c.why, dir } };
+      if (samples.length >= plan.maxBoots) return { verdict: 'skip', evidence: { samples, unit, position: c.position, why: `${c.why}; still unsure after ${samples.length} boots`, dir } };
+    }
+    return { verdict: 'skip', evidence: { status: 'interrupted', samples, unit, dir } };
+  };
+}
