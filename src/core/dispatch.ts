@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseBootReport, type BootReport } from '../parsers/boot-report.js';
 import { scanKernelEvents } from '../parsers/kernel-events.js';
-import type { Reporter } from '../reporters/reporter.js';
+import type { Reporter, RunningSession, TestStart } from '../reporters/reporter.js';
 import { buildConformance } from './conformance.js';
 import { BootFailure, InfraError, InterruptedError, UsageError, describeError } from './errors.js';
 import { markExpectation, type Expectation } from './expectations.js';
@@ -11,6 +11,7 @@ import { RESULT_VERSION, summarize, type Metric, type RunInfo, type RunResult, t
 import type { Session } from './session.js';
 import { brokenChannel, SkipTest, TestOutcome, unmetRequirement, type ChildResult, type TargetFacts, type TestContext } from './suite.js';
 import { withoutUndeclared, type UndeclaredSkip } from './undeclared-skips.js';
+import { serialQueue, SessionPool } from './session-pool.js';
 
 export interface DispatchRequest {
   sessions: readonly SessionPlan[];
@@ -29,6 +30,8 @@ export interface DispatchRequest {
   testCleanupGraceMs?: number;
   /** The target's known gaps (its expectations file). */
   expectations?: { file: string; entries: readonly Expectation[] };
+  /** Sessions booted and run at once (`--workers`); 1, the default, runs them one after another. */
+  workers?: number;
 }
 
 /** Calls one hook on every reporter in order; a broken reporter is reported, never fatal to the run. */
@@ -46,41 +49,79 @@ export async function notify<K extends keyof Reporter>(reporters: readonly Repor
 const base = (t: PlannedTest, session: string) => ({ id: t.id, suite: t.suite.name, title: t.test.title, session, metrics: [] as Metric[] });
 
 /** Runs every session of the plan and returns the complete result model. */
-export async function dispatch(req: DispatchRequest): Promise<RunResult> {
+export async function dispatch(outer: DispatchRequest): Promise<RunResult> {
   const started = Date.now();
-  const tests: TestResult[] = [];
-  const sessions: SessionResult[] = [];
+  // A usage error in one session ends the run: the sessions running beside it are aborted too.
+  const failFast = new AbortController();
+  const req: DispatchRequest = { ...outer, signal: AbortSignal.any([outer.signal, failFast.signal]) };
   await notify(req.reporters, 'onRunStart', req.run);
-
-  const usedExpectations = new Set<Expectation>();
-  const record = async (r: TestResult) => {
-    const e = req.expectations && markExpectation(r, req.expectations.entries);
-    if (e) usedExpectations.add(e);
-    tests.push(r);
-    await notify(req.reporters, 'onTestEnd', r);
-  };
-  const recordAll = async (list: readonly PlannedTest[], session: string, make: (t: PlannedTest) => Partial<TestResult>) => {
-    for (const t of list) await record({ ...base(t, session), status: 'skipped', durationMs: 0, ...make(t) } as TestResult);
-  };
 
   // Tests needing what the target never offers are skipped before, and whatever, the boot; a
   // session left with no test boots nothing.
   const plans = withoutUndeclared(req.sessions, req.target);
-  const recordUndeclared = async (session: string, skipped: readonly UndeclaredSkip[]) => {
-    for (const { test, reason } of skipped) await record({ ...base(test, session), status: 'skipped', durationMs: 0, reason });
-  };
+  // Results by plan index: sessions that finish out of order still report in plan order.
+  const slots: { tests: TestResult[]; session?: SessionResult }[] = plans.map(() => ({ tests: [] }));
+  // More workers than sessions that boot would only give up the live line for nothing.
+  const booting = plans.filter((p) => p.plan.tests.length > 0).length;
+  const pool = new SessionPool(plans.length, Math.max(1, Math.min(req.workers ?? 1, booting)));
+  const replay = serialQueue();
+  const usedExpectations = new Set<Expectation>();
 
-  for (let p = 0; p < plans.length; p++) {
-    const { plan, skipped } = plans[p]!;
+  // What each running session is doing, for a live line while their events are held.
+  const running = new Map<number, RunningSession>();
+  const progress = () => notify(req.reporters, 'onProgress', [...running.values()]);
+  await pool.run(async (first) => {
+    // One worker: events go out as they happen (a live line on a TTY). Several: a session's events
+    // are held and replayed as one block when it ends, so each session's lines stay together.
+    const held: [keyof Reporter, unknown[]][] = [];
+    const emit = pool.workers === 1
+      ? (hook: keyof Reporter, ...args: unknown[]) => notify(req.reporters, hook, ...args)
+      : async (hook: keyof Reporter, ...args: unknown[]) => {
+        held.push([hook, args]);
+        if (hook === 'onSessionStart') running.set(first, { session: (args[0] as SessionResult).id });
+        if (hook === 'onTestStart') running.set(first, { session: (args[0] as TestStart).session, test: (args[0] as TestStart).id });
+        if (hook === 'onSessionStart' || hook === 'onTestStart') await progress();
+      };
+    try {
+      await runPlan(first, emit);
+    } catch (err) {
+      failFast.abort(err);
+      throw err;
+    } finally {
+      running.delete(first);
+      if (held.length > 0) await replay(async () => { for (const [hook, args] of held) await notify(req.reporters, hook, ...args); });
+      if (pool.workers > 1) await progress();
+    }
+  });
+
+  async function runPlan(first: number, emit: (hook: keyof Reporter, ...args: unknown[]) => Promise<void>): Promise<void> {
+    const slot = slots[first]!;
+    const record = async (r: TestResult) => {
+      const e = req.expectations && markExpectation(r, req.expectations.entries);
+      if (e) usedExpectations.add(e);
+      slot.tests.push(r);
+      await emit('onTestEnd', r);
+    };
+    const recordAll = async (list: readonly PlannedTest[], session: string, make: (t: PlannedTest) => Partial<TestResult>) => {
+      for (const t of list) await record({ ...base(t, session), status: 'skipped', durationMs: 0, ...make(t) } as TestResult);
+    };
+    const recordUndeclared = async (session: string, skipped: readonly UndeclaredSkip[]) => {
+      for (const { test, reason } of skipped) await record({ ...base(test, session), status: 'skipped', durationMs: 0, reason });
+    };
+    // The next plan of the same key, when no other worker has started it: this session takes it on.
+    let p = first;
+    const claimNext = (plan: SessionPlan) => plans[p + 1]?.plan.key === plan.key && pool.claim(p + 1) ? plans[++p]! : undefined;
+
+    const { plan, skipped } = plans[first]!;
     const runnable = plan.tests;
     await recordUndeclared(plan.id, skipped);
-    if (runnable.length === 0) continue;
+    if (runnable.length === 0) return;
     const info: SessionResult = { id: plan.id, target: req.run.target, accel: req.run.accel, consoleLog: join(plan.id, 'console.log') };
     if (req.signal.aborted) {
       await recordAll(runnable, plan.id, () => ({ reason: `not run: ${interruptReason(req.signal)}` }));
-      continue;
+      return;
     }
-    await notify(req.reporters, 'onSessionStart', info);
+    await emit('onSessionStart', info);
     let session: Session;
     try {
       session = await req.provision(plan, join(req.outputDir, plan.id), req.signal);
@@ -94,8 +135,7 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
         const failed = [...runnable];
         // The next session of the same key would have shared this boot had its session-ending
         // test been able to run (it never can): its tests share the failure, not boot again.
-        while (!plans[p]!.plan.tests.some((t) => t.test.endsSession) && plans[p + 1]?.plan.key === plan.key) {
-          const next = plans[++p]!;
+        for (let next; !plans[p]!.plan.tests.some((t) => t.test.endsSession) && (next = claimNext(plan));) {
           await recordUndeclared(plan.id, next.skipped);
           failed.push(...next.plan.tests);
         }
@@ -108,9 +148,9 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
         req.run.infraError ??= err instanceof InfraError ? { message: err.message, fix: err.fix } : { message };
         await recordAll(runnable, plan.id, () => ({ status: 'infraError', error: { message } }));
       }
-      sessions.push(info);
-      await notify(req.reporters, 'onSessionEnd', info);
-      continue;
+      slot.session = info;
+      await emit('onSessionEnd', info);
+      return;
     }
 
     info.accel = session.accel;
@@ -134,19 +174,19 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
     try {
       for (let i = 0; i < queue.length; i++) {
         const t = queue[i]!;
-        await notify(req.reporters, 'onTestStart', { id: t.id, suite: t.suite.name, title: t.test.title, session: plan.id });
+        await emit('onTestStart', { id: t.id, suite: t.suite.name, title: t.test.title, session: plan.id });
         const exitedBefore = session.exit !== undefined;
         const results = await runTest(t, session, report, plan.id, { ...req, runId: req.run.id, sessionCleanups });
         for (const result of results) await record(result);
         // Only a test that ran while the machine was up can be where it died.
         const diedDuring = !exitedBefore && session.exit !== undefined && !results.every((r) => r.status === 'skipped');
         // A session-ending test that was skipped left the machine up: the next session's tests
-        // (same key, by construction of the plan) reuse it instead of booting again.
-        const next = plans[p + 1];
-        if (i === queue.length - 1 && !session.exit && next?.plan.key === plan.key && !req.signal.aborted) {
+        // (same key, by construction of the plan) reuse it instead of booting again, unless
+        // another worker has booted that session already.
+        const next = i === queue.length - 1 && !session.exit && !req.signal.aborted ? claimNext(plan) : undefined;
+        if (next) {
           await recordUndeclared(plan.id, next.skipped);
           queue.push(...next.plan.tests);
-          p++;
         }
         const rest = queue.slice(i + 1);
         if (req.signal.aborted) {
@@ -173,11 +213,13 @@ export async function dispatch(req: DispatchRequest): Promise<RunResult> {
       info.exit = session.exit;
       // Read after disposal: teardown has said by then what it deleted.
       if (session.cloud) info.cloud = session.cloud;
-      sessions.push(info);
-      await notify(req.reporters, 'onSessionEnd', info);
+      slot.session = info;
+      await emit('onSessionEnd', info);
     }
   }
 
+  const tests = slots.flatMap((s) => s.tests);
+  const sessions = slots.flatMap((s) => (s.session ? [s.session] : []));
   if (req.signal.aborted) req.run.interrupted = { signal: req.signal.reason instanceof InterruptedError ? req.signal.reason.signal : 'abort' };
   req.run.finishedAt = new Date().toISOString();
   if (req.expectations) {

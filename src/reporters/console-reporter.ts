@@ -40,7 +40,9 @@ function describeKernel(run: RunInfo): string {
 
 /**
  * Human output. On a TTY the running test is a status line rewritten in place; elsewhere (CI logs)
- * only plain lines, one per finished test, with no escape codes.
+ * only plain lines, one per finished test, with no escape codes. With several sessions at once the
+ * dispatcher hands over each session's events as one block when it ends (grouped, not interleaved);
+ * the live line then lists what every running session is doing.
  */
 export const consoleReporter: ReporterFactory = (options) => {
   const stream = options.stream ?? process.stdout;
@@ -210,6 +212,11 @@ export const consoleReporter: ReporterFactory = (options) => {
       }
       sessionStarted = true;
       live(`  … ${test.id}`);
+    },
+    onProgress(running) {
+      // Several sessions at once: their lines come in blocks as each ends; meanwhile one live line.
+      if (running.length === 0) return clearLive();
+      live(`  … ${running.length} running: ${running.map((r) => `${r.session} ${r.test ?? 'booting'}`).join(' · ')}`);
     },
     onTestEnd(result) {
       if (!sessionStarted && result.status !== 'passed' && result.status !== 'skipped' && !result.expectation) {

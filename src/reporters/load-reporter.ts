@@ -12,7 +12,7 @@ export function isReporterPath(name: string): boolean {
   return /^[./~]/.test(name) || name.includes('/') || name.includes('\\') || /\.[cm]?[jt]s$/.test(name);
 }
 
-const HOOKS = ['onRunStart', 'onSessionStart', 'onTestStart', 'onOutput', 'onTestEnd', 'onSessionEnd', 'onError', 'onRunEnd'] as const;
+const HOOKS = ['onRunStart', 'onSessionStart', 'onTestStart', 'onProgress', 'onOutput', 'onTestEnd', 'onSessionEnd', 'onError', 'onRunEnd'] as const;
 
 const FIX =
   'the file must default-export a ReporterFactory `(options: ReporterOptions) => Reporter` or a class whose constructor takes ReporterOptions ' +

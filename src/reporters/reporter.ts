@@ -17,6 +17,11 @@ export interface Reporter {
   onRunStart?(run: RunInfo): void | Promise<void>;
   onSessionStart?(session: SessionResult): void | Promise<void>;
   onTestStart?(test: TestStart): void | Promise<void>;
+  /**
+   * With several sessions at once (`--workers`), what each running session is doing, whenever that
+   * changes: the other hooks then come as one block per session when it ends. A TTY's live line.
+   */
+  onProgress?(running: readonly RunningSession[]): void | Promise<void>;
   /** A console line from a session, as it arrives. */
   onOutput?(session: string, line: string): void | Promise<void>;
   onTestEnd?(result: TestResult): void | Promise<void>;
@@ -25,6 +30,12 @@ export interface Reporter {
   onError?(message: string): void | Promise<void>;
   /** The final, complete model: file reporters write here. */
   onRunEnd?(result: RunResult): void | Promise<void>;
+}
+
+/** A session that is booting (no test yet) or running a test. */
+export interface RunningSession {
+  session: string;
+  test?: string;
 }
 
 export interface ReporterOptions {
