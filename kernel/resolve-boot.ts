@@ -15,7 +15,6 @@ import { isForeignArch } from './reference/foreign-apt.js';
 import { fetchReferenceGuest, type ReferenceGuest } from './reference/reference-guest.js';
 import { buildFromSource } from './source-build.js';
 import { buildFixtureKernel } from './fixture/build-fixture-kernel.js';
-import { buildNodeRootfs, NODE_CMDLINE, NODE_ROOT_DEVICE } from './node/build-node-rootfs.js';
 
 export interface ResolvedBoot {
   kernel: KernelInfo;
@@ -46,8 +45,10 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
     return full;
   };
 
+  // The container host's builder pulls in the OCI image tooling (registry client, tar, bcrypt): loaded only for a root filesystem.
+  const nodeRootfs = target.rootfs ? await import('./node/build-node-rootfs.js') : undefined;
   // A root filesystem: the kernel mounts it from the NVMe disk; the user's --append comes last, so it can override.
-  const rootArgs = target.rootfs === 'node' ? NODE_CMDLINE : target.rootfs ? `root=${NODE_ROOT_DEVICE} rw rootwait` : undefined;
+  const rootArgs = target.rootfs === 'node' ? nodeRootfs!.NODE_CMDLINE : target.rootfs ? `root=${nodeRootfs!.NODE_ROOT_DEVICE} rw rootwait` : undefined;
   const cmdline = [profile.defaultCmdline, rootArgs, target.append].filter(Boolean).join(' ');
   let kernel: KernelInfo;
   if (target.kernelSrc) {
@@ -70,7 +71,7 @@ export async function resolveBoot(target: TargetDef, profile: ArchProfile, progr
       throw new UsageError(`the container host rootfs (rootfs: 'node') is built for this host's arch only, not ${profile.arch}`, 'use an x86_64 target such as qemu-x86-node, or pass your own ext4 image as rootfs');
     }
     const { kernel: k } = await referenceGuest();
-    rootfs = (await buildNodeRootfs({ kernel: k }, progress)).image;
+    rootfs = (await nodeRootfs!.buildNodeRootfs({ kernel: k }, progress)).image;
   } else if (target.rootfs) {
     rootfs = userFile('--rootfs', target.rootfs);
   }

@@ -7,6 +7,7 @@ import type { Progress } from '../../src/core/progress.js';
 import { aptFix, showPackage, type AptOptions } from './debian-package.js';
 import { debianArch, foreignApt, foreignAptDir, foreignListsAge, hostArch, isForeignArch } from './foreign-apt.js';
 import { unpackWithLibraries } from './package-closure.js';
+import { pinnedResolution } from './resolution-cache.js';
 
 export const GUEST_AGENT_PACKAGE = 'qemu-guest-agent';
 /** Where the agent lives in the guest; the tsuite init starts it from there. */
@@ -40,9 +41,25 @@ const withSources = (dir: string, m: Manifest): GuestAgentFiles => ({
  * complete), so a second call is a lookup.
  */
 export async function fetchDebianGuestAgent(apt: AptOptions, debArch: string, progress: Progress, root = cacheDir()): Promise<GuestAgentFiles> {
+  // The version apt named when `tsuite setup` ran, while its folder is still in the cache: no apt-cache call per run.
+  return pinnedResolution(
+    ['guest-agent', ...apt, debArch].join(' '),
+    async (folder) => withSources(join(root, folder), JSON.parse(await readFile(join(root, folder, 'manifest.json'), 'utf8')) as Manifest),
+    async () => {
+      const agent = await lookUpGuestAgent(apt, debArch, progress, root);
+      return { value: agent, folder: join('guest-agent', agentFolder(agent.version, debArch)) };
+    },
+    root,
+  );
+}
+
+const agentFolder = (version: string, debArch: string) => `${GUEST_AGENT_PACKAGE}_${version.replace(/:/g, '%3a')}_${debArch}`;
+
+/** The candidate version apt names today, fetched unless already in the cache. */
+async function lookUpGuestAgent(apt: AptOptions, debArch: string, progress: Progress, root: string): Promise<GuestAgentFiles> {
   const record = await showPackage(GUEST_AGENT_PACKAGE, apt);
   if (!record) throw new InfraError(`apt knows no package ${GUEST_AGENT_PACKAGE} for ${debArch}`, aptFix(apt));
-  const dir = join(root, 'guest-agent', `${GUEST_AGENT_PACKAGE}_${record.version.replace(/:/g, '%3a')}_${debArch}`);
+  const dir = join(root, 'guest-agent', agentFolder(record.version, debArch));
   const manifest = join(dir, 'manifest.json');
   if (existsSync(manifest)) return withSources(dir, JSON.parse(await readFile(manifest, 'utf8')) as Manifest);
 

@@ -6,6 +6,7 @@ import { execOk } from '../../src/core/exec.js';
 import { cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
 import { aptFix, downloadAndUnpack, packageVersion, type AptOptions } from './debian-package.js';
+import { pinnedResolution } from './resolution-cache.js';
 
 export type { AptOptions } from './debian-package.js';
 
@@ -40,6 +41,23 @@ export async function cachedDebianKernels(root = cacheDir()): Promise<DebianKern
     if (manifest) kernels.push(JSON.parse(manifest) as DebianKernel);
   }
   return kernels;
+}
+
+/**
+ * The kernel `meta` names, as `tsuite setup` (or the first run after it) resolved it: no apt lookup
+ * while that kernel is still unpacked in the cache (see resolution-cache.ts); otherwise
+ * {@link fetchDebianKernel}, whose answer is then kept.
+ */
+export async function pinnedDebianKernel(meta: string, progress: Progress, apt: AptOptions = [], root = cacheDir()): Promise<DebianKernel> {
+  return pinnedResolution(
+    ['kernel', ...apt, meta].join(' '),
+    async (folder) => JSON.parse(await readFile(join(root, folder, 'kernel.json'), 'utf8')) as DebianKernel,
+    async () => {
+      const kernel = await fetchDebianKernel(meta, progress, apt, root);
+      return { value: kernel, folder: join('kernels', `${kernel.package}_${kernel.version}`) };
+    },
+    root,
+  );
 }
 
 /**

@@ -3,7 +3,7 @@ import { cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
 import type { ArchProfile } from '../../runners/qemu/arch-profile.js';
 import { fetchDebianBusybox } from './debian-busybox.js';
-import { fetchDebianKernel, type DebianKernel } from './debian-kernel.js';
+import { pinnedDebianKernel, type DebianKernel } from './debian-kernel.js';
 import { debianArch, FOREIGN_LISTS_MAX_AGE_MS, foreignApt, foreignAptDir, foreignListsAge, hostArch, isForeignArch } from './foreign-apt.js';
 
 /** What the reference guest of one arch is made of: Debian's kernel and a static busybox, both on disk. */
@@ -25,17 +25,18 @@ export interface ReferenceGuestOptions {
  * Fetches the reference kernel and busybox for `profile.arch` into the cache. For the host's own
  * arch that is the host's apt and its installed busybox-static (`profile.busybox`); for another
  * arch (aarch64 on an x86 host) Debian's packages for that arch, through package lists of its own
- * in the cache, fetched the first time they are needed.
+ * in the cache, fetched the first time they are needed. The kernel is the one `tsuite setup`
+ * resolved, while it is in the cache (resolution-cache.ts): a run asks apt only without it.
  */
 export async function fetchReferenceGuest(profile: GuestProfile, progress: Progress, opts: ReferenceGuestOptions = {}): Promise<ReferenceGuest> {
   const root = opts.root ?? cacheDir();
   if (!isForeignArch(profile.arch, opts.host ?? hostArch())) {
-    return { kernel: await fetchDebianKernel(profile.referenceKernelPackage, progress, [], root), busybox: profile.busybox };
+    return { kernel: await pinnedDebianKernel(profile.referenceKernelPackage, progress, [], root), busybox: profile.busybox };
   }
   const deb = debianArch(profile.arch);
   const fetch = async (maxAgeMs: number) => {
     const apt = await foreignApt(deb, progress, { root, maxAgeMs });
-    const kernel = await fetchDebianKernel(profile.referenceKernelPackage, progress, apt, root);
+    const kernel = await pinnedDebianKernel(profile.referenceKernelPackage, progress, apt, root);
     return { kernel, busybox: await fetchDebianBusybox(apt, deb, progress, root) };
   };
   const hadLists = (await foreignListsAge(foreignAptDir(deb, root))) !== undefined;

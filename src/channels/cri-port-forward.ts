@@ -9,10 +9,14 @@
  * CriStreamError ('failure'), e.g. nothing listening on the port inside the pod.
  */
 import { Duplex } from 'node:stream';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { CriChannel } from './cri.js';
 import { decodeFrame, encodeFrame, PORT_FORWARD_PROTOCOLS, redactStreamUrl, splitPortPrefix } from './cri-stream-wire.js';
 import { CriStreamError, openStreamSocket, type StreamOptions, type StreamSocket } from './cri-stream-socket.js';
+import { lazyRequire } from '../core/lazy-require.js';
+
+// Loaded on the first stream: a run with no CRI endpoint never loads it.
+const wsLib = lazyRequire<typeof WebSocket>('ws');
 
 export class PortForwardStream extends Duplex {
   /** Resolves once the server has named this port's channels; rejects if it never does. */
@@ -45,7 +49,7 @@ export class PortForwardStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.dataChannel === undefined || this.ws.readyState !== WebSocket.OPEN) {
+    if (this.dataChannel === undefined || this.ws.readyState !== wsLib().OPEN) {
       callback(this.error('closed', 'the connection is not open'));
       return;
     }
@@ -66,8 +70,8 @@ export class PortForwardStream extends Duplex {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.markReady.reject(err ?? this.error('closed', 'destroyed before the server named the port'));
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
-    else if (this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    if (this.ws.readyState === wsLib().OPEN) this.ws.close(1000);
+    else if (this.ws.readyState === wsLib().CONNECTING) this.ws.terminate();
     callback(err);
   }
 

@@ -5,8 +5,12 @@
  * rule that the one-time token never appears in a message.
  */
 import type { IncomingMessage } from 'node:http';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { redactStreamUrl, webSocketUrl, type StreamStatus } from './cri-stream-wire.js';
+import { lazyRequire } from '../core/lazy-require.js';
+
+// Loaded on the first stream: a run with no CRI endpoint never loads it.
+const wsLib = lazyRequire<typeof WebSocket>('ws');
 
 export type CriStreamErrorKind =
   /** Nothing answered at the URL (refused, unreachable, TLS). */
@@ -66,7 +70,7 @@ export function openStreamSocket(url: string, protocols: readonly string[], what
         reject(err);
       }
     };
-    const ws = new WebSocket(webSocketUrl(url), [...protocols], {
+    const ws = new (wsLib())(webSocketUrl(url), [...protocols], {
       perMessageDeflate: false, // the Go servers do not implement it
       followRedirects: false,
       handshakeTimeout: opts.timeoutMs,

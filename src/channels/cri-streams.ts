@@ -9,9 +9,13 @@
  * own; it ends when the container's output ends (the container exited) or the client closes.
  */
 import { StringDecoder } from 'node:string_decoder';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { CriChannel } from './cri.js';
 import { CriStreamError, openStreamSocket, type CriStreamErrorKind, type StreamOptions, type StreamSocket } from './cri-stream-socket.js';
+import { lazyRequire } from '../core/lazy-require.js';
+
+// Loaded on the first stream: a run with no CRI endpoint never loads it.
+const wsLib = lazyRequire<typeof WebSocket>('ws');
 import {
   Channel,
   closeStdinFrame,
@@ -190,7 +194,7 @@ export class RemoteCommand {
   }
 
   private send(frame: Buffer): void {
-    if (this.isEnded || this.ws.readyState !== WebSocket.OPEN) throw this.error('closed', 'the stream has ended');
+    if (this.isEnded || this.ws.readyState !== wsLib().OPEN) throw this.error('closed', 'the stream has ended');
     this.ws.send(frame);
   }
 
@@ -261,7 +265,7 @@ export class RemoteCommand {
     clearTimeout(this.timer);
     for (const w of this.waiters) clearTimeout(w.timer);
     this.opts.signal?.removeEventListener('abort', this.onAbort);
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    if (this.ws.readyState === wsLib().OPEN || this.ws.readyState === wsLib().CONNECTING) this.ws.terminate();
   }
 
   private readonly onAbort = () => this.fail(this.opts.signal!.reason);

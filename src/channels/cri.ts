@@ -8,11 +8,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import type * as ProtoLoader from '@grpc/proto-loader';
+import { lazyRequire } from '../core/lazy-require.js';
 import { assetPath } from '../core/paths.js';
 import { grpcTarget, parseCriEndpoint, rewriteStreamUrl } from './cri-endpoint.js';
 import type { VersionResponse } from './cri-messages.js';
+
+// Loaded on the first CRI call: a run with no CRI endpoint never pays for gRPC at start-up.
+const grpcLib = lazyRequire<typeof grpc>('@grpc/grpc-js');
+const protoLoader = lazyRequire<typeof ProtoLoader>('@grpc/proto-loader');
 
 export interface CriEndpoint {
   /** unix:///path or tcp://host:port */
@@ -75,12 +80,12 @@ export class CriRpcError extends Error {
     readonly code: grpc.status,
     readonly details: string,
   ) {
-    super(`CRI ${rpc}: ${grpc.status[code] ?? code}: ${details}`);
+    super(`CRI ${rpc}: ${grpcLib().status[code] ?? code}: ${details}`);
     this.name = 'CriRpcError';
   }
 
   get codeName(): string {
-    return grpc.status[this.code] ?? String(this.code);
+    return grpcLib().status[this.code] ?? String(this.code);
   }
 }
 
@@ -96,7 +101,7 @@ export class CriConnectError extends Error {
   }
 }
 
-export const isUnimplemented = (err: unknown): err is CriRpcError => err instanceof CriRpcError && err.code === grpc.status.UNIMPLEMENTED;
+export const isUnimplemented = (err: unknown): err is CriRpcError => err instanceof CriRpcError && err.code === grpcLib().status.UNIMPLEMENTED;
 
 const PROTO_FILE = assetPath('src', 'channels', 'cri', 'runtime-v1.proto');
 const DEFAULT_CALL_MS = 60_000;
@@ -112,10 +117,10 @@ type Client = grpc.Client & Record<string, Method>;
 let loaded: Promise<{ runtime: grpc.ServiceClientConstructor; image: grpc.ServiceClientConstructor }> | undefined;
 
 function services() {
-  loaded ??= protoLoader
+  loaded ??= protoLoader()
     .load(PROTO_FILE, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true })
     .then((def) => {
-      const pkg = grpc.loadPackageDefinition(def) as unknown as { runtime: { v1: Record<string, grpc.ServiceClientConstructor> } };
+      const pkg = grpcLib().loadPackageDefinition(def) as unknown as { runtime: { v1: Record<string, grpc.ServiceClientConstructor> } };
       return { runtime: pkg.runtime.v1.RuntimeService!, image: pkg.runtime.v1.ImageService! };
     });
   return loaded;
@@ -156,7 +161,7 @@ export class CriChannel {
       } catch (err) {
         last = err;
         // A runtime that answers, but not with CRI v1 (no such service, or wrong credentials): retrying will not help.
-        if (err instanceof CriConnectError || (err instanceof CriRpcError && [grpc.status.UNIMPLEMENTED, grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED].includes(err.code))) {
+        if (err instanceof CriConnectError || (err instanceof CriRpcError && [grpcLib().status.UNIMPLEMENTED, grpcLib().status.UNAUTHENTICATED, grpcLib().status.PERMISSION_DENIED].includes(err.code))) {
           runtimeClient.close();
           imageClient.close();
           if (err instanceof CriConnectError) throw err;
@@ -219,10 +224,10 @@ function unary<T>(client: Client, rpc: string, request: object, opts: CallOption
   return new Promise<T>((resolve, reject) => {
     const deadline = new Date(Date.now() + (opts.timeoutMs ?? DEFAULT_CALL_MS));
     const onAbort = () => call.cancel();
-    const call = method.call(client, request, new grpc.Metadata(), { deadline }, (err, res) => {
+    const call = method.call(client, request, new (grpcLib().Metadata)(), { deadline }, (err, res) => {
       opts.signal?.removeEventListener('abort', onAbort);
       if (err) {
-        if (err.code === grpc.status.CANCELLED && opts.signal?.aborted) reject(opts.signal.reason);
+        if (err.code === grpcLib().status.CANCELLED && opts.signal?.aborted) reject(opts.signal.reason);
         else reject(new CriRpcError(rpc, err.code, err.details || err.message));
       } else resolve(res as T);
     });
@@ -231,9 +236,9 @@ function unary<T>(client: Client, rpc: string, request: object, opts: CallOption
 }
 
 async function channelCredentials(certPath: string | undefined): Promise<grpc.ChannelCredentials> {
-  if (!certPath) return grpc.credentials.createInsecure();
+  if (!certPath) return grpcLib().credentials.createInsecure();
   const ca = await readFile(join(certPath, 'ca.pem'));
   const cert = await readFile(join(certPath, 'cert.pem')).catch(() => undefined);
   const key = await readFile(join(certPath, 'key.pem')).catch(() => undefined);
-  return grpc.credentials.createSsl(ca, key ?? null, cert ?? null);
+  return grpcLib().credentials.createSsl(ca, key ?? null, cert ?? null);
 }

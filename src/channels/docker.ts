@@ -8,7 +8,8 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Dockerode from 'dockerode';
+import { createRequire } from 'node:module';
+import type Dockerode from 'dockerode';
 import { UsageError } from '../core/errors.js';
 import { dockerCliEnv, parseDockerUrl, type DockerAddress } from './docker-endpoint.js';
 import { EnginePorts, type PortReservation } from './docker-ports.js';
@@ -169,6 +170,12 @@ async function readTlsMaterial(certPath: string): Promise<TlsMaterial> {
   return { ca, cert, key };
 }
 
+/**
+ * dockerode (with docker-modem and ssh2) takes a few hundred ms to load: required on the first
+ * connection, so a run with no Docker endpoint never loads it. (It is CommonJS: require is synchronous.)
+ */
+const loadDockerode = () => createRequire(import.meta.url)('dockerode') as typeof Dockerode;
+
 /** What docker-modem's constructor reads from the environment (it even reads DOCKER_CERT_PATH's files). */
 const MODEM_ENV = ['DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CLIENT_TIMEOUT', 'DOCKER_PATH_PREFIX'];
 
@@ -192,7 +199,7 @@ function makeApi(address: DockerAddress, tls: TlsMaterial | undefined, agent: Ag
   const saved = MODEM_ENV.map((k) => [k, process.env[k]] as const);
   for (const [k] of saved) delete process.env[k];
   try {
-    return new Dockerode(options as Dockerode.DockerOptions);
+    return new (loadDockerode())(options as Dockerode.DockerOptions);
   } finally {
     for (const [k, v] of saved) if (v !== undefined) process.env[k] = v;
   }

@@ -1,9 +1,13 @@
 import { join } from 'node:path';
-import { create } from 'xmlbuilder2';
+import type * as Xml from 'xmlbuilder2';
 import type { RunResult, TestResult } from '../core/result.js';
 import { writeFileAtomic } from '../core/write-file-atomic.js';
 import { formatMetricValue, plainText } from './format.js';
 import type { ReporterFactory } from './reporter.js';
+import { lazyRequire } from '../core/lazy-require.js';
+
+// Loaded when a JUnit report is written, not at every start-up.
+const xml = lazyRequire<typeof Xml>('xmlbuilder2');
 
 /** Statuses JUnit calls failures; `infraError` is an `<error>`, the harness's fault, not the kernel's. */
 const FAILURES = new Set(['failed', 'timedOut', 'crashed', 'parseError', 'noTests']);
@@ -21,7 +25,7 @@ function counts(tests: readonly TestResult[], durationMs: number) {
   };
 }
 
-type XmlNode = ReturnType<typeof create>;
+type XmlNode = ReturnType<typeof Xml.create>;
 
 function addTestCase(suite: XmlNode, t: TestResult): void {
   const tc = suite.ele('testcase', { classname: t.suite, name: t.id, time: seconds(t.durationMs) });
@@ -59,7 +63,7 @@ export function formatJunit(result: RunResult): string {
   if (runError) allCases.push({ id: 'run', suite: 'tsuite', title: 'run', status: 'infraError', durationMs: 0, metrics: [], session: '' });
 
   // Whatever control characters slip through plainText, XML 1.0 cannot hold them.
-  const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '' });
+  const doc = xml().create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '' });
   const root = doc.ele('testsuites', { name: 'tsuite', ...counts(allCases, result.summary.durationMs), timestamp: run.startedAt });
   for (const [name, tests] of bySuite) {
     const suite = root.ele('testsuite', {

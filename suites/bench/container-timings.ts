@@ -1,6 +1,5 @@
 import type Dockerode from 'dockerode';
 import { InfraError, type DockerChannel, type TestContext } from '../../src/index.js';
-import { ensureTestImage } from '../../oci-images/index.js';
 import { CONTAINER_COLD_START, CONTAINER_EXEC, CONTAINER_RUN_SAMPLES, CONTAINER_EXEC_SAMPLES } from './metrics.js';
 import { timeIt } from './time-it.js';
 
@@ -8,6 +7,8 @@ import { timeIt } from './time-it.js';
 async function engine(ctx: TestContext): Promise<{ docker: DockerChannel; busybox: string }> {
   const docker = ctx.session.docker;
   if (!docker) throw new InfraError('the session has no docker channel', 'run on a target with a Docker Engine API (qemu-x86-node, docker)');
+  // The OCI image tooling (registry client, tar, bcrypt) loads here, not with the suite catalog at every start-up.
+  const { ensureTestImage } = await import('../../oci-images/index.js');
   return { docker, busybox: await ensureTestImage(docker, ctx.target.arch, 'busybox', ctx.signal) };
 }
 

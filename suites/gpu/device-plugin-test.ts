@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfraError, type TestContext } from '../../src/index.js';
-import { checkDevicePlugin } from './device-plugin/check-plugin.js';
 
 /**
  * The device plugin API (v1beta1) contract, with tsuite as the kubelet: the target's configured
@@ -21,6 +20,8 @@ export async function runDevicePluginChecks(ctx: TestContext): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tsuite-dp-'));
   try {
     const [cmd, ...args] = settings.command.map((w) => w.replaceAll('{pluginDir}', dir));
+    // The device-plugin client (gRPC) loads here, not with the suite catalog at every start-up.
+    const { checkDevicePlugin } = await import('./device-plugin/check-plugin.js');
     const results = await checkDevicePlugin({
       pluginDir: dir,
       start: ({ pluginDir }) => spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DP_PLUGIN_DIR: pluginDir } }),

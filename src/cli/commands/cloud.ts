@@ -89,7 +89,7 @@ async function cloudTarget(flags: CloudFlags) {
   const name = flags.target!;
   const def = findTarget(name, config.targets);
   if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, `give a target whose runner is ${CLOUD_PROVIDERS.map((p) => `'${p}'`).join(', ')} (see \`tsuite targets\`)`);
-  return { name, provider: cloudProviderFor(name, def), grace: def.cloud?.sweepGraceMinutes ?? DEFAULT_GRACE_MINUTES };
+  return { name, provider: await cloudProviderFor(name, def), grace: def.cloud?.sweepGraceMinutes ?? DEFAULT_GRACE_MINUTES };
 }
 
 /** A provider error as the CLI reports it: the provider's words (already redacted) and what to check. */

@@ -8,6 +8,7 @@ import { resolveBoot } from '../../../kernel/resolve-boot.js';
 import { buildBench, buildProbes } from '../../../kernel/probes/build-probes.js';
 import type { ProbeArch } from '../../../kernel/probes/toolchain.js';
 import { refreshReferenceLists } from '../../../kernel/reference/reference-guest.js';
+import { clearResolutions } from '../../../kernel/reference/resolution-cache.js';
 import { profileFor } from '../../../runners/qemu/profiles/index.js';
 import { chooseAccel, probeKvm, recordKvmVerdict } from '../../../runners/qemu/accel.js';
 import { installCommand, missingPackages } from '../host-check.js';
@@ -32,6 +33,8 @@ export function setupCommand(): Command {
       const targets = names.map((name) => ({ name, def: findTarget(name) }));
       const progress = createProgress();
       await installMissing(targets.map((t) => t.def));
+      // Runs reuse what apt resolved (the reference kernel, qemu-ga) until setup runs again: resolve afresh now.
+      await clearResolutions();
       // One target that cannot be prepared (the container host needs root to build) does not stop the others.
       const failed: string[] = [];
       for (const { name, def } of targets) {
