@@ -9,10 +9,14 @@
 # util-linux), reached over TLS with certificates made by openssl. The cri tests start Debian's
 # containerd (a docker.io dependency) the same way, giving pods networks with the CNI plugins.
 # qemu-img (qemu-utils) is the independent reader the fixed-VHD tests check tsuite's VHDs against.
+# The ssh target's tests start Debian's sshd (openssh-server) with a config, host key and
+# authorized_keys of their own in a network namespace of their own; on a machine with systemd,
+# installing the package also enables and starts the host's own sshd (on a container image with
+# policy-rc.d, it does not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TEST_PACKAGES=(chromium openssl iproute2 util-linux containernetworking-plugins qemu-utils)
+TEST_PACKAGES=(chromium openssl iproute2 util-linux containernetworking-plugins qemu-utils openssh-server)
 missing=()
 for p in "${TEST_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
