@@ -2,21 +2,39 @@ import { UsageError } from '../src/core/errors.js';
 import type { Runner } from '../src/core/runner.js';
 import { criRunner } from './cri/cri-runner.js';
 import { dockerRunner } from './docker/docker-runner.js';
-import { awsProvider } from './aws/aws-provider.js';
-import { awsRunner } from './aws/aws-runner.js';
-import { azureProvider } from './azure/azure-provider.js';
-import { azureRunner } from './azure/azure-runner.js';
-import { gcpRunner } from './gcp/gcp-runner.js';
-import { gcpProvider } from './gcp/gcp-provider.js';
 import type { CloudProvider } from './cloud/cloud-provider.js';
 import { CLOUD_PROVIDERS, isCloudRunner, type CloudProviderName, type TargetDef } from '../src/core/target.js';
 import { qemuRunner } from './qemu/qemu-runner.js';
 import { localRunner } from './local/local-runner.js';
 
-export const runners: Readonly<Record<string, Runner>> = Object.freeze({ qemu: qemuRunner, docker: dockerRunner, cri: criRunner, gcp: gcpRunner, aws: awsRunner, azure: azureRunner, local: localRunner });
+type ProviderModule = (def: TargetDef) => CloudProvider & { close(): Promise<void> };
 
-/** Each cloud provider's module, from a target's settings. */
-const cloudProviders: Readonly<Record<CloudProviderName, (def: TargetDef) => CloudProvider & { close(): Promise<void> }>> = { gcp: gcpProvider, aws: awsProvider, azure: azureProvider };
+/**
+ * The cloud SDKs take seconds to import (@google-cloud/compute alone about 3 s on a 2-core host):
+ * a cloud runner's module is loaded when that runner provisions, so a QEMU run never pays for them.
+ */
+function lazyRunner(name: string, load: () => Promise<Runner>): Runner {
+  return { name, provision: async (request, signal) => (await load()).provision(request, signal) };
+}
+
+export const runners: Readonly<Record<string, Runner>> = Object.freeze({
+  qemu: qemuRunner,
+  docker: dockerRunner,
+  cri: criRunner,
+  gcp: lazyRunner('gcp', async () => (await import('./gcp/gcp-runner.js')).gcpRunner),
+  aws: lazyRunner('aws', async () => (await import('./aws/aws-runner.js')).awsRunner),
+  azure: lazyRunner('azure', async () => (await import('./azure/azure-runner.js')).azureRunner),
+  local: localRunner,
+  // ssh2 is a few hundred ms to load as well.
+  ssh: lazyRunner('ssh', async () => (await import('./ssh/ssh-runner.js')).sshRunner),
+});
+
+/** Each cloud provider's module, from a target's settings, loaded on first use (see {@link lazyRunner}). */
+const cloudProviders: Readonly<Record<CloudProviderName, () => Promise<ProviderModule>>> = {
+  gcp: async () => (await import('./gcp/gcp-provider.js')).gcpProvider,
+  aws: async () => (await import('./aws/aws-provider.js')).awsProvider,
+  azure: async () => (await import('./azure/azure-provider.js')).azureProvider,
+};
 
 export function runnerFor(name: string): Runner {
   const r = runners[name];
@@ -25,7 +43,7 @@ export function runnerFor(name: string): Runner {
 }
 
 /** The provider module of a cloud target, for commands that manage its account (`tsuite cloud gc|ls`). */
-export function cloudProviderFor(name: string, def: TargetDef): CloudProvider & { close(): Promise<void> } {
+export async function cloudProviderFor(name: string, def: TargetDef): Promise<CloudProvider & { close(): Promise<void> }> {
   if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, `use a target whose runner is ${CLOUD_PROVIDERS.join(', ')} from tsuite.config.ts`);
-  return cloudProviders[def.runner](def);
+  return (await cloudProviders[def.runner]())(def);
 }

@@ -12,7 +12,7 @@ export type { MachineDef, DriveDef, NicDef, NicForward, ShareDef, ResolvedMachin
 export type { BootReport } from './parsers/boot-report.js';
 export { scanKernelEvents, isPanicLine, LINUX_EVENT_PATTERNS, type KernelEvent, type EventPatterns } from './parsers/kernel-events.js';
 export { ExpectTimeout, ConsoleClosed, type ConsoleChannel, type ConsoleLine, type ConsoleMatch, type ExpectOptions } from './channels/console.js';
-export type { Reporter, ReporterOptions, ReporterFactory, TestStart } from './reporters/reporter.js';
+export type { Reporter, ReporterOptions, ReporterFactory, RunningSession, TestStart } from './reporters/reporter.js';
 export { parseKtap, parseKtapAll, flattenKtap, type KtapDocument, type KtapTest, type KtapStatus, type KtapFlatTest } from './parsers/ktap.js';
 export { InfraError, UsageError } from './core/errors.js';
 export { assetPath } from './core/paths.js';
@@ -21,6 +21,7 @@ export { guestPath, shellWord, type GuestAgent } from './channels/guest-agent.js
 export { requireDestructive, destructiveRefusal, sharesHost } from './core/destructive.js';
 export { AgentError } from './channels/agent-error.js';
 export { DockerChannel, type DockerEndpoint, type DockerEngineInfo } from './channels/docker.js';
+export { SshChannel, SshError, type SshEndpoint, type SshExecOptions, type SshExecResult, type SshRunning } from './channels/ssh.js';
 export { CriChannel, CriRpcError, CriConnectError, isUnimplemented, LOCAL_NODE, type CriNode, type CriEndpoint, type CriRuntimeInfo, type CallOptions as CriCallOptions } from './channels/cri.js';
 export type * as Cri from './channels/cri-messages.js';
 export { parseCriEndpoint, type CriAddress } from './channels/cri-endpoint.js';

@@ -3,17 +3,42 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, TsuiteError, describeError } from '../core/errors.js';
-import { benchCommand } from './commands/bench.js';
-import { cloudCommand } from './commands/cloud.js';
-import { compareCommand } from './commands/compare.js';
-import { doctorCommand } from './commands/doctor.js';
-import { listCommand } from './commands/list.js';
-import { parseCommand } from './commands/parse.js';
-import { reportCommand } from './commands/report.js';
-import { runCommand } from './commands/run.js';
-import { tsuiteVersion } from './suite-run.js';
-import { setupCommand } from './commands/setup.js';
-import { targetsCommand } from './commands/targets.js';
+import { tsuiteVersion } from './version.js';
+
+/**
+ * Each command's module, loaded on demand: together they import every SDK tsuite speaks (cloud
+ * providers, gRPC, Docker, statistics, GitHub), seconds of start-up a `tsuite run` never uses.
+ * In the order `tsuite --help` lists them.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./commands/run.js')).runCommand(),
+  merge: async () => (await import('./commands/merge.js')).mergeCommand(),
+  bench: async () => (await import('./commands/bench.js')).benchCommand(),
+  compare: async () => (await import('./commands/compare.js')).compareCommand(),
+  list: async () => (await import('./commands/list.js')).listCommand(),
+  targets: async () => (await import('./commands/targets.js')).targetsCommand(),
+  setup: async () => (await import('./commands/setup.js')).setupCommand(),
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand(),
+  parse: async () => (await import('./commands/parse.js')).parseCommand(),
+  report: async () => (await import('./commands/report.js')).reportCommand(),
+  cloud: async () => (await import('./commands/cloud.js')).cloudCommand(),
+  bisect: async () => (await import('./commands/bisect.js')).bisectCommand(),
+};
+
+const isProgram = ((script) => {
+  try {
+    return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+})(process.argv[1]);
+// `tsuite run ...` loads only `run`; help, a flag or a misspelt name loads every command (for the
+// listing and the suggestions), and so does a test that imports this file to read the commands.
+const invoked = process.argv[2];
+const wanted = !isProgram || invoked === undefined ? Object.keys(COMMANDS)
+  : Object.hasOwn(COMMANDS, invoked) ? [invoked]
+  : invoked === '--version' || invoked === '-V' ? []
+  : Object.keys(COMMANDS);
 
 // `tsuite list | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -27,7 +52,7 @@ const program = new Command('tsuite')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [runCommand(), benchCommand(), compareCommand(), listCommand(), targetsCommand(), setupCommand(), doctorCommand(), parseCommand(), reportCommand(), cloudCommand()]) {
+for (const cmd of await Promise.all(wanted.map((name) => COMMANDS[name]!()))) {
   program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 
@@ -47,7 +72,7 @@ try {
 // library may still hold a retry timer or a keep-alive socket (an upload cut short by Ctrl-C
 // retries in the background for minutes): that must not keep the command from ending.
 // (Only as the program itself: a test that imports this file to read the commands keeps running.)
-if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (isProgram) {
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   process.exit();
 }

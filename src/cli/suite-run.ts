@@ -1,10 +1,9 @@
 import { resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { InfraError, UsageError } from '../core/errors.js';
-import { assetPath } from '../core/paths.js';
 import { hostInfo } from '../core/host-info.js';
 import { buildPlan, type SessionPlan } from '../core/plan.js';
+import { shardPlan, type ShardSpec } from '../core/shard.js';
 import type { Progress } from '../core/progress.js';
 import type { KernelInfo, RunInfo, RunResult } from '../core/result.js';
 import { bootsFromDrives, isCloudRunner, NODE_CRI_HOST_PORTS, NODE_PUBLISH_PORTS, type TargetDef } from '../core/target.js';
@@ -28,7 +27,8 @@ import { qemuVersion } from '../../runners/qemu/accel.js';
 import { targetFacts } from './target-facts.js';
 import type { ResolvedTarget } from './target-options.js';
 
-export const tsuiteVersion: string = (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+import { tsuiteVersion } from './version.js';
+export { tsuiteVersion };
 
 /** A target whose kernel has been fetched or built (or that failed to be), ready to boot any number of times. */
 export interface PreparedTarget {
@@ -46,6 +46,7 @@ function unresolvedKernel(def: TargetDef): KernelInfo {
   if (def.runner === 'docker') return { path: def.docker?.host ?? '', source: 'endpoint', cmdline: '' };
   if (def.runner === 'cri') return { path: def.cri?.endpoint ?? '', source: 'endpoint', cmdline: '' };
   if (def.runner === 'local') return { path: '', source: 'host', version: release(), cmdline: hostSpec(def.arch).cmdline };
+  if (def.runner === 'ssh') return { path: `ssh://${def.ssh?.user}@${def.ssh?.host}:${def.ssh?.port ?? 22}`, source: 'endpoint', cmdline: '' };
   if (def.image) return { path: def.image, source: 'image', cmdline: '' };
   if (bootsFromDrives(def)) return { path: def.machine!.drives![0]!.file, source: 'drives', cmdline: '' };
   if (def.kernelSrc) return { path: def.kernelSrc, source: 'source', cmdline: '' };
@@ -60,15 +61,18 @@ export async function prepareTarget(target: ResolvedTarget, progress: Progress):
     : undefined;
   const runner = runnerFor(target.def.runner);
   // An existing endpoint has nothing to fetch or build: its kernel is whatever runs the engine.
-  if (target.def.runner === 'docker' || target.def.runner === 'cri' || target.def.runner === 'local') return { target, runner, expectations };
+  if (target.def.runner === 'docker' || target.def.runner === 'cri' || target.def.runner === 'local' || target.def.runner === 'ssh') return { target, runner, expectations };
   const profile = profileFor(target.def.arch);
-  const prepared: PreparedTarget = { target, runner, expectations, qemuVersion: await qemuVersion(profile.qemuBinary) };
+  // QEMU's --version answers while the boot files are resolved, not before (it never rejects).
+  const version = qemuVersion(profile.qemuBinary);
+  const prepared: PreparedTarget = { target, runner, expectations };
   try {
     prepared.resolved = await resolveBoot(target.def, profile, progress);
   } catch (err) {
     if (!(err instanceof InfraError)) throw err;
     prepared.resolveError = err;
   }
+  prepared.qemuVersion = await version;
   return prepared;
 }
 
@@ -88,6 +92,10 @@ export interface SuiteRunRequest {
    * is pinned to (a duet A/B run boots A and B at once, each on its own half of the host).
    */
   machineOverride?: { cpus?: number; hostCpus?: readonly number[] };
+  /** Run only this shard's sessions of the plan (`--shard i/n`), balanced by these earlier session durations. */
+  shard?: { spec: ShardSpec; durations?: ReadonlyMap<string, number> };
+  /** Sessions booted at once (`--workers`); one at a time when absent. */
+  workers?: number;
 }
 
 /**
@@ -113,7 +121,9 @@ export function planFor(target: ResolvedTarget, suites?: readonly string[], grep
 /** Plans the chosen tests and runs them on fresh boots of the prepared target. */
 export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest): Promise<RunResult> {
   const { target, runner, resolved, resolveError } = prepared;
-  const plan = planFor(target, req.suites, req.grep, req.available);
+  const whole = planFor(target, req.suites, req.grep, req.available);
+  const sharded = req.shard ? shardPlan(whole, req.shard.spec, req.shard.durations) : undefined;
+  const plan = sharded?.sessions ?? whole;
   // Waiting for a guest's engine costs tens of seconds under TCG: only when some test needs it.
   const needsDocker = plan.some((s) => s.tests.some((t) => (t.test.requires ?? []).includes('docker')));
   const needsCri = plan.some((s) => s.tests.some((t) => (t.test.requires ?? []).includes('cri')));
@@ -127,6 +137,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
     host: hostInfo(),
     tsuiteVersion,
     allowDestructive: target.def.allowDestructive === true,
+    ...(sharded ? { shard: sharded.info } : {}),
   };
   return dispatch({
     expectations: prepared.expectations,
@@ -138,6 +149,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
     testTimeoutMs: req.testTimeoutMs,
     testTimeoutOverrideMs: req.testTimeoutOverrideMs,
     signal: req.signal,
+    workers: req.workers,
     provision: async (session, dir, signal) => {
       if (target.def.runner === 'docker') {
         const endpoint = { url: target.def.docker!.host!, certPath: target.def.docker!.certPath };
@@ -147,6 +159,12 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
       }
       if (target.def.runner === 'cri') return runner.provision({ ...machinelessRequest(session.id, dir, target), criEndpoint: criEndpointRequest(target.def) }, signal);
       if (target.def.runner === 'local') return runner.provision(machinelessRequest(session.id, dir, target), signal);
+      if (target.def.runner === 'ssh') {
+        const s = await runner.provision({ ...machinelessRequest(session.id, dir, target), ssh: { ...target.def.ssh, host: target.def.ssh!.host!, user: target.def.ssh!.user! } }, signal);
+        // The machine's kernel is whatever booted it: its release, as the session found it.
+        if (s.agent) info.kernel = { ...info.kernel, version: (await s.agent.osInfo()).kernelRelease, cmdline: s.spec?.cmdline ?? '' };
+        return s;
+      }
       if (!resolved) throw resolveError!;
       const machine = resolveMachine(withMachineNeeds(target.def.machine, target.def.arch, session.machineNeeds), target.def.arch, profileFor(target.def.arch).machine);
       // The reference Linux is told to use the IOMMU it is given; another kernel's command line is its own.

@@ -9,6 +9,9 @@ const CLOUD_NO_POWER_OFF = "a cloud instance's serial console is output only: ts
 /** The local target is the host tsuite runs on: never powered off, never booted by tsuite. */
 const LOCAL_NO_POWER_OFF = 'the local target is the host tsuite runs on: tsuite never powers it off';
 const LOCAL_NO_BOOT_REPORT = 'the local target is the host tsuite runs on: tsuite did not boot it, so there is no tsuite boot report';
+/** An ssh target is a machine someone else booted and owns. */
+const SSH_NO_POWER_OFF = 'the ssh target is a machine tsuite did not boot: tsuite never powers it off';
+const SSH_NO_BOOT_REPORT = 'the ssh target is a machine tsuite did not boot, so there is no tsuite boot report';
 
 /** The target config facts tests may read (see TargetFacts). */
 export function targetFacts(target: ResolvedTarget): TargetFacts {
@@ -22,6 +25,7 @@ export function targetFacts(target: ResolvedTarget): TargetFacts {
     powerOff: target.def.powerOffCommand !== undefined && !isCloudRunner(target.def.runner),
     ...(isCloudRunner(target.def.runner) ? { powerOffWhy: CLOUD_NO_POWER_OFF } : {}),
     ...(target.def.runner === 'local' ? { powerOffWhy: LOCAL_NO_POWER_OFF, bootReportWhy: LOCAL_NO_BOOT_REPORT } : {}),
+    ...(target.def.runner === 'ssh' ? { powerOffWhy: SSH_NO_POWER_OFF, bootReportWhy: SSH_NO_BOOT_REPORT } : {}),
     allowDestructive: target.def.allowDestructive === true,
     ...(target.def.devicePlugin ? { devicePlugin: target.def.devicePlugin } : {}),
   };
@@ -37,6 +41,8 @@ export function declaredChannels(def: TargetDef): ChannelKind[] {
   if (def.runner === 'cri') return ['cri'];
   // The host itself: its kernel log as the console, and the agent implemented here.
   if (def.runner === 'local') return ['console', 'agent'];
+  // A machine over SSH: the connection itself, the agent implemented over it, its kernel log as the console.
+  if (def.runner === 'ssh') return ['console', 'agent', 'ssh'];
   const channels: ChannelKind[] = ['console'];
   // A cloud instance has its serial console, and the kernel's own APIs only where tsuite shares its network.
   if (isCloudRunner(def.runner)) {

@@ -127,6 +127,7 @@ export function resolveTarget(config: ResolvedConfig, flags: TargetFlags, env: N
   if (def.runner === 'docker') return resolveDockerTarget(name, def, flags, env);
   if (def.runner === 'cri') return resolveCriTarget(name, def, flags);
   if (def.runner === 'local') return resolveLocalTarget(name, def, flags);
+  if (def.runner === 'ssh') return resolveSshTarget(name, def, flags);
   if (flags.criEndpoint) {
     throw new UsageError(`--cri-endpoint names an existing runtime, but target '${name}' boots a machine`, 'use --target cri --cri-endpoint <url>');
   }
@@ -244,6 +245,19 @@ function resolveLocalTarget(name: string, def: TargetDef, flags: TargetFlags): R
       'drop them, or use a qemu target (e.g. qemu-x86) to boot a machine');
   }
   if (flags.clock === 'instructions') throw new UsageError(`--clock instructions counts a QEMU guest's instructions, and target '${name}' is this host`, 'use --clock time (or auto)');
+  const extraPanics = (def.panicPatterns ?? []).map((p) => regex(p, `panic pattern '${p}'`));
+  return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: { ...LINUX_EVENT_PATTERNS, panic: [...LINUX_EVENT_PATTERNS.panic, ...extraPanics] }, benchClock: 'time' };
+}
+
+/** An existing machine over SSH boots nothing either: the same flags cannot apply, and its settings must name it. */
+function resolveSshTarget(name: string, def: TargetDef, flags: TargetFlags): ResolvedTarget {
+  const given = [...machineFlagsGiven(flags), ...(flags.dockerHost ? ['--docker-host'] : []), ...(flags.criEndpoint ? ['--cri-endpoint'] : [])];
+  if (given.length > 0) {
+    throw new UsageError(`target '${name}' is an existing machine reached over SSH and boots nothing, so ${given.join(', ')} cannot apply`,
+      'drop them, or use a qemu target (e.g. qemu-x86) to boot a machine');
+  }
+  if (!def.ssh?.host || !def.ssh.user) throw new UsageError(`target '${name}' needs ssh.host and ssh.user`, `set ssh: { host, user } under targets.${name} in tsuite.config.ts`);
+  if (flags.clock === 'instructions') throw new UsageError(`--clock instructions counts a QEMU guest's instructions, and target '${name}' is a machine over SSH`, 'use --clock time (or auto)');
   const extraPanics = (def.panicPatterns ?? []).map((p) => regex(p, `panic pattern '${p}'`));
   return { name, def, landmark: BOOT_REPORT_READY, eventPatterns: { ...LINUX_EVENT_PATTERNS, panic: [...LINUX_EVENT_PATTERNS.panic, ...extraPanics] }, benchClock: 'time' };
 }

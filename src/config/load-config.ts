@@ -128,10 +128,11 @@ export function validateConfig(raw: unknown, known: Pick<LoadConfigOptions, 'kno
   const configured = isRecord(raw.targets) ? raw.targets : {};
   problems.push(...machineConfigProblems(configured));
   problems.push(...cloudConfigProblems(configured));
+  problems.push(...sshConfigProblems(configured));
   problems.push(...acceleratorConfigProblems(configured));
   for (const [name, target] of Object.entries(configured)) {
-    // A cloud target has defaults for arch and kernel (CLOUD_TARGET_DEFAULTS): only its runner must be said.
-    if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target) || isCloudRunner(String(target.runner))) continue;
+    // A cloud or ssh target has defaults for arch and kernel (CLOUD_/SSH_TARGET_DEFAULTS): only its runner must be said.
+    if (Object.hasOwn(BUILT_IN_TARGETS, name) || !isRecord(target) || isCloudRunner(String(target.runner)) || target.runner === 'ssh') continue;
     const missing: string[] = (['runner', 'arch'] as const).filter((key) => target[key] === undefined);
     const drives = isRecord(target.machine) && Array.isArray(target.machine.drives) && target.machine.drives.length > 0;
     if (target.kernel === undefined && target.image === undefined && target.kernelSrc === undefined && !drives) missing.push('kernel (or image, or kernelSrc, or machine.drives to boot from)');
@@ -182,6 +183,21 @@ function cloudConfigProblems(configured: Record<string, unknown>): ConfigProblem
       path: formatPath(['targets', name, provider]),
       message: `a ${provider} target must name where it creates things; missing: ${missing.join(', ')} (tsuite assumes no default)`,
       fix: CLOUD_REQUIRED[provider].example,
+    }];
+  });
+}
+
+/** An ssh target names its machine and user: tsuite assumes neither. */
+function sshConfigProblems(configured: Record<string, unknown>): ConfigProblem[] {
+  return Object.entries(configured).flatMap(([name, target]) => {
+    if (!isRecord(target) || target.runner !== 'ssh') return [];
+    const settings = isRecord(target.ssh) ? target.ssh : {};
+    const missing = (['host', 'user'] as const).filter((key) => settings[key] === undefined);
+    if (missing.length === 0) return [];
+    return [{
+      path: formatPath(['targets', name, 'ssh']),
+      message: `an ssh target must name its machine and user; missing: ${missing.join(', ')}`,
+      fix: "ssh: { host: 'board.lab', user: 'root', privateKey: '~/.ssh/id_ed25519' }",
     }];
   });
 }

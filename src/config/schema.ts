@@ -90,6 +90,17 @@ const azureSchema = z.strictObject({
   authorityHost: endpointUrl,
 }).partial();
 
+/** Where an `ssh` target's machine is (see SshTargetSettings); host and user are required (load-config.ts). */
+const sshSchema = z.strictObject({
+  host: nonEmpty('a host name or address'),
+  port,
+  user: nonEmpty('a user name'),
+  privateKey: nonEmpty('a path to a private key file'),
+  knownHosts: nonEmpty('a path to a known_hosts file'),
+  hostKeyFingerprint: z.string({ error: 'must be a SHA256 fingerprint' }).regex(/^(SHA256:)?[A-Za-z0-9+/]{43}=?$/, { error: 'must be a SHA256 fingerprint as `ssh-keygen -lf` prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s' }),
+  workDir: z.string({ error: 'must be an absolute path on the machine' }).regex(/^\//, { error: 'must be an absolute path on the machine' }),
+}).partial();
+
 /** The GPUs of a cloud target's instance (see AcceleratorDef); checked against the instance type in load-config.ts. */
 const acceleratorSchema = z.strictObject({
   type: z.enum(GPU_TYPES, { error: `must be one of: ${GPU_TYPES.map((t) => `'${t}'`).join(', ')}` }).optional(),
@@ -105,7 +116,7 @@ const cloudSchema = z.strictObject({
 
 /** Every field optional: an entry may override a few fields of a built-in target. */
 export const targetSchema = z.strictObject({
-  runner: z.enum(['qemu', 'docker', 'cri', 'local', 'gcp', 'aws', 'azure'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint), 'cri' (an existing CRI runtime), 'local' (this host), or a cloud: 'gcp' (Compute Engine), 'aws' (EC2) or 'azure' (an Azure VM)" }),
+  runner: z.enum(['qemu', 'docker', 'cri', 'local', 'ssh', 'gcp', 'aws', 'azure'], { error: "must be 'qemu' (boot a machine), 'docker' (an existing Docker Engine endpoint), 'cri' (an existing CRI runtime), 'local' (this host), 'ssh' (an existing machine over SSH), or a cloud: 'gcp' (Compute Engine), 'aws' (EC2) or 'azure' (an Azure VM)" }),
   arch: nonEmpty('a string naming the QEMU arch profile'),
   kernel: nonEmpty("'reference' or a path to a kernel image"),
   initrd: nonEmpty("'tsuite' or a path to an initramfs").optional(),
@@ -131,6 +142,7 @@ export const targetSchema = z.strictObject({
   rootfs: nonEmpty("'node' for the container host tsuite builds, or a path to an ext4 root filesystem image"),
   docker: dockerSchema,
   cri: criSchema,
+  ssh: sshSchema,
   gcp: gcpSchema,
   aws: awsSchema,
   azure: azureSchema,
@@ -206,9 +218,10 @@ export const FIELD_FIXES: Readonly<Record<string, string>> = Object.freeze({
   minEffectInstructions: 'the smallest relative change in instruction counts reported, e.g. minEffectInstructions: 0.02 for 2%',
   alpha: 'the false discovery rate across metrics, e.g. alpha: 0.05',
   history: "the benchmark history folder, e.g. history: 'bench-history'",
-  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, 'cri' for an existing CRI runtime, 'local' for this host, or 'gcp', 'aws' or 'azure' for a cloud instance",
+  runner: "runner: 'qemu' to boot a machine, 'docker' for an existing Docker Engine endpoint, 'cri' for an existing CRI runtime, 'local' for this host, 'ssh' for an existing machine over SSH, or 'gcp', 'aws' or 'azure' for a cloud instance",
   devicePlugin: "devicePlugin: { command: ['./my-plugin', '--plugin-dir', '{pluginDir}'], healthSignal: 'SIGUSR1' } (checked by the gpu suite on the local target)",
   allowDestructive: 'allowDestructive: true lets tests change a host tsuite does not own beyond the run (bind devices to vfio-pci, load modules); default false',
+  ssh: "ssh: { host: 'board.lab', user: 'root', privateKey: '~/.ssh/id_ed25519' } (port, knownHosts, hostKeyFingerprint, workDir optional); see \"SSH targets\" in the README",
   gcp: "gcp: { project: 'my-project', zone: 'us-central1-a', bucket: 'my-staging-bucket', machineType: 'e2-small' }",
   aws: "aws: { region: 'us-east-1', bucket: 'my-staging-bucket', subnetId: 'subnet-0123456789abcdef0', instanceType: 't3.small' }",
   azure: "azure: { subscriptionId: '<guid>', location: 'westeurope', storageAccount: 'mystaging', container: 'tsuite', subnetId: '/subscriptions/<guid>/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default' }",

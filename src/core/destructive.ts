@@ -2,7 +2,7 @@ import type { Session } from './session.js';
 import type { TestContext } from './suite.js';
 
 /**
- * The agent works on a host the session does not own (the local target): what a test changes
+ * The agent works on a host the session does not own (the local or an ssh target): what a test changes
  * there outlives the run. A guest tsuite booted is discarded after its session.
  */
 export const sharesHost = (session: Session): boolean => session.agent?.scratchRoot !== undefined;
@@ -10,7 +10,9 @@ export const sharesHost = (session: Session): boolean => session.agent?.scratchR
 /** Why a test may not do `what` (e.g. "bind 0000:01:00.0 away from its driver"); undefined when it may. */
 export function destructiveRefusal(session: Session, allowDestructive: boolean | undefined, what: string): string | undefined {
   if (!sharesHost(session) || allowDestructive) return undefined;
-  return `refused on the local target without --allow-destructive (it would ${what})`;
+  // The same rule for a machine reached over SSH: it is someone else's, like the host itself.
+  const where = session.ssh !== undefined ? 'the ssh target (a machine tsuite did not boot)' : 'the local target';
+  return `refused on ${where} without --allow-destructive (it would ${what})`;
 }
 
 /**

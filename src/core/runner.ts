@@ -7,6 +7,7 @@ import type { ResolvedMachine } from './machine.js';
 import type { KernelInfo } from './result.js';
 import type { Accel, Session } from './session.js';
 import type { TargetDef } from './target.js';
+import type { SshEndpoint } from '../channels/ssh-connect.js';
 
 /** How a boot image is attached: an ISO 9660 CD-ROM, or a raw disk (MBR/GPT). */
 export type ImageKind = 'iso' | 'raw';
@@ -129,6 +130,8 @@ export interface ProvisionRequest {
   cri?: CriRequest;
   /** For the `cri` runner: the existing runtime to connect to. */
   criEndpoint?: CriEndpointRequest;
+  /** For the `ssh` runner: the machine to log in to, and where on it the session's scratch dir goes. */
+  ssh?: SshEndpoint & { workDir?: string };
   /** For a cloud runner (`gcp`, `aws`, `azure`): the run and target the instance belongs to. */
   cloud?: CloudRequest;
   /** Called for every console line as it arrives (live reporters). */

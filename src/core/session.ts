@@ -3,6 +3,7 @@ import type { GuestAgent } from '../channels/guest-agent.js';
 import type { CriChannel } from '../channels/cri.js';
 import type { DockerChannel } from '../channels/docker.js';
 import type { ShellChannel } from '../channels/shell.js';
+import type { SshChannel } from '../channels/ssh.js';
 import type { ConsoleChannel } from '../channels/console.js';
 import type { EventPatterns } from '../parsers/kernel-events.js';
 import type { ResolvedMachine } from './machine.js';
@@ -48,6 +49,8 @@ export interface Session extends AsyncDisposable {
    * tests that need it fail with this, since the target promised the channel.
    */
   readonly dockerProblem?: string;
+  /** The SSH connection (ssh2) to a machine tsuite did not boot, when the session has the `ssh` channel. */
+  readonly ssh?: SshChannel;
   /** The Kubernetes CRI v1 runtime (gRPC), when the session has the `cri` channel. */
   readonly cri?: CriChannel;
   /** Why a session whose target declares a CRI endpoint has none (it never answered Version): tests needing it fail with this. */

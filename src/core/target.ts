@@ -5,6 +5,7 @@ import type { MachineDef } from './machine.js';
 import type { Firmware } from './runner.js';
 import type { ShellTestDef } from './shell-test-def.js';
 import type { ShellSettings } from '../channels/shell.js';
+import type { SshEndpoint } from '../channels/ssh-connect.js';
 
 /**
  * A target: runner + arch profile + kernel artifact + the channels it offers. Built-in targets are
@@ -14,9 +15,10 @@ export interface TargetDef {
   /**
    * `qemu` boots a machine; `docker` talks to an existing Docker Engine endpoint (no machine, no
    * console); `cri` to an existing CRI runtime; `gcp`, `aws` and `azure` boot the kernel on a cloud
-   * instance (Compute Engine, EC2, an Azure VM); `local` is the host tsuite runs on (nothing booted).
+   * instance (Compute Engine, EC2, an Azure VM); `local` is the host tsuite runs on (nothing booted);
+   * `ssh` an existing machine reached over SSH (nothing booted).
    */
-  runner: 'qemu' | 'docker' | 'cri' | 'local' | CloudProviderName;
+  runner: 'qemu' | 'docker' | 'cri' | 'local' | 'ssh' | CloudProviderName;
   /** Guest arch, naming the QEMU profile (`x86_64`); for `docker`, the arch the engine's images are built for. */
   arch: string;
   /**
@@ -115,7 +117,15 @@ export interface TargetDef {
    * plugin folder in `$DP_PLUGIN_DIR` (and `{pluginDir}` in its arguments).
    */
   devicePlugin?: DevicePluginSettings;
+  /** For the `ssh` runner: the machine, how to log in, and how its host key is checked (the `ssh` and `agent` channels). */
+  ssh?: SshTargetSettings;
   description?: string;
+}
+
+/** Where an `ssh` target's machine is (see SshEndpoint in src/channels/ssh-connect.ts); host and user are required. */
+export interface SshTargetSettings extends Partial<SshEndpoint> {
+  /** The folder on the machine under which each session makes its scratch dir (`mktemp -d`); default $TMPDIR or /tmp. */
+  workDir?: string;
 }
 
 export interface DevicePluginSettings {
@@ -263,6 +273,16 @@ export const TARGET_DEFAULTS = Object.freeze({ cpus: 2, memoryMb: 512, accel: 'a
  */
 export const CLOUD_TARGET_DEFAULTS = Object.freeze({ arch: 'x86_64', kernel: 'reference', initrd: 'tsuite', bootTimeoutMs: 600_000 } as const);
 
+/**
+ * What an `ssh` target gets unless it says: the arch of this host (the runner checks the machine's
+ * `uname -m` against it), its kernel is whatever the machine booted, and a connection (handshake,
+ * facts, scratch dir) must be up within 60 s.
+ */
+export const SSH_TARGET_DEFAULTS = Object.freeze({
+  arch: hostArch(), kernel: 'remote', bootTimeoutMs: 60_000, agent: true,
+  description: 'an existing machine reached over SSH (a board, a lab box, a private cloud VM): agent-based suites run there, writing only under a temp dir; nothing booted or powered off',
+} as const);
+
 /** A built-in target booting the reference Linux guest of one arch. */
 const referenceTarget = (arch: string, description: string): Readonly<TargetDef> =>
   Object.freeze({
@@ -333,7 +353,8 @@ export function findTarget(name: string, configured: Readonly<Record<string, Par
     const names = [...new Set([...Object.keys(BUILT_IN_TARGETS), ...Object.keys(configured)])];
     throw new UsageError(`unknown target '${name}'`, `use one of: ${names.join(', ')} (see \`tsuite targets\`)`);
   }
-  const cloud = isCloudRunner(String(extra?.runner ?? base?.runner)) ? CLOUD_TARGET_DEFAULTS : {};
+  const runner = String(extra?.runner ?? base?.runner);
+  const cloud = isCloudRunner(runner) ? CLOUD_TARGET_DEFAULTS : runner === 'ssh' ? SSH_TARGET_DEFAULTS : {};
   const merged = { ...TARGET_DEFAULTS, ...cloud, ...(base ?? {}), ...(extra ?? {}) } as TargetDef;
   if (merged.runner === 'qemu' && (!merged.runner || !merged.arch || (!merged.kernel && !merged.image && !merged.kernelSrc && !bootsFromDrives(merged)))) {
     throw new UsageError(`target '${name}' needs runner, arch and kernel (or image, or kernelSrc, or machine.drives to boot from)`, `set them in tsuite.config.ts under targets.${name}`);

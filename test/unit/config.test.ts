@@ -205,7 +205,7 @@ describe('validateConfig', () => {
     const problems = validateConfig(
       {
         testTimeoutMs: -1,
-        targets: { 'qemu-x86': { memoryMb: 32, accel: 'hvf', runner: 'ssh', bootTimeoutMs: 1.5, typo: 1 } },
+        targets: { 'qemu-x86': { memoryMb: 32, accel: 'hvf', runner: 'vagrant', bootTimeoutMs: 1.5, typo: 1 } },
       },
       { knownSuites, knownReporters },
     );

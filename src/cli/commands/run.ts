@@ -4,7 +4,11 @@ import { UsageError, describeError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { newRunId } from '../../core/run-id.js';
 import { loadReporters } from '../../reporters/index.js';
+import { parseShard, type ShardSpec } from '../../core/shard.js';
+import { parseWorkers } from '../../core/default-workers.js';
 import { exitCodeFor } from '../exit-code.js';
+import { workersFor } from '../run-workers.js';
+import { durationsForSharding } from '../shard-durations.js';
 import { abortOnSignals } from '../signals.js';
 import { addRunFolderOptions, addSuiteFilesOption, loadContext, splitList } from '../load-context.js';
 import { planFor, prepareTarget, runSuites, sweepOrphans } from '../suite-run.js';
@@ -20,6 +24,9 @@ interface RunFlags extends TargetFlags {
   testTimeout?: number;
   suiteFiles?: string[];
   allowDestructive?: boolean;
+  shard?: ShardSpec;
+  shardDurations?: string;
+  workers?: number;
 }
 
 export function runCommand(): Command {
@@ -28,6 +35,9 @@ export function runCommand(): Command {
     .option('--test <pattern>', 'only tests whose id contains this (or matches this * glob); repeatable', splitList)
     .option('-r, --reporter <names>', 'reporters, comma-separated: console, json, tap, junit, or the path of a reporter file', splitList)
     .option('--allow-destructive', 'let tests change a host tsuite does not own beyond the run (the local target: bind devices to vfio-pci, load modules); recorded in results.json')
+    .option('--shard <i/n>', 'run only shard i of n of the plan, split by session (merge the shards\' output dirs with `tsuite merge`)', parseShard)
+    .option('--shard-durations <file|dir>', 'balance --shard by the session durations of this results.json or run dir (default: the newest unsharded run under reports/; none: round-robin)')
+    .option('-j, --workers <n>', 'sessions booted and run at once (default: from the host\'s CPUs and memory against the target\'s; 1: one after another)', parseWorkers)
     .option('--test-timeout <ms>', 'per-test time limit (default: the config\'s testTimeoutMs, 60000)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 100) throw new UsageError(`--test-timeout takes whole milliseconds (at least 100), not '${v}'`);
@@ -45,13 +55,20 @@ async function run(flags: RunFlags): Promise<number> {
   const runId = flags.runId ?? newRunId();
   const outputDir = resolve(flags.outputDir ?? resolve(config.outputDir, runId));
   // Planned before anything is fetched or booted: a bad --suite or --test is a usage error at once.
-  planFor(target, flags.suite ?? config.suites, flags.test, config.catalog.suites);
+  const planned = planFor(target, flags.suite ?? config.suites, flags.test, config.catalog.suites);
   const reporters = await loadReporters(flags.reporter ?? config.reporters, { outputDir });
+  if (flags.shardDurations && !flags.shard) throw new UsageError('--shard-durations balances a sharded run', 'add --shard <i/n>, or drop --shard-durations');
+  const timing = flags.shard ? await durationsForSharding(flags.shardDurations, resolve(config.outputDir)) : undefined;
+  if (flags.shard) {
+    process.stderr.write(`tsuite: shard ${flags.shard.index}/${flags.shard.total}, ${timing ? `balanced by the session durations of ${timing.from}` : 'sessions round-robin in plan order (no earlier run to balance by)'}\n`);
+  }
   const signals = abortOnSignals();
   try {
     await sweepOrphans(target);
     const progress = createProgress(process.stderr, !process.stderr.isTTY && process.env.CI === 'true');
     const prepared = await prepareTarget(target, progress);
+    const workers = await workersFor(target, flags.workers);
+    if (workers.workers > 1 && planned.length > 1) process.stderr.write(`tsuite: up to ${workers.workers} sessions at once (${workers.why}); each session's lines print when it ends\n`);
     const result = await runSuites(prepared, {
       suites: flags.suite ?? config.suites,
       available: config.catalog.suites,
@@ -62,6 +79,8 @@ async function run(flags: RunFlags): Promise<number> {
       testTimeoutMs: config.testTimeoutMs,
       testTimeoutOverrideMs: flags.testTimeout,
       signal: signals.signal,
+      workers: workers.workers,
+      ...(flags.shard ? { shard: { spec: flags.shard, durations: timing?.durations } } : {}),
     });
     return exitCodeFor(result);
   } catch (err) {

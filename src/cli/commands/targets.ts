@@ -28,6 +28,11 @@ export function targetsCommand(): Command {
           process.stdout.write(`  runner local, this host (${t.arch}), kernel log as the console, agent here${t.allowDestructive ? ', destructive tests allowed' : ''}\n`);
           continue;
         }
+        if (t.runner === 'ssh') {
+          const pin = t.ssh?.hostKeyFingerprint ? `host key pinned to ${t.ssh.hostKeyFingerprint}` : `host key checked against ${t.ssh?.knownHosts ?? '~/.ssh/known_hosts'}`;
+          process.stdout.write(`  runner ssh, ${t.ssh?.user}@${t.ssh?.host}:${t.ssh?.port ?? 22} (${t.arch}), ${t.ssh?.privateKey ? `key ${t.ssh.privateKey}` : 'keys of the SSH agent'}, ${pin}; agent over SSH, kernel log as the console${t.allowDestructive ? ', destructive tests allowed' : ''}\n`);
+          continue;
+        }
         if (t.runner === 'cri') {
           process.stdout.write(`  runner cri, endpoint ${t.cri?.endpoint ?? '--cri-endpoint <unix:///path | tcp://host:port>'}${t.cri?.certPath ? `, TLS material in ${t.cri.certPath}` : ''}, images for ${t.arch}\n`);
           continue;
@@ -39,7 +44,7 @@ export function targetsCommand(): Command {
             : `kernel ${t.kernel}, ${t.rootfs ? `rootfs ${t.rootfs}` : `initrd ${t.initrd ?? 'none'}`}`;
         if (isCloudRunner(t.runner)) {
           // Where it creates things, and so spends money, comes first (the provider module says, without calling anyone).
-          const provider = cloudProviderFor(t.name, t);
+          const provider = await cloudProviderFor(t.name, t);
           const disk = t.image ? `image ${t.image} as it is (raw GPT, UEFI)` : `${boots}, on a UEFI disk tsuite builds`;
           process.stdout.write(`  runner ${t.runner}, ${describePlace(provider.place)}, machine type ${provider.place.machineType}, ` +
             `boots ${disk}, boot timeout ${t.bootTimeoutMs} ms${t.ktap ? ', KTAP on the console' : ''}\n`);
