@@ -81,6 +81,12 @@ async function prepareTarget(name: string, target: TargetDef, progress: Progress
     process.stderr.write(`Ready: npx tsuite run --target ${name} --cri-endpoint <unix:///path | tcp://host:port>\n`);
     return;
   }
+  if (target.runner === 'local') {
+    // This host itself: nothing to fetch or boot; the probes the agent-based suites run here are built now.
+    await buildProbes(target.arch as ProbeArch, progress);
+    process.stderr.write(`Ready: npx tsuite run --target ${name}  [this host, no machine booted; --allow-destructive for tests that change it]\n`);
+    return;
+  }
   const profile = profileFor(target.arch);
   // A foreign-arch reference guest has its own package lists in the cache; keep them fresh.
   if (target.kernel === 'reference') await refreshReferenceLists(profile, progress);
