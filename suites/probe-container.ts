@@ -27,23 +27,31 @@ export function missingCapabilities(capBnd: string): string[] {
   return CAPABILITIES.filter((_, bit) => ((mask >> BigInt(bit)) & 1n) === 0n);
 }
 
-interface ContainerRun {
+export interface ContainerRun {
   code: number;
   stdout: Buffer;
   stderr: Buffer;
+}
+
+export interface ContainerHooks {
+  /** Runs between create and start (files copied in). */
+  beforeStart?: (container: Dockerode.Container) => Promise<void>;
+  /** What an engine's refusal to create or start becomes; default an InfraError naming the engine. */
+  refused?: (err: Error) => Error;
 }
 
 /**
  * Creates, starts and waits for one container, returning its exit code and demuxed output; it is
  * removed afterwards whatever happened (a removal that fails is reported, not swallowed).
  */
-async function runContainer(docker: DockerChannel, opts: Dockerode.ContainerCreateOptions, timeoutMs: number, signal: AbortSignal, what: string): Promise<ContainerRun> {
-  const refused = (err: unknown) =>
+export async function runContainer(docker: DockerChannel, opts: Dockerode.ContainerCreateOptions, timeoutMs: number, signal: AbortSignal, what: string, hooks: ContainerHooks = {}): Promise<ContainerRun> {
+  const refused = (err: unknown) => hooks.refused?.(err as Error) ??
     new InfraError(`the engine at ${docker.endpoint.url} could not run ${what}: ${(err as Error).message}`, 'check the engine with `docker -H <url> run --rm <image>`; the containers suite tests its API call by call');
   const container = await docker.api.createContainer(opts).catch((err: unknown) => {
     throw refused(err);
   });
   try {
+    await hooks.beforeStart?.(container);
     await container.start().catch((err: unknown) => {
       throw refused(err);
     });
@@ -122,7 +130,10 @@ export async function runInContainer(ctx: TestContext, docker: DockerChannel, pr
     ctx.signal,
     `probe ${probe}`,
   );
-  // The engine reports a process killed by signal N as 128 + N; the probes themselves exit 0 or 1.
-  const { code, stdout, stderr } = run;
+  return probeRun(run);
+}
+
+/** The engine reports a process killed by signal N as 128 + N; the probes themselves exit 0 or 1. */
+export function probeRun({ code, stdout, stderr }: ContainerRun): ProbeRun {
   return code > 128 && code < 128 + 65 ? { stdout, stderr, signal: code - 128 } : { stdout, stderr, exitCode: code };
 }

@@ -3,10 +3,8 @@ import { basename } from 'node:path';
 import type Dockerode from 'dockerode';
 import tar from 'tar-stream';
 import { ensureTestImage } from '../../oci-images/index.js';
-import { InfraError, TestOutcome, type DockerChannel, type TestContext } from '../../src/index.js';
-import { demuxBuffer } from '../containers/streams.js';
-import { outputTail } from '../guest-upload.js';
-import type { ProbeRun } from '../probe-container.js';
+import type { DockerChannel, TestContext } from '../../src/index.js';
+import { probeRun, runContainer, type ProbeRun } from '../probe-container.js';
 
 /** A host file to place in the container before it starts. */
 export interface ContainerFile {
@@ -57,35 +55,19 @@ export class ContainerRefused extends Error {
  */
 export async function runInGpuContainer(ctx: TestContext, docker: DockerChannel, req: GpuContainerRequest): Promise<ProbeRun> {
   const image = await ensureTestImage(docker, ctx.target.arch, 'busybox', ctx.signal);
-  const container = await docker.api.createContainer({
+  const opts = {
     Image: image,
     Cmd: [...req.cmd],
     ...(req.env ? { Env: [...req.env] } : {}),
     WorkingDir: '/tmp',
     Labels: { 'tsuite.run': ctx.runId, 'tsuite.test': `gpu/${basename(req.cmd[0] ?? 'probe')}` },
     HostConfig: { Tmpfs: { '/tmp': 'rw,exec,mode=1777' }, ...req.hostConfig },
-  }).catch((err: unknown) => {
-    throw new ContainerRefused((err as Error).message);
+  };
+  const run = await runContainer(docker, opts, req.timeoutMs, ctx.signal, req.what, {
+    beforeStart: async (container) => {
+      if (req.files.length > 0) await container.putArchive(await filesTar(req.files), { path: '/' });
+    },
+    refused: (err) => new ContainerRefused(err.message),
   });
-  try {
-    if (req.files.length > 0) await container.putArchive(await filesTar(req.files), { path: '/' });
-    await container.start().catch((err: unknown) => {
-      throw new ContainerRefused((err as Error).message);
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), req.timeoutMs)));
-    const aborted = new Promise<'aborted'>((resolve) => ctx.signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
-    const ended = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, expired, aborted]).finally(() => clearTimeout(timer));
-    const text = await demuxBuffer(docker.api, (await container.logs({ stdout: true, stderr: true, follow: false })) as Buffer);
-    const stdout = Buffer.from(text.stdout);
-    const stderr = Buffer.from(text.stderr);
-    if (ended === 'aborted') throw ctx.signal.reason;
-    if (ended === 'timeout') throw new TestOutcome('timedOut', `${req.what} did not end within ${req.timeoutMs} ms in its container; stdout:\n${outputTail(stdout)}`);
-    const code = ended.StatusCode;
-    return code > 128 && code < 128 + 65 ? { stdout, stderr, signal: code - 128 } : { stdout, stderr, exitCode: code };
-  } finally {
-    await container.remove({ force: true, v: true }).catch((err: unknown) => {
-      throw new InfraError(`could not remove container ${container.id.slice(0, 12)} of ${req.what}: ${(err as Error).message}`, 'remove it by hand; a later run sweeps containers labelled tsuite.run');
-    });
-  }
+  return probeRun(run);
 }
