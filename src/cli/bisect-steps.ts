@@ -12,7 +12,7 @@ import { classifyStep, type MetricSides } from '../bisect/metric-verdict.js';
 import { verdictForTest } from '../bisect/test-verdict.js';
 import type { PrivateWorktree } from '../bisect/worktree.js';
 import { measureBoots } from './bench-boots.js';
-import { benchTarget } from './commands/bench.js';
+import { benchTarget } from './bench-run.js';
 import { planFor, prepareTarget, runSuites, type PreparedTarget } from './suite-run.js';
 import type { ResolvedTarget } from './target-options.js';
 

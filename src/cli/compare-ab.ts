@@ -4,7 +4,7 @@ import type { BenchRun, Comparison, MetricComparison } from '../bench/model.js';
 import { describeStopping, nextBatch, planLooks, undecided } from '../bench/adaptive.js';
 import { applyRemeasurement, compareMetrics, suspected, testName, withoutRemeasurement } from '../bench/verdict.js';
 import { measureDuet, measureInterleaved, type BootsRequest, type MeasuredPairs } from './bench-boots.js';
-import { benchTarget } from './commands/bench.js';
+import { benchTarget } from './bench-run.js';
 import type { PreparedTarget } from './suite-run.js';
 
 export interface AbRequest extends BootsRequest {

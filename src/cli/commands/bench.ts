@@ -1,24 +1,19 @@
 import { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { ExitCode, InfraError, UsageError, describeError } from '../../core/errors.js';
-import type { BenchClock } from '../../bench/clock.js';
+import { ExitCode, UsageError, describeError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
-import type { RunResult } from '../../core/result.js';
 import { newRunId } from '../../core/run-id.js';
 import { writeFileAtomic } from '../../core/write-file-atomic.js';
-import { benchRunFromBoots } from '../../bench/aggregate.js';
 import { formatBenchRun } from '../../bench/bench-format.js';
-import { hostFingerprint, kernelIdentity } from '../../bench/fingerprint.js';
 import { currentRevision } from '../../bench/git.js';
 import { appendHistory, rowsFromBenchRun } from '../../bench/history.js';
-import type { BenchRun } from '../../bench/model.js';
 import { measureBoots } from '../bench-boots.js';
+import { benchExitCode, benchTarget } from '../bench-run.js';
 import { defaultBoots, plannedClock } from '../bench-clock.js';
-import { exitCodeFor } from '../exit-code.js';
 import { abortOnSignals } from '../signals.js';
 import { addRunFolderOptions, addSuiteFilesOption, loadContext, splitList } from '../load-context.js';
 import { benchSuites } from '../bench-suites.js';
-import { planFor, prepareTarget, sweepOrphans, type PreparedTarget } from '../suite-run.js';
+import { planFor, prepareTarget, sweepOrphans } from '../suite-run.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from '../target-options.js';
 
 export interface BenchFlags extends TargetFlags {
@@ -56,43 +51,6 @@ export function benchCommand(): Command {
     .action(async (flags: BenchFlags) => {
       process.exitCode = await bench(flags);
     });
-}
-
-/** Measures a prepared target N times and folds the boots into a BenchRun (shared with `compare`). */
-export async function benchTarget(
-  prepared: PreparedTarget,
-  boots: readonly RunResult[],
-  meta: { runId: string; commit?: string; ref?: string },
-): Promise<BenchRun> {
-  const first = boots[0]!;
-  const accel = boots.find((b) => b.run.accel !== 'none')?.run.accel ?? 'none';
-  const clock = runClock(boots);
-  return benchRunFromBoots(boots, {
-    ...meta,
-    target: prepared.target.name,
-    date: first.run.startedAt,
-    kernel: await kernelIdentity(first.run.kernel),
-    fingerprint: hostFingerprint(accel, prepared.qemuVersion ?? 'unknown', clock, prepared.target.def.runner),
-    clock,
-  });
-}
-
-/**
- * The clock the boots' benchmark sessions ran: one for all of them. Boots that differ (KVM failed
- * on one, so it fell back to TCG and counted instructions) cannot be folded into one figure.
- */
-export function runClock(boots: readonly RunResult[]): BenchClock {
-  const clocks = new Set(boots.flatMap((b) => b.sessions.map((s) => s.clock).filter((c) => c !== undefined)));
-  if (clocks.size > 1) {
-    throw new InfraError('the boots of one measurement ran on different benchmark clocks (instruction counts on some, real time on others)', 'give --clock instructions or --clock time (and --accel) so every boot runs the same way');
-  }
-  return [...clocks][0] ?? 'time';
-}
-
-/** 130 interrupted, 1 a benchmark failed on the kernel, 3 the harness failed, else 0. */
-export function benchExitCode(boots: readonly RunResult[]): number {
-  const codes = new Set<number>(boots.map(exitCodeFor));
-  return [ExitCode.interrupted, ExitCode.testFailed, ExitCode.infra].find((c) => codes.has(c)) ?? ExitCode.ok;
 }
 
 async function bench(flags: BenchFlags): Promise<number> {

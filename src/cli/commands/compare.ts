@@ -19,7 +19,8 @@ import { addRunFolderOptions, addSuiteFilesOption, loadContext, splitList } from
 import { benchSuites } from '../bench-suites.js';
 import { planFor, prepareTarget, sweepOrphans } from '../suite-run.js';
 import { addTargetOptions, resolveTarget, type ResolvedTarget } from '../target-options.js';
-import { benchTarget, bootsOption, type BenchFlags } from './bench.js';
+import { bootsOption, type BenchFlags } from './bench.js';
+import { benchTarget } from '../bench-run.js';
 
 interface CompareFlags extends BenchFlags {
   base?: string;
