@@ -5,9 +5,14 @@
  * flow; a registry that asks for one gets an error that says so.
  */
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import type * as Undici from 'undici';
+import type { Dispatcher } from 'undici';
 import { InfraError } from '../../src/core/errors.js';
+import { lazyRequire } from '../../src/core/lazy-require.js';
 import type { RegistryCredentials } from './htpasswd.js';
+
+// undici costs ~80 ms to import: loaded when a registry is first spoken to, not by every run that plans a suite using one.
+const undici = lazyRequire<typeof Undici>('undici');
 
 /** Where a registry is and how to reach it. A LocalRegistry is one. */
 export interface RegistryAccess {
@@ -61,7 +66,7 @@ export class RegistryClient {
 
   constructor(private readonly access: RegistryAccess) {
     this.base = `${access.scheme}://${access.host}`;
-    this.agent = new Agent({
+    this.agent = new (undici().Agent)({
       headersTimeout: HEADERS_TIMEOUT_MS,
       bodyTimeout: BODY_TIMEOUT_MS,
       ...(access.scheme === 'https' && access.caPem && { connect: { ca: access.caPem } }),
@@ -78,7 +83,7 @@ export class RegistryClient {
     if (this.authorization) headers.authorization = this.authorization;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, { method, headers, body: opts.body, dispatcher: this.agent });
+      res = await undici().request(url, { method, headers, body: opts.body, dispatcher: this.agent });
     } catch (err) {
       const why = this.redact(err instanceof Error ? `${err.message}${codeOf(err)}` : String(err));
       throw new RegistryError(

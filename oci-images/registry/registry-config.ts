@@ -2,7 +2,11 @@
  * The configuration file of one CNCF distribution registry 2.8 (Debian's `docker-registry`), as
  * documented in its `configuration.md`: `docker-registry serve <file>` reads it once at start.
  */
-import { stringify } from 'yaml';
+import type * as Yaml from 'yaml';
+import { lazyRequire } from '../../src/core/lazy-require.js';
+
+// The YAML library loads when a YAML file is first read or written, not at every start-up.
+const yaml = lazyRequire<typeof Yaml>('yaml');
 
 export interface RegistryConfigRequest {
   /** `HOST:PORT` the registry listens on. */
@@ -40,5 +44,5 @@ export function renderRegistryConfig(req: RegistryConfigRequest): string {
     },
     ...(req.htpasswd && { auth: { htpasswd: { realm: req.htpasswd.realm, path: req.htpasswd.path } } }),
   };
-  return stringify(config);
+  return yaml().stringify(config);
 }

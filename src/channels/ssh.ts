@@ -1,8 +1,13 @@
-import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
+import { lazyRequire } from '../core/lazy-require.js';
 import { connectError, describeEndpoint, prepareConnect, SshError, type SshEndpoint } from './ssh-connect.js';
 import { shellWord } from './guest-agent.js';
 
 export { SshError, PASSPHRASE_ENV, type SshEndpoint } from './ssh-connect.js';
+
+// ssh2 costs ~80 ms to import, and the library index re-exports this channel: loaded at the first connection.
+const ssh2 = lazyRequire<typeof Ssh2>('ssh2');
 
 /** How long the handshake (TCP, keys, login) may take. */
 export const SSH_READY_TIMEOUT_MS = 20_000;
@@ -92,7 +97,7 @@ export class SshChannel {
   static async connect(endpoint: SshEndpoint, signal?: AbortSignal): Promise<SshChannel> {
     signal?.throwIfAborted();
     const prepared = await prepareConnect(endpoint, { readyTimeoutMs: SSH_READY_TIMEOUT_MS, keepaliveMs: KEEPALIVE_MS, keepaliveCountMax: KEEPALIVE_COUNT_MAX });
-    const client = new Client();
+    const client = new (ssh2().Client)();
     return new Promise<SshChannel>((resolve, reject) => {
       const fail = (err: Error & { level?: string }) => {
         cleanup();

@@ -1,9 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
+import type * as Yaml from 'yaml';
 import { z } from 'zod';
 import { ConfigError, UsageError } from './errors.js';
 import { globToRegex } from './glob.js';
+import { lazyRequire } from './lazy-require.js';
 import type { TestResult } from './result.js';
+
+// The YAML library loads when a YAML file is first read or written, not at every start-up.
+const yaml = lazyRequire<typeof Yaml>('yaml');
 
 /**
  * A kernel's known gaps: tests expected to fail on a target, each with its reason. A listed test
@@ -37,7 +41,7 @@ export async function loadExpectations(file: string): Promise<Expectation[]> {
   }
   let raw: unknown;
   try {
-    raw = parse(text) ?? [];
+    raw = yaml().parse(text) ?? [];
   } catch (err) {
     throw new UsageError(`${file} is not valid YAML: ${(err as Error).message}`);
   }
