@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -252,9 +254,10 @@ describe.each([
   });
 
   it('uploads reports/ even when a step failed', () => {
-    const upload = steps(wf).find((s) => s.uses?.startsWith('actions/upload-artifact@'));
-    expect(upload?.if).toBe('always()');
-    expect(String(upload?.with?.path)).toMatch(/^reports\/?$/);
+    // Other uploads (the shard durations) carry no reports.
+    const uploads = steps(wf).filter((s) => s.uses?.startsWith('actions/upload-artifact@') && /^reports\/?$/.test(String(s.with?.path)));
+    expect(uploads.length).toBeGreaterThan(0);
+    for (const upload of uploads) expect(upload.if).toBe('always()');
   });
 });
 
@@ -306,7 +309,7 @@ describe('tsuite-nightly.yml', () => {
   });
 
   it('covers both QEMU targets and records, reports and commits the history', () => {
-    const job = Object.values(nightly.jobs)[0]!;
+    const job = nightly.jobs.suites!;
     expect(job.strategy?.matrix.include?.map((m) => m.target)).toEqual(['qemu-x86', 'qemu-arm64']);
     const bench = used(nightly, 'bench');
     expect(bench).toHaveLength(1);
@@ -362,6 +365,210 @@ describe.each([
     const inputs = merge.args.filter((a, i) => !a.startsWith('-') && !merge.args[i - 1]?.startsWith('-'));
     expect(inputs.map((a) => a.replace(/^\.\.\//, ''))).toEqual([`${dir}/*/suites`]);
     expect(merge.args).toContain('--output-dir');
+  });
+});
+
+// ---- the shards balanced by one durations file per workflow run ----
+
+/** What the cache keys of the shard durations start with; the target follows, then the run. */
+const DURATIONS_KEY = 'tsuite-shard-durations-';
+const RESTORE = 'actions/cache/restore@';
+const SAVE = 'actions/cache/save@';
+
+type AnyJob = Job & { needs?: string | string[]; strategy?: { matrix: Record<string, unknown> } };
+const needsOf = (job: AnyJob) => [job.needs ?? []].flat();
+const usesAt = (job: Job, action: string) => job.steps.findIndex((s) => s.uses?.startsWith(action));
+const installsZstd = (step: Step | undefined) => !!step?.run && /apt-get install[^\n]*\szstd(\s|$)/.test(step.run);
+
+/** `${{ expr }}` replaced by `values[expr]`; an expression without a value is an error, not a guess. */
+function expand(text: string, values: Record<string, string>): string {
+  return text.replace(/\$\{\{\s*([^}]*?)\s*\}\}/g, (_, expr: string) => {
+    if (!(expr in values)) throw new Error(`no value for \${{ ${expr} }} in: ${text}`);
+    return values[expr]!;
+  });
+}
+
+/**
+ * Runs a step's script the way Actions runs `shell: bash` (`bash --noprofile --norc -eo pipefail
+ * <file>`, with the workflow's, job's and step's env), in `<workspace>/<dir>`, with a stub `tsuite`
+ * on the PATH that records its arguments.
+ */
+function runStep(wf: Workflow, step: Step, job: Job, workspace: string, dir: string, values: Record<string, string>) {
+  const bin = join(workspace, '.bin');
+  const argsFile = join(workspace, '.tsuite-args');
+  const outputFile = join(workspace, '.github-output');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'tsuite'), '#!/bin/sh\nprintf \'%s\\n\' "$@" > "$TSUITE_ARGS"\n', { mode: 0o755 });
+  rmSync(argsFile, { force: true });
+  writeFileSync(outputFile, '');
+  const env: Record<string, string> = { PATH: `${bin}:${process.env.PATH}`, TSUITE_ARGS: argsFile, GITHUB_OUTPUT: outputFile, GITHUB_WORKSPACE: workspace };
+  for (const [k, v] of Object.entries({ ...wf.env, ...job.env, ...step.env })) env[k] = expand(String(v), values);
+  const cwd = join(workspace, dir);
+  mkdirSync(cwd, { recursive: true });
+  const script = join(workspace, '.step.sh');
+  writeFileSync(script, expand(step.run!, values));
+  const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', script], { cwd, env, encoding: 'utf8' });
+  const tsuiteArgs = existsSync(argsFile) ? readFileSync(argsFile, 'utf8').split('\n').slice(0, -1) : undefined;
+  return { status: r.status, out: r.stdout + r.stderr, tsuiteArgs, outputs: readFileSync(outputFile, 'utf8') };
+}
+let scratch: string;
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'tsuite-workflows-'));
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let workspaces = 0;
+const newWorkspace = () => {
+  const dir = join(scratch, `ws${++workspaces}`);
+  mkdirSync(dir);
+  return dir;
+};
+
+describe.each([
+  ['tsuite-pr.yml', pr, 'suites', 'qemu-x86', { 'github.event.pull_request.number': '42' }],
+  ['tsuite-nightly.yml', nightly, 'suites', '${{ matrix.target }}', { 'matrix.target': 'qemu-x86' }],
+])('%s: every shard of a run balanced by the same session durations', (_name, wf, shardJob, target, context) => {
+  const values: Record<string, string> = { ...context, 'matrix.shard': '2', 'matrix.build': 'make', 'matrix.artifact': 'vmlinux', 'github.run_id': '7', 'github.run_attempt': '1' };
+  const durationsJobs = () => Object.entries(wf.jobs).filter(([, j]) => usesAt(j, RESTORE) >= 0) as [string, AnyJob][];
+
+  it('restores them once per run, in a job every shard needs, keyed by target and handed on as one artifact', () => {
+    const found = durationsJobs();
+    expect(found.map(([name]) => name)).toHaveLength(1);
+    const [name, job] = found[0]!;
+    expect(name).not.toBe(shardJob);
+    // Once per run (per target): not a shard, and nothing it waits for.
+    expect(job.strategy?.matrix.shard).toBeUndefined();
+    expect(needsOf(job)).toEqual([]);
+    expect(needsOf(wf.jobs[shardJob] as AnyJob)).toContain(name);
+    if (target.includes('matrix.target')) expect(job.strategy?.matrix.target).toEqual((wf.jobs[shardJob] as AnyJob).strategy?.matrix.target);
+    else expect(job.strategy?.matrix).toBeUndefined();
+    const at = usesAt(job, RESTORE);
+    const restore = job.steps[at]!;
+    expect(restore.with?.['restore-keys']).toBe(`${DURATIONS_KEY}${target}-`);
+    expect(String(restore.with?.key).startsWith(`${DURATIONS_KEY}${target}-`)).toBe(true);
+    expect(restore.with?.path).toBe(`shard-durations/${target}/results.json`);
+    expect(installsZstd(job.steps.slice(0, at).find((s) => s.run?.includes('zstd')))).toBe(true);
+    // The artifact: the restored file's folder, uploaded whatever was restored, never empty.
+    const upload = job.steps[usesAt(job, 'actions/upload-artifact@')]!;
+    expect(job.steps.indexOf(upload)).toBeGreaterThan(at);
+    expect(upload.if).toBeUndefined();
+    expect(upload.with?.path).toBe(`shard-durations/${target}/`);
+    expect(upload.with?.['if-no-files-found']).toBe('error');
+    const say = job.steps.slice(at + 1, job.steps.indexOf(upload)).filter((s) => s.run);
+    expect(say).toHaveLength(1);
+    for (const restored of [true, false]) {
+      const ws = newWorkspace();
+      const folder = join(ws, expand(String(upload.with!.path), values));
+      if (restored) {
+        mkdirSync(folder, { recursive: true });
+        writeFileSync(join(folder, 'results.json'), '{}');
+      }
+      const r = runStep(wf, say[0]!, job, ws, '.', { ...values, 'steps.restore.outputs.cache-matched-key': restored ? `${DURATIONS_KEY}qemu-x86-6-1` : '' });
+      expect(r.status, r.out).toBe(0);
+      expect(readdirSync(folder).sort(), 'the artifact has a file whether or not the cache had one').toEqual(restored ? ['from.txt', 'results.json'] : ['from.txt']);
+      if (restored) expect(readFileSync(join(folder, 'from.txt'), 'utf8')).toContain(`${DURATIONS_KEY}qemu-x86-6-1`);
+      else expect(r.out).toMatch(/::notice::.*round-robin/);
+    }
+  });
+
+  it('every shard downloads that artifact and passes --shard-durations <its file> exactly when the file is there', () => {
+    const [, durations] = durationsJobs()[0]!;
+    const artifact = durations.steps[usesAt(durations, 'actions/upload-artifact@')]!.with!.name;
+    const job = wf.jobs[shardJob]!;
+    const download = usesAt(job, 'actions/download-artifact@');
+    expect(download).toBeGreaterThanOrEqual(0);
+    expect(job.steps[download]!.with?.name).toBe(artifact);
+    const runAt = job.steps.findIndex((s) => stepInvocations(s).some((i) => i.command === 'run'));
+    expect(runAt).toBeGreaterThan(download);
+    const step = job.steps[runAt]!;
+    const file = `${job.steps[download]!.with!.path}/results.json`;
+    expect(step.env?.SHARD_DURATIONS).toBe(`../${file}`);
+    // The flag is in the script, once, with that file: check it against the CLI as if on the command line.
+    expect(step.run!.match(/--shard-durations/g)).toHaveLength(1);
+    const words = shellWords(withoutExpressions(step.run!));
+    const flagAt = words.indexOf('--shard-durations');
+    expect(checkAgainstCli({ command: 'run', args: words.slice(flagAt, flagAt + 2), step: String(step.name) })).toEqual([]);
+    for (const present of [true, false]) {
+      const ws = newWorkspace();
+      if (present) {
+        mkdirSync(join(ws, expand(file, values), '..'), { recursive: true });
+        writeFileSync(join(ws, expand(file, values)), '{}');
+      }
+      const r = runStep(wf, step, job, ws, 'kernel', values);
+      expect(r.status, r.out).toBe(0);
+      const args = r.tsuiteArgs!;
+      expect(args.slice(0, 2)).toEqual(['run', '--target']);
+      expect(args[args.indexOf('--shard') + 1]).toBe(`2/${wf.env!.SHARDS}`);
+      if (present) {
+        expect(args.filter((a) => a === '--shard-durations')).toHaveLength(1);
+        expect(args[args.indexOf('--shard-durations') + 1]).toBe(`../${expand(file, values)}`);
+      } else {
+        expect(args).not.toContain('--shard-durations');
+        expect(args).not.toContain('');
+        expect(r.out).toMatch(/::notice::.*round-robin/);
+      }
+    }
+  });
+});
+
+describe('tsuite-nightly.yml: the merged run saved as the next runs\' session durations', () => {
+  const job = nightly.jobs.nightly!;
+  const values = { 'matrix.target': 'qemu-x86', 'matrix.build': 'make', 'matrix.artifact': 'vmlinux', 'github.run_id': '7', 'github.run_attempt': '1' };
+
+  it('saves, after the merge and whatever the tests did, the merged results.json where and under the key the restore reads', () => {
+    const restore = nightly.jobs.durations!.steps.find((s) => s.uses?.startsWith(RESTORE))!;
+    const mergeAt = job.steps.findIndex((s) => stepInvocations(s).some((i) => i.command === 'merge'));
+    const saveAt = usesAt(job, SAVE);
+    expect(saveAt).toBeGreaterThan(mergeAt);
+    const save = job.steps[saveAt]!;
+    expect(save.with?.path).toBe(restore.with?.path);
+    const key = String(save.with?.key);
+    expect(key.startsWith(String(restore.with?.['restore-keys']))).toBe(true);
+    // Immutable keys: one per run and attempt.
+    expect(key).toContain('${{ github.run_id }}');
+    expect(key).toContain('${{ github.run_attempt }}');
+    expect(save.if).toContain('!cancelled()');
+    // The cache version hashes the compression: zstd installed here as where it is restored.
+    expect(installsZstd(job.steps.slice(0, saveAt).find((s) => s.run?.includes('zstd')))).toBe(true);
+    // The step between puts the merged results.json at the saved path and says so.
+    const keep = job.steps.slice(mergeAt + 1, saveAt).filter((s) => s.run);
+    expect(keep).toHaveLength(1);
+    expect(keep[0]!.if).toContain('!cancelled()');
+    expect(save.if).toContain(`steps.${keep[0]!.id}.outputs.saved == 'true'`);
+    const merge = stepInvocations(job.steps[mergeAt]!).find((i) => i.command === 'merge')!;
+    const mergedDir = merge.args[merge.args.indexOf('--output-dir') + 1]!;
+    for (const merged of [true, false]) {
+      const ws = newWorkspace();
+      const results = join(ws, 'kernel', mergedDir.replace('$TARGET', 'qemu-x86'), 'results.json');
+      if (merged) {
+        mkdirSync(join(results, '..'), { recursive: true });
+        writeFileSync(results, '{"tests":[]}');
+      }
+      const r = runStep(nightly, keep[0]!, job, ws, 'kernel', values);
+      expect(r.status, r.out).toBe(0);
+      const saved = join(ws, expand(String(save.with!.path), values));
+      if (merged) {
+        expect(readFileSync(saved, 'utf8')).toBe('{"tests":[]}');
+        expect(r.outputs).toMatch(/^saved=true$/m);
+      } else {
+        expect(existsSync(saved)).toBe(false);
+        expect(r.outputs).not.toMatch(/saved=true/);
+        expect(r.out).toMatch(/::warning::/);
+      }
+    }
+  });
+});
+
+describe('tsuite-pr.yml: balanced by the nightly\'s session durations', () => {
+  it('restores exactly what the nightly saves for its target, and saves none itself', () => {
+    expect(steps(pr).filter((s) => s.uses?.startsWith(SAVE))).toEqual([]);
+    const target = used(pr, 'run')[0]!.args[used(pr, 'run')[0]!.args.indexOf('--target') + 1]!;
+    expect(nightly.jobs.suites!.strategy?.matrix.target).toContain(target);
+    const restore = steps(pr).find((s) => s.uses?.startsWith(RESTORE))!;
+    const save = steps(nightly).find((s) => s.uses?.startsWith(SAVE))!;
+    const asTarget = (v: unknown) => String(v).replaceAll('${{ matrix.target }}', target);
+    // The cache version hashes the path: a restore with another path never finds the entry.
+    expect(restore.with?.path).toBe(asTarget(save.with?.path));
+    expect(asTarget(save.with?.key).startsWith(String(restore.with?.['restore-keys']))).toBe(true);
   });
 });
 
