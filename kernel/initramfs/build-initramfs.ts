@@ -7,6 +7,7 @@ import { InfraError } from '../../src/core/errors.js';
 import { execChecked, execOk } from '../../src/core/exec.js';
 import { assetPath, cacheDir } from '../../src/core/paths.js';
 import type { Progress } from '../../src/core/progress.js';
+import { statMemo, type Computed } from '../../src/core/stat-memo.js';
 import { indexModules, resolveLoadOrder } from '../modules.js';
 import { DEFAULT_OPTIONAL_MODULES, OPTIONAL_MODULES_DIR, resolveOptionalModules } from './optional-modules.js';
 
@@ -53,18 +54,31 @@ function stagePath(stage: string, to: string): string {
 
 /**
  * Builds a gzip'd newc cpio: busybox, /init, the modules with their dependencies and any extra
- * files. Cached by the hash of everything that goes in, so a second call is a lookup.
+ * files. Cached by the hash of everything that goes in, so a second call is a lookup; and finding
+ * that hash (walking the kernel's module tree, reading busybox, the agent and the modules) is itself
+ * skipped while none of those files has changed (statMemo): 0.1 s of every run's start-up.
  */
 export async function buildInitramfs(req: InitramfsRequest, progress: Progress, root = cacheDir()): Promise<string> {
   const init = req.init ?? assetPath('kernel', 'initramfs', 'init.sh');
   const guestLib = assetPath(...GUEST_LIB_SOURCE);
   const modules = req.modules ?? GUEST_MODULES;
   if (!existsSync(req.busybox)) throw new InfraError(`no static busybox at ${req.busybox}`, 'run `npx tsuite setup` (installs busybox-static)');
+  const extra = req.extraFiles ?? [];
+  const request = JSON.stringify({
+    init, guestLib, busybox: req.busybox, modulesDir: req.modulesDir, release: req.release, modules, optional: req.optionalModules ?? DEFAULT_OPTIONAL_MODULES,
+    extra: extra.map((f) => [f.from, f.to, f.mode ?? null]),
+  });
+  const known = [init, guestLib, req.busybox, ...extra.map((f) => f.from)];
+  return statMemo(join(root, 'initramfs', 'memo'), request, () => buildHashed(req, { init, guestLib, modules, extra }, progress, root), known);
+}
+
+/** The image for this exact content: built unless it already is. Its inputs: every file that went in, and the image itself. */
+async function buildHashed(req: InitramfsRequest, files: { init: string; guestLib: string; modules: readonly string[]; extra: readonly ExtraFile[] }, progress: Progress, root: string): Promise<Computed<string>> {
+  const { init, guestLib, modules, extra } = files;
 
   const index = await indexModules(req.modulesDir);
   const order = await resolveLoadOrder(index, modules);
   const optional = await resolveOptionalModules(index, req.optionalModules ?? DEFAULT_OPTIONAL_MODULES, order);
-  const extra = req.extraFiles ?? [];
   const hash = createHash('sha256');
   hash.update(await readFile(init)).update(await readFile(guestLib)).update(await readFile(req.busybox)).update(req.release).update(order.join(',')).update(`\0optional:${optional.join(',')}`);
   for (const f of extra) {
@@ -74,7 +88,9 @@ export async function buildInitramfs(req: InitramfsRequest, progress: Progress, 
     hash.update(`\0${f.to}\0${mode}\0`).update(await readFile(f.from));
   }
   const out = join(root, 'initramfs', `${req.release}-${hash.digest('hex').slice(0, 16)}.cpio.gz`);
-  if (existsSync(out)) return out;
+  // Not the module tree's listing: it is the cache's unpacking of one kernel package (its release in the key), never changed in place.
+  const inputs = [init, guestLib, req.busybox, ...[...order, ...optional].map((m) => index.get(m)!), ...extra.map((f) => f.from), out];
+  if (existsSync(out)) return { value: out, inputs };
 
   await mkdir(join(root, 'initramfs'), { recursive: true });
   const stage = await mkdtemp(join(root, 'initramfs', '.stage-'));
@@ -104,7 +120,7 @@ export async function buildInitramfs(req: InitramfsRequest, progress: Progress, 
       await writeFile(out + '.tmp', gzipSync(await packCpio(stage), { level: 6 }));
       await rename(out + '.tmp', out);
     });
-    return out;
+    return { value: out, inputs };
   } finally {
     await rm(stage, { recursive: true, force: true });
   }

@@ -4,7 +4,9 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { arch as hostArch, cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { exec } from '../../src/core/exec.js';
+import { pathOf } from '../../src/core/host-requirement.js';
 import { cacheDir } from '../../src/core/paths.js';
+import { statMemo } from '../../src/core/stat-memo.js';
 import type { Accel } from '../../src/core/session.js';
 import type { ArchProfile } from './arch-profile.js';
 
@@ -13,18 +15,31 @@ export const KVM_FAILURE = /KVM internal error|failed to initialize kvm|Could no
 
 const versions = new Map<string, string>();
 
-/** `QEMU emulator version 7.2.22 (Debian ...)` → `7.2.22`; undefined when the binary is missing. */
+/**
+ * `QEMU emulator version 7.2.22 (Debian ...)` → `7.2.22`; undefined when the binary is missing.
+ * Asking costs QEMU's start-up (~80 ms, on every run): the answer is kept per binary file until that
+ * file changes (an upgrade replaces it).
+ */
 export async function qemuVersion(binary: string): Promise<string | undefined> {
   if (!versions.has(binary)) {
-    try {
-      const r = await exec(binary, ['--version']);
-      const v = /version (\S+)/.exec(r.stdout)?.[1];
-      if (v) versions.set(binary, v);
-    } catch {
-      return undefined;
-    }
+    const file = binary.includes('/') ? binary : pathOf(binary);
+    if (file === undefined) return undefined;
+    const v = await statMemo(join(cacheDir(), 'memo', 'qemu-version'), file, async () => {
+      const answer = await askQemuVersion(binary);
+      return { value: answer ?? null, inputs: answer ? [file] : [] };
+    }, [file]);
+    if (v) versions.set(binary, v);
   }
   return versions.get(binary);
+}
+
+async function askQemuVersion(binary: string): Promise<string | undefined> {
+  try {
+    const r = await exec(binary, ['--version']);
+    return /version (\S+)/.exec(r.stdout)?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 interface Verdict {

@@ -10,7 +10,12 @@ export interface HostRequirement {
 }
 
 export function onPath(program: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => existsSync(join(dir, program)));
+  return pathOf(program) !== undefined;
+}
+
+/** Where `program` is found on PATH (the first directory that has it), as a shell would run it. */
+export function pathOf(program: string): string | undefined {
+  return (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, program)).find((p) => existsSync(p));
 }
 
 export const programRequirement = (what: string, program: string, debianPackage: string): HostRequirement => ({

@@ -1,11 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildInitramfs } from '../../kernel/initramfs/build-initramfs.js';
 import { createProgress } from '../../src/core/progress.js';
+import { SETTLED_MS } from '../../src/core/stat-memo.js';
 import { loadOptionalModulesCommand, resolveOptionalModules, VFIO_MODULES } from '../../kernel/initramfs/optional-modules.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tsuite-optional-modules-'));
@@ -109,5 +110,31 @@ describe('buildInitramfs optional modules', () => {
     expect(readFileSync(join(out, 'lib/modules/load-order'), 'utf8')).toBe('virtio_pci\n');
     expect(readFileSync(join(out, 'lib/modules/optional/load-order'), 'utf8')).toBe('vfio\nvfio_iommu_type1\nvfio_pci\n');
     expect(readFileSync(join(out, 'lib/modules/optional/vfio_pci.ko'), 'utf8')).toContain('depends=vfio');
+  });
+
+  it('is found again without reading its inputs while none changes, and built anew when one does or the image is gone', async () => {
+    const modules = join(root, 'lib-modules-memo');
+    mkdirSync(join(modules, 'kernel', 'drivers', 'virtio'), { recursive: true });
+    const virtio = join(modules, 'kernel', 'drivers', 'virtio', 'virtio_pci.ko');
+    writeFileSync(virtio, 'one\0depends=\0');
+    writeFileSync(join(root, 'busybox-memo'), 'not busybox');
+    const cache = join(root, 'cache-memo');
+    const build = () => buildInitramfs({ modulesDir: modules, release: '6.1.0-memo', busybox: join(root, 'busybox-memo'), modules: ['virtio_pci'] },
+      createProgress(process.stderr, true), cache);
+    const first = await build();
+    // Inputs (and the image) left alone past SETTLED_MS: the next build records them, the one after is a lookup.
+    await new Promise((r) => setTimeout(r, SETTLED_MS + 50));
+    expect(await build()).toBe(first);
+    expect(readdirSync(join(cache, 'initramfs', 'memo'))).toHaveLength(1);
+    expect(await build()).toBe(first);
+    // busybox rewritten with its size unchanged: a new image, not the remembered one.
+    writeFileSync(join(root, 'busybox-memo'), 'not busyBOX');
+    const second = await build();
+    expect(second).not.toBe(first);
+    expect(gunzipSync(readFileSync(second)).toString('latin1')).toContain('not busyBOX');
+    // The remembered image removed: built again, at the same content-addressed path.
+    rmSync(second);
+    expect(await build()).toBe(second);
+    expect(existsSync(second)).toBe(true);
   });
 });
