@@ -22,7 +22,7 @@ export const NODE_CMDLINE = `root=${NODE_ROOT_DEVICE} rootfstype=ext4 rw rootwai
 /** Image size: sparse, so only what is written takes disk; the rest is room for images and containers. */
 export const NODE_ROOTFS_SIZE = '4G';
 /** Bumped when the build steps change in a way the inputs below do not show. */
-const BUILDER_REVISION = 2;
+const BUILDER_REVISION = 3;
 
 export interface NodeRootfsRequest {
   /** The kernel whose modules go into `/lib/modules/<release>` (the reference kernel). */
@@ -147,6 +147,11 @@ async function configure(tree: string, init: string, kernel: NodeRootfsRequest['
     await writeFile(join(tree, path), text);
     if (path.startsWith('/sbin/')) await chmod(join(tree, path), 0o755);
   }
+  // openssh-server's postinst made host keys: one cached image is booted many times, so every guest
+  // would share them (a private key in a file anyone with the cache can read). The init makes a
+  // fresh key at each boot instead and prints its fingerprint.
+  const sshDir = join(tree, 'etc', 'ssh');
+  if (existsSync(sshDir)) for (const f of await readdir(sshDir)) if (f.startsWith('ssh_host_')) await rm(join(sshDir, f), { force: true });
   await mkdir(join(tree, dirname(NODE_PAUSE_TAR)), { recursive: true });
   await cp(pause.archive, join(tree, NODE_PAUSE_TAR));
   await mkdir(join(tree, NODE_REGISTRY_CONFIG_DIR), { recursive: true });

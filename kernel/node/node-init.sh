@@ -2,7 +2,7 @@
 # tsuite container host init: PID 1 of the node rootfs (Debian userland, no systemd). Mounts what
 # the engines need, starts the guest agent, prints the same boot report as the initramfs init
 # (kernel/initramfs/init.sh), then starts containerd (with its CRI plugin: the Kubernetes node
-# runtime) and dockerd side by side, and says on the console when each answers.
+# runtime), dockerd and sshd side by side, and says on the console when each answers.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # tini becomes PID 1 so the containerd shims that re-parent to it are reaped (a shell blocked in
@@ -135,8 +135,47 @@ dockerd_failed() {
   tail -n 8 /var/log/dockerd.log | while read -r l; do echo "tsuite-node: dockerd.log: $l"; done
   echo "tsuite-node: dockerd failed: $1 (last log line: $(tail -n 1 /var/log/dockerd.log))"
 }
+# Debian's OpenSSH server, for `ssh` targets pointed at this guest (through a forwarded port). The
+# image holds no host key (the rootfs builder removes the ones openssh-server's postinst made, or
+# every boot of the cached image would share them): an ed25519 key is made here, fresh at each boot
+# (a few ms, where RSA would take seconds under TCG), and only it is served (-h). Root logs in by
+# key only; the key arrives through the guest agent (/root/.ssh/authorized_keys). sshd writes its
+# pid file once it listens: that is when its line goes on the console, with the key's fingerprint
+# for the host to pin.
+SSHD_WAIT_S=60
+start_sshd() {
+  if [ ! -x /usr/sbin/sshd ]; then echo "tsuite-node: sshd failed: /usr/sbin/sshd is not installed"; return; fi
+  t0=$(uptime_cs)
+  key=/run/tsuite-sshd/ssh_host_ed25519_key
+  mkdir -p /run/sshd /run/tsuite-sshd && chmod 0755 /run/sshd && chmod 0700 /run/tsuite-sshd
+  if ! out=$(ssh-keygen -q -t ed25519 -N '' -C tsuite-node -f "$key" 2>&1); then
+    echo "tsuite-node: sshd failed: ssh-keygen: $out"; return
+  fi
+  if ! /usr/sbin/sshd -h "$key" -o PidFile=/run/tsuite-sshd/sshd.pid -o PermitRootLogin=prohibit-password \
+      -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o UseDNS=no -E /var/log/sshd.log \
+      < /dev/null >> /var/log/sshd.log 2>&1; then
+    sshd_failed "sshd exited at start"; return
+  fi
+  n=0
+  while [ $n -lt $((SSHD_WAIT_S * 10)) ]; do
+    if [ -s /run/tsuite-sshd/sshd.pid ]; then
+      fp=$(ssh-keygen -l -f "$key.pub" | awk '{ print $2 }')
+      dt=$(( $(uptime_cs) - t0 ))
+      echo "tsuite-node: sshd ready on port 22, host key $fp ($((dt / 100)).$((dt % 100 / 10)) s)"
+      return
+    fi
+    sleep 0.1
+    n=$((n + 1))
+  done
+  sshd_failed "no pid file within $SSHD_WAIT_S s (it never listened)"
+}
+sshd_failed() {
+  tail -n 4 /var/log/sshd.log | while read -r l; do echo "tsuite-node: sshd.log: $l"; done
+  echo "tsuite-node: sshd failed: $1"
+}
 start_containerd &
 start_dockerd &
+start_sshd &
 
 # Host commands arrive on the console, one per line.
 while read -r line; do

@@ -12,11 +12,13 @@ export const NODE_SUITE = 'bookworm';
  * What the container host holds beyond the `apt` variant (Essential packages and apt): the engine
  * (docker.io brings containerd, runc, tini, iptables), AppArmor (docker.io recommends it and the
  * cloud kernel enables it: without apparmor_parser every `docker run` fails), the guest agent, the
- * CNI plugins containerd's CRI plugin gives pods their network with, and the tools the node init uses.
+ * CNI plugins containerd's CRI plugin gives pods their network with, the tools the node init uses,
+ * and OpenSSH's server (with its SFTP server): the machine an `ssh` target logs in to, as a real
+ * Debian box would be reached, its host key made fresh at each boot by the init.
  */
 export const NODE_PACKAGES: readonly string[] = Object.freeze([
   'docker.io', 'apparmor', 'iptables', 'iproute2', 'kmod', 'procps', 'mount', 'util-linux',
-  'qemu-guest-agent', 'busybox', 'ca-certificates', 'curl', 'containernetworking-plugins',
+  'qemu-guest-agent', 'busybox', 'ca-certificates', 'curl', 'containernetworking-plugins', 'openssh-server',
 ]);
 
 const APT_FIX = 'run `npx tsuite setup` (it runs `apt-get update` when root), or `sudo apt-get update`';
