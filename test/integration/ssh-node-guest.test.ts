@@ -18,6 +18,7 @@ import { findTarget } from '../../src/core/target.js';
 import { BOOT_REPORT_READY } from '../../src/parsers/boot-report.js';
 import { LINUX_EVENT_PATTERNS } from '../../src/parsers/kernel-events.js';
 import { startCli, tempDir } from './cli.js';
+import { HANG_SUITE } from './hang-suite.js';
 import { referenceRequest } from './reference-request.js';
 
 /**
@@ -46,19 +47,6 @@ const WRONG_PIN = 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
  * must say why the ssh target cannot behave as the guest agent does).
  */
 const EXPECTED_DIFFERENCES: Readonly<Record<string, string>> = Object.freeze({});
-
-/** A user suite whose one test runs a long command over the agent: its connection is cut under it. */
-const HANG_SUITE = `import { defineSuite } from 'tsuite';
-export default defineSuite({
-  name: 'hang',
-  description: 'a command whose connection drops',
-  explicit: true,
-  tests: [{
-    name: 'sleeps', title: 'sleeps over the agent', requires: ['agent'], timeoutMs: 120000,
-    async run({ session }) { await session.agent.exec(['/bin/sleep', '7394'], { timeoutMs: 100000 }); },
-  }],
-});
-`;
 
 /** Runs a shell command in the guest through its agent (never over ssh): stdout, trimmed. */
 async function inGuest(script: string): Promise<string> {

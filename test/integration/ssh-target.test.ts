@@ -7,6 +7,7 @@ import { SshChannel, SshError, type SshEndpoint } from '../../src/channels/ssh.j
 import type { RunResult } from '../../src/core/result.js';
 import { hostSshdUnavailable, startHostSshd, type HostSshd } from '../support/host-sshd.js';
 import { startCli, tempDir } from './cli.js';
+import { HANG_SUITE } from './hang-suite.js';
 
 /**
  * The ssh channel and the `ssh` target against Debian's OpenSSH server, started on this host in a
@@ -174,19 +175,6 @@ describe.skipIf(unavailable !== undefined)(`the ssh channel and target against O
     }
   }, 60_000);
 });
-
-/** A user suite whose one test runs a long command over the agent: its connection is cut under it. */
-const HANG_SUITE = `import { defineSuite } from 'tsuite';
-export default defineSuite({
-  name: 'hang',
-  description: 'a command whose connection drops',
-  explicit: true,
-  tests: [{
-    name: 'sleeps', title: 'sleeps over the agent', requires: ['agent'], timeoutMs: 120000,
-    async run({ session }) { await session.agent.exec(['/bin/sleep', '7394'], { timeoutMs: 100000 }); },
-  }],
-});
-`;
 
 describe.skipIf(unavailable !== undefined)(`tsuite run on an ssh target${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   let configDir: string;
