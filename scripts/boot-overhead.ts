@@ -9,8 +9,7 @@
  *   npm run perf:boot -- [rounds] [no-op tests]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveBoot } from '../kernel/resolve-boot.js';
@@ -19,10 +18,12 @@ import type { RunResult } from '../src/core/result.js';
 import { findTarget } from '../src/core/target.js';
 import { profileFor } from '../runners/qemu/profiles/index.js';
 import { chooseAccel } from '../runners/qemu/accel.js';
+import { perfScratch } from './perf-scratch.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const noopTests = Number(process.argv[3] ?? 200);
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const scratch = perfScratch('tsuite-perf-');
 const target = findTarget('qemu-x86');
 const profile = profileFor(target.arch);
 const { boot } = await resolveBoot(target, profile, createProgress(process.stderr, true));
@@ -63,13 +64,16 @@ function rawBoot(): Promise<{ bootMs: number; totalMs: number }> {
 
 /** One `tsuite run` on qemu-x86: wall ms, and the run's results. */
 function tsuiteRun(extra: string[]): Promise<{ wallMs: number; result: RunResult; out: string }> {
-  const out = mkdtempSync(join(tmpdir(), 'tsuite-perf-'));
+  const out = scratch.runDir();
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [cli, 'run', '--target', 'qemu-x86', ...extra, '--reporter', 'json', '--output-dir', out], { stdio: 'ignore' });
     child.on('exit', (code) => {
       const wallMs = performance.now() - started;
-      if (code !== 0) return reject(new Error(`tsuite run exited ${code}; see ${out}`));
+      if (code !== 0) {
+        scratch.keep();
+        return reject(new Error(`tsuite run exited ${code}; see ${out}`));
+      }
       resolve({ wallMs, result: JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult, out });
     });
   });
@@ -77,8 +81,7 @@ function tsuiteRun(extra: string[]): Promise<{ wallMs: number; result: RunResult
 
 /** A user suite of `n` tests that do nothing but note when they started (into TSUITE_PERF_STAMPS at the last one). */
 function noopSuite(n: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsuite-perf-noop-'));
-  const file = join(dir, 'noop.suite.ts');
+  const file = join(scratch.dir, 'noop.suite.ts');
   writeFileSync(file, `import { writeFileSync } from 'node:fs';
 const stamps: number[] = [];
 export default {
@@ -119,11 +122,14 @@ for (let i = 0; i < rounds; i++) {
 }
 
 // Per-test overhead: the gap between consecutive no-op tests' starts, in one booted session.
-const stampsFile = join(mkdtempSync(join(tmpdir(), 'tsuite-perf-stamps-')), 'stamps.json');
+const stampsFile = join(scratch.dir, 'stamps.json');
 process.env.TSUITE_PERF_STAMPS = stampsFile;
 const noop = await tsuiteRun(['--suite', 'noop', '--suite-files', noopSuite(noopTests)]);
 const passed = noop.result.tests.filter((t) => t.suite === 'noop' && t.status === 'passed').length;
-if (passed !== noopTests) throw new Error(`${passed} of ${noopTests} no-op tests passed; see ${noop.out}`);
+if (passed !== noopTests) {
+  scratch.keep();
+  throw new Error(`${passed} of ${noopTests} no-op tests passed; see ${noop.out}`);
+}
 const stamps = JSON.parse(readFileSync(stampsFile, 'utf8')) as number[];
 const gaps = stamps.slice(1).map((s, i) => s - stamps[i]!);
 const meanGap = (stamps.at(-1)! - stamps[0]!) / gaps.length;

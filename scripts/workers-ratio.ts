@@ -7,14 +7,15 @@
  *   node dist/scripts/workers-ratio.js [rounds]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunResult } from '../src/core/result.js';
+import { perfScratch } from './perf-scratch.js';
 
 const rounds = Number(process.argv[2] ?? 3);
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const scratch = perfScratch('tsuite-workers-ratio-');
 const SUITES = 'boot,kernel,syscall,isolation';
 /** The reference Linux guest, and tsuite's own fixture kernel (a plan of two sessions for these suites). */
 const TARGETS: Record<string, string[]> = {
@@ -25,7 +26,7 @@ const TARGETS: Record<string, string[]> = {
 interface Timed { ms: number; result: RunResult }
 
 function tsuiteRun(args: string[], workers: number): Promise<Timed> {
-  const out = mkdtempSync(join(tmpdir(), 'tsuite-workers-ratio-'));
+  const out = scratch.runDir();
   const started = performance.now();
   const child = spawn(process.execPath, [cli, 'run', ...args, '--suite', SUITES, '--reporter', 'json', '--workers', String(workers), '--output-dir', out], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: 'true' } });
   let stderr = '';
@@ -36,7 +37,10 @@ function tsuiteRun(args: string[], workers: number): Promise<Timed> {
     clearTimeout(limit);
     const ms = performance.now() - started;
     // 1 is a test that failed: its results still count, and are compared below.
-    if (code !== 0 && code !== 1) return reject(new Error(`tsuite run ${args.join(' ')} --workers ${workers} ended with ${code}:\n${stderr}`));
+    if (code !== 0 && code !== 1) {
+      scratch.keep();
+      return reject(new Error(`tsuite run ${args.join(' ')} --workers ${workers} ended with ${code}:\n${stderr}`));
+    }
     resolve({ ms, result: JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult });
   }));
 }
