@@ -10,9 +10,12 @@ import { tCritical95 } from '../bench/stats.js';
  * - The endpoints are measured first, each on at least two boots; they must differ
  *   (`endpointsDiffer`: the project's Welch test on log per-boot values, p < alpha, and a change of
  *   at least the minimum effect), else there is nothing to bisect.
- * - The boot-to-boot noise sigma is the pooled standard deviation of the endpoints' log values: the
- *   same kernel on the same machine, so it is the spread of one boot's figure. In instruction mode
- *   it is ~0 and one boot decides; in time mode a step gets several boots.
+ * - The boot-to-boot noise sigma is the pooled standard deviation of the endpoints' log values and
+ *   the step's own: each is one kernel on the same machine, so it is the spread of one boot's
+ *   figure. The step's spread is pooled in because real time is not stationary: a boot slowed by
+ *   another job on a shared host while the endpoints ran quietly would otherwise be judged with the
+ *   endpoints' small margin and could land confidently on the wrong side. In instruction mode it
+ *   is ~0 and one boot decides; in time mode a step gets several boots.
  * - The step's mean log m is compared with the midpoint c = (good + bad) / 2 with a 95% margin
  *   t * sigma * sqrt(1/n + (1/nGood + 1/nBad) / 4) (the step's own error and the midpoint's):
  *   good when m + margin < c, bad when m - margin > c, else `unsure` (the caller boots it more,
@@ -64,8 +67,8 @@ export function classifyStep(sides: MetricSides, step: readonly number[]): Metri
   const b = logMean(sides.bad);
   const m = logMean(step);
   const position = (m - g) / (b - g);
-  const df = sides.good.length + sides.bad.length - 2;
-  const sigma = Math.sqrt((logSumSq(sides.good) + logSumSq(sides.bad)) / Math.max(df, 1));
+  const df = sides.good.length + sides.bad.length + step.length - 3;
+  const sigma = Math.sqrt((logSumSq(sides.good) + logSumSq(sides.bad) + logSumSq(step)) / Math.max(df, 1));
   const margin = tCritical95(df) * sigma * Math.sqrt(1 / step.length + (1 / sides.good.length + 1 / sides.bad.length) / 4);
   const c = (g + b) / 2;
   // Which side of the midpoint is bad: the regression may lower the figure (throughput).

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LogRecord, StepRecord } from '../../src/bisect/bisect-log.js';
+import { classifyStep } from '../../src/bisect/metric-verdict.js';
 import { expectedSteps } from '../../src/bisect/search.js';
 import { FIXTURE_CFLAGS, FIXTURE_LDFLAGS, fixtureSourceDir } from '../../kernel/fixture/build-fixture-kernel.js';
 import { startCli, tempDir, tsuite } from './cli.js';
@@ -150,33 +151,48 @@ const LOOP = (work: number) => `
     }
 `;
 
+/** Time mode's loop: long enough under TCG that the loop, not the host's scheduling, makes the figure. */
+const LOOP_TIME_WORK = 100_000_000;
+
+/**
+ * A git history of the fixture kernel with the timed loop in `repo/kernel` (the bench suite in
+ * `repo/tsuite`): `count` commits, the first with `work` loop iterations; commit `small` (1-based)
+ * adds 3% more work, commit `slow` 30% more; the others only add notes.
+ */
+function loopHistory(repo: string, count: number, small: number, slow: number, work: number): { history: string[]; slower: string } {
+  src = join(repo, 'kernel');
+  fixtureTree(src);
+  const main = join(src, 'main.c');
+  const original = readFileSync(main, 'utf8');
+  const anchor = '    report_line("tsuite-fixture: cmdline: %s", cmdline);\n';
+  if (!original.includes(anchor)) throw new Error('main.c no longer prints its cmdline line: update this test');
+  const withLoop = (w: number) => writeFileSync(main, original.replace(anchor, anchor + LOOP(w)));
+  git('init', '-q');
+  withLoop(work);
+  const history = [commit('fixture kernel with a timed loop')];
+  let slower = '';
+  for (let i = 2; i <= count; i++) {
+    if (i === small) withLoop(Math.round(work * 1.03));
+    else if (i === slow) withLoop(Math.round(work * 1.339));
+    else writeFileSync(join(src, 'CHANGES'), `change ${i}\n`, { flag: 'a' });
+    history.push(commit(i === small ? 'loop: 3% more work' : i === slow ? 'loop: 30% more work' : `notes: change ${i}`));
+    if (i === slow) slower = history.at(-1)!;
+  }
+  mkdirSync(join(repo, 'tsuite'));
+  writeFileSync(join(repo, 'tsuite', 'loop.suite.ts'), BENCH_SUITE);
+  return { history, slower };
+}
+
+const metricArgs = (history: readonly string[], out: string) => ['bisect', '--good', history[0]!, '--bad', history.at(-1)!, '--kernel-src', src, '--build', 'make',
+  '--kernel-artifact', 'fixture.elf', '--target', 'qemu-x86', '--landmark', 'tsuite-fixture: ready', '--append', 'ok', '--accel', 'tcg',
+  '--suite', 'fixture-loop', '--metric', 'loop/work', '--output-dir', out];
+
 describe('tsuite bisect --metric', () => {
   it('names the commit that makes the measured loop 30% slower, in instruction mode', async () => {
     const repo = tempDir('bisect-metric');
-    src = join(repo, 'kernel');
-    fixtureTree(src);
-    const main = join(src, 'main.c');
-    const original = readFileSync(main, 'utf8');
-    const anchor = '    report_line("tsuite-fixture: cmdline: %s", cmdline);\n';
-    if (!original.includes(anchor)) throw new Error('main.c no longer prints its cmdline line: update this test');
-    const withLoop = (work: number) => writeFileSync(main, original.replace(anchor, anchor + LOOP(work)));
-    git('init', '-q');
-    withLoop(2_000_000);
-    const history = [commit('fixture kernel with a timed loop')];
-    let slower = '';
-    for (let i = 2; i <= 12; i++) {
-      if (i === 4) withLoop(2_060_000);
-      else if (i === 9) withLoop(2_678_000);
-      else writeFileSync(join(src, 'CHANGES'), `change ${i}\n`, { flag: 'a' });
-      history.push(commit(i === 4 ? 'loop: 3% more work' : i === 9 ? 'loop: 30% more work' : `notes: change ${i}`));
-      if (i === 9) slower = history.at(-1)!;
-    }
-    mkdirSync(join(repo, 'tsuite'));
-    writeFileSync(join(repo, 'tsuite', 'loop.suite.ts'), BENCH_SUITE);
+    const { history, slower } = loopHistory(repo, 12, 4, 9, 2_000_000);
     const out = join(repo, 'out');
-    const run = await startCli(['bisect', '--good', history[0]!, '--bad', history[11]!, '--kernel-src', src, '--build', 'make', '--kernel-artifact', 'fixture.elf',
-      '--target', 'qemu-x86', '--landmark', 'tsuite-fixture: ready', '--append', 'ok', '--accel', 'tcg', '--clock', 'instructions',
-      '--suite', 'fixture-loop', '--metric', 'loop/work', '--output-dir', out], {}, repo).done;
+    const run = await startCli([...metricArgs(history, out), '--clock', 'instructions'], {}, repo).done;
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toContain(`first bad commit for metric loop/work: ${slower} loop: 30% more work`);
     const log = readLog(out);
@@ -194,4 +210,62 @@ describe('tsuite bisect --metric', () => {
       expect(s.verdict).toBe(history.indexOf(s.commit) >= history.indexOf(slower) ? 'bad' : 'good');
     }
   }, 240_000);
+
+  /**
+   * Time mode: under TCG without icount rdtsc reads the host's clock, so the figure is real time,
+   * noisy on a shared host. A step starts with --boots boots and, while too near the midpoint to
+   * tell, gets --boots more up to --max-boots, then is skipped: a skip is acceptable under noise,
+   * a wrong verdict or a wrong answer is not. The loop is long enough that it, not scheduling
+   * jitter, dominates the figure.
+   */
+  it('names the commit that makes the measured loop 30% slower, in time mode: several boots a step, more while unsure', async () => {
+    const repo = tempDir('bisect-metric-time');
+    const { history, slower } = loopHistory(repo, 8, 3, 6, LOOP_TIME_WORK);
+    const out = join(repo, 'out');
+    const boots = 5;
+    const maxBoots = 15;
+    const run = await startCli([...metricArgs(history, out), '--clock', 'time', '--boots', String(boots), '--max-boots', String(maxBoots)], {}, repo).done;
+    const log = readLog(out);
+    const all = steps(log);
+    const detail = run.stdout + run.stderr;
+    expect(run.code, detail).toBe(0);
+    expect(run.stdout).toContain(`first bad commit for metric loop/work: ${slower} loop: 30% more work`);
+    expect(log.at(-1)).toMatchObject({ kind: 'end', outcome: 'found', commit: slower });
+    const endpoints = all.filter((s) => s.role);
+    expect(endpoints.map((s) => s.role)).toEqual(['good-endpoint', 'bad-endpoint']);
+    const [g, b] = endpoints.map((s) => s.evidence.samples!);
+    // Real time: the endpoints' boots are several, and one kernel's boots differ (a clock, not an instruction count).
+    expect(g!.length).toBeGreaterThanOrEqual(boots);
+    expect(b!.length).toBeGreaterThanOrEqual(boots);
+    expect(new Set(g!).size).toBeGreaterThan(1);
+    expect(new Set(b!).size).toBeGreaterThan(1);
+    const sides = { good: g!, bad: b! };
+    const search = all.filter((s) => !s.role);
+    expect(search.length).toBeGreaterThanOrEqual(1);
+    // Each commit once; at most log2(7) + 2 steps even with skips.
+    expect(new Set(search.map((s) => s.commit)).size).toBe(search.length);
+    expect(search.length).toBeLessThanOrEqual(expectedSteps(history.length - 1) + 2);
+    for (const s of search) {
+      const samples = s.evidence.samples!;
+      // Several boots a step, grown in rounds of --boots, never past --max-boots.
+      expect(samples.length, s.evidence.why).toBeGreaterThan(1);
+      expect(samples.length % boots).toBe(0);
+      expect(samples.length).toBeLessThanOrEqual(maxBoots);
+      expect(s.evidence.why).toContain(`${samples.length} boot(s)`);
+      // Every earlier round was too near the midpoint (that is why it got more boots)...
+      for (let n = boots; n < samples.length; n += boots) expect(classifyStep(sides, samples.slice(0, n)).verdict, `${s.commit} after ${n} boots`).toBe('unsure');
+      // ...and the last decided the logged verdict: classified, or still unsure at the bound and skipped.
+      const last = classifyStep(sides, samples);
+      expect(s.evidence.position).toBeCloseTo(last.position, 9);
+      if (s.verdict === 'skip') {
+        expect(last.verdict).toBe('unsure');
+        expect(samples).toHaveLength(maxBoots);
+        expect(s.evidence.why).toContain(`still unsure after ${maxBoots} boots`);
+      } else {
+        expect(last.verdict).toBe(s.verdict);
+        // The right side of the slow commit, never a wrong verdict.
+        expect(s.verdict).toBe(history.indexOf(s.commit) >= history.indexOf(slower) ? 'bad' : 'good');
+      }
+    }
+  }, 180_000);
 });

@@ -26,6 +26,18 @@ describe('metric bisection rule', () => {
     expect(classifyStep(noisy, [128, 131, 127]).verdict).toBe('bad');
   });
 
+  it("a step's own spread widens the margin: one boot slowed by the host's load is not a confident bad", () => {
+    // Measured in time mode on a shared 2-core host: quiet endpoints, then a good-side commit whose
+    // second boot ran while another job took the CPU. With the endpoints' spread alone it was 'bad'.
+    const quiet = { good: [483, 480, 474], bad: [635, 630, 638] };
+    const hit = classifyStep(quiet, [489, 791, 502]);
+    expect(hit.position).toBeGreaterThan(0.5);
+    expect(hit.verdict).toBe('unsure');
+    // Its quiet boots alone, or steady boots at either level, still decide.
+    expect(classifyStep(quiet, [489, 502, 490]).verdict).toBe('good');
+    expect(classifyStep(quiet, [636, 640, 634]).verdict).toBe('bad');
+  });
+
   it('a regression that lowers the figure (throughput) is classified the same way', () => {
     const sides = { good: [500, 505], bad: [350, 352] };
     expect(classifyStep(sides, [503]).verdict).toBe('good');
