@@ -1,6 +1,7 @@
 import type { ConsoleChannel } from '../src/channels/console.js';
 import type { EventPatterns } from '../src/parsers/kernel-events.js';
-import type { ChannelKind, ExitInfo, MachineSpec, Session } from '../src/core/session.js';
+import type { ChannelKind, MachineSpec, Session } from '../src/core/session.js';
+import { UnbootedSession } from './unbooted-session.js';
 
 /** A host session's console: the machine's kernel log with tsuite's own notes beside it. */
 export interface NotedConsole {
@@ -15,14 +16,9 @@ export interface NotedConsole {
  * ending it (on every path: dispatch shuts every open session down when the run is aborted) lets the
  * runner stop what the session started there before the console closes.
  */
-export abstract class HostSession implements Session {
-  readonly accel = 'none' as const;
-  readonly canPowerOff = false;
+export abstract class HostSession extends UnbootedSession implements Session {
   readonly console: ConsoleChannel;
   readonly landmarkLine: number;
-  exit?: ExitInfo;
-  readonly ended: Promise<ExitInfo>;
-  private finish!: (exit: ExitInfo) => void;
 
   constructor(
     readonly id: string,
@@ -33,15 +29,15 @@ export abstract class HostSession implements Session {
     readonly spec: MachineSpec,
     readonly eventPatterns: EventPatterns,
     /** `local`, `ssh`: for the default shutdown reason. */
-    private readonly what: string,
+    what: string,
     opening: readonly string[],
   ) {
+    super(what);
     this.console = notes.channel;
     for (const line of opening) notes.note(line);
     // The landmark: the line that says the session is usable (boot/reaches-landmark finds it in console.log).
     notes.note('ready');
     this.landmarkLine = this.console.lines.length - 1;
-    this.ended = new Promise((resolve) => (this.finish = resolve));
   }
 
   /** Stops what the session runs on the machine and removes its scratch folder; runs before the console closes. */
@@ -50,19 +46,10 @@ export abstract class HostSession implements Session {
   /** What closes after the console (the connection it reads through); nothing by default. */
   protected afterConsole(): void {}
 
-  async shutdown(reason = `${this.what} session closed`): Promise<ExitInfo> {
-    if (!this.exit) {
-      this.exit = { kind: 'clean', detail: reason };
-      await this.release();
-      this.notes.note(`session ended: ${reason}`);
-      await this.notes.close();
-      this.afterConsole();
-      this.finish(this.exit);
-    }
-    return this.exit;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.shutdown();
+  protected async stop(reason: string): Promise<void> {
+    await this.release();
+    this.notes.note(`session ended: ${reason}`);
+    await this.notes.close();
+    this.afterConsole();
   }
 }
