@@ -61,3 +61,12 @@ export function isUnsupported(err: unknown): boolean {
   const code = awsErrorCode(err);
   return code === 'UnsupportedOperation' || code === 'Unsupported';
 }
+
+/** One SDK call whose failure becomes a redacted CloudApiError saying what was being done. */
+export async function awsCall<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw awsError(err, what);
+  }
+}

@@ -1,27 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CancelImportTaskCommand, CreateTagsCommand, DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand,
-  DescribeImportSnapshotTasksCommand, DescribeInstancesCommand, DescribeInstanceTypesCommand, DescribeSnapshotsCommand,
-  GetConsoleOutputCommand, ImportSnapshotCommand, RegisterImageCommand, RunInstancesCommand, TerminateInstancesCommand,
+  CreateTagsCommand, DescribeImagesCommand, DescribeImportSnapshotTasksCommand, DescribeInstancesCommand, DescribeInstanceTypesCommand,
+  GetConsoleOutputCommand, ImportSnapshotCommand, RegisterImageCommand, RunInstancesCommand,
   paginateDescribeImages, paginateDescribeImportSnapshotTasks, paginateDescribeInstances, paginateDescribeSnapshots,
-  type Filter, type Instance, type Tag,
+  type Filter, type Instance,
 } from '@aws-sdk/client-ec2';
 import { packageForEc2, unpackEc2Package } from '../../kernel/images/ec2-package.js';
 import type { CloudPackage } from '../../kernel/images/gce-package.js';
 import type { Progress } from '../../src/core/progress.js';
 import type { AwsTargetSettings, TargetDef } from '../../src/core/target.js';
 import { LABEL_RUN, NAME_PREFIX } from '../cloud/cloud-labels.js';
-import { CloudApiError, type CloudInstance, type CloudPlace, type CloudProvider, type CloudResource, type CloudResourceKind, type SerialChunk } from '../cloud/cloud-provider.js';
+import { CloudApiError, type CloudInstance, type CloudPlace, type CloudProvider, type CloudResource, type SerialChunk } from '../cloud/cloud-provider.js';
 import { awsClients, type AwsClients } from './aws-clients.js';
-import { awsError, awsErrorCode, isNotFound, isUnsupported } from './aws-errors.js';
+import { awsCall, awsError, isNotFound, isUnsupported } from './aws-errors.js';
 import { ConsoleMerge } from './console-merge.js';
+import { labelsOf, nameTag, tags } from './ec2-tags.js';
+import { Ec2Teardown, POLL_MS } from './ec2-teardown.js';
 import { S3Staging } from './s3-staging.js';
 import { redact } from '../cloud/redact.js';
 
 export const AWS_DEFAULT_INSTANCE_TYPE = 't3.small';
 const DEFAULT_OPERATION_TIMEOUT_MS = 15 * 60_000;
-/** Between two looks at an import task, an instance's state or a deletion. */
-const POLL_MS = 2_000;
 /** An AMI from a snapshot is usually available within seconds: look more often than at an import. */
 const IMAGE_POLL_MS = 500;
 /** The instance states in which an instance still exists (and may cost money). */
@@ -39,8 +38,6 @@ const AWS_FIXES = {
   launch: "check the region's vCPU quota (InstanceLimitExceeded / VcpuLimitExceeded: Service Quotas, EC2 On-Demand instances), that the instance type is offered in the subnet's availability zone, and that the credentials may ec2:RunInstances and ec2:CreateTags",
   console: 'the console could not be read: check ec2:GetConsoleOutput is allowed; the console read so far is in console.log',
 } as const;
-
-type Kind = Exclude<CloudResourceKind, 'group'>;
 
 /**
  * Amazon EC2 through the official AWS SDK v3: the raw disk staged in S3 (multipart), imported with
@@ -65,6 +62,7 @@ export class AwsProvider implements CloudProvider {
   private readonly consoles = new Map<string, ConsoleMerge>();
   /** Cleared when EC2 says the instance type has no latest console output (not Nitro). */
   private latestConsole = true;
+  private readonly teardown: Ec2Teardown;
 
   constructor(private readonly settings: AwsTargetSettings, private readonly arch = 'x86_64', private readonly operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS) {
     const { region, bucket, subnetId } = settings;
@@ -75,6 +73,14 @@ export class AwsProvider implements CloudProvider {
     this.subnetId = subnetId;
     this.instanceType = settings.instanceType ?? AWS_DEFAULT_INSTANCE_TYPE;
     this.place = { provider: 'aws', where: { region, bucket: `s3://${bucket}`, subnet: subnetId }, machineType: this.instanceType, firmware: 'uefi' };
+    this.teardown = new Ec2Teardown({
+      ec2: () => this.clients.ec2,
+      staging: () => this.staging,
+      region, bucket, operationTimeoutMs,
+      knownInstanceId: (name) => this.knownInstanceId(name),
+      instanceIdsByName: (name, anyState) => this.instanceIdsByName(name, anyState),
+      describeInstance: (id, what) => this.describeInstance(id, what),
+    });
   }
 
   private get clients(): AwsClients {
@@ -117,7 +123,7 @@ export class AwsProvider implements CloudProvider {
   async importImage(object: CloudResource, name: string, labels: Record<string, string>, signal: AbortSignal): Promise<CloudResource> {
     const what = `importing image ${name}`;
     const description = 'tsuite test image (deleted at the end of its run)';
-    const task = await this.call(`${what} (ImportSnapshot)`, () => this.clients.ec2.send(new ImportSnapshotCommand({
+    const task = await awsCall(`${what} (ImportSnapshot)`, () => this.clients.ec2.send(new ImportSnapshotCommand({
       Description: description,
       DiskContainer: { Format: 'RAW', UserBucket: { S3Bucket: this.bucket, S3Key: object.name }, Description: description },
       TagSpecifications: [{ ResourceType: 'import-snapshot-task', Tags: tags(labels, name) }],
@@ -125,8 +131,8 @@ export class AwsProvider implements CloudProvider {
     const taskId = task.ImportTaskId;
     if (!taskId) throw new CloudApiError(`${what}: ImportSnapshot returned no task id`);
     const snapshotId = await this.waitImport(taskId, what, signal);
-    await this.call(`${what} (tagging snapshot ${snapshotId})`, () => this.clients.ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: tags(labels, name) })));
-    const registered = await this.call(`${what} (RegisterImage)`, () => this.clients.ec2.send(new RegisterImageCommand({
+    await awsCall(`${what} (tagging snapshot ${snapshotId})`, () => this.clients.ec2.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: tags(labels, name) })));
+    const registered = await awsCall(`${what} (RegisterImage)`, () => this.clients.ec2.send(new RegisterImageCommand({
       Name: name,
       Description: description,
       Architecture: this.arch === 'aarch64' || this.arch === 'arm64' ? 'arm64' : 'x86_64',
@@ -149,7 +155,7 @@ export class AwsProvider implements CloudProvider {
     const deadline = Date.now() + this.operationTimeoutMs;
     for (;;) {
       // EC2 is eventually consistent: a just-registered id may not be describable yet.
-      const out = await this.call(`${what} (DescribeImages ${imageId})`, () => this.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })))
+      const out = await awsCall(`${what} (DescribeImages ${imageId})`, () => this.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })))
         .catch((err: unknown) => (isNotFound(err) ? { Images: [] } : Promise.reject(err)));
       const image = out.Images?.[0];
       const state = image?.State ?? 'unknown';
@@ -167,7 +173,7 @@ export class AwsProvider implements CloudProvider {
     const imageIds = await this.imageIds(image.name);
     if (imageIds.length === 0) throw new CloudApiError(`${what}: image ${image.name} is not registered`, undefined, 'IMAGE_NOT_FOUND');
     const groups = this.settings.securityGroupIds?.length ? { Groups: this.settings.securityGroupIds } : {};
-    const out = await this.call(what, () => this.clients.ec2.send(new RunInstancesCommand({
+    const out = await awsCall(what, () => this.clients.ec2.send(new RunInstancesCommand({
       ImageId: imageIds[0],
       InstanceType: this.instanceType as never,
       MinCount: 1,
@@ -211,7 +217,7 @@ export class AwsProvider implements CloudProvider {
     const [id] = await this.instanceIdsByName(instance.name, true);
     if (!id) throw new CloudApiError(`${what}: no such instance`, 404, 'InvalidInstanceID.NotFound');
     // The head first (posted around state changes), then the latest: the merge needs them in order.
-    const head = await this.call(what, () => this.clients.ec2.send(new GetConsoleOutputCommand({ InstanceId: id })));
+    const head = await awsCall(what, () => this.clients.ec2.send(new GetConsoleOutputCommand({ InstanceId: id })));
     merge.add(decode(head.Output));
     if (this.latestConsole) {
       try {
@@ -284,113 +290,19 @@ export class AwsProvider implements CloudProvider {
     return out;
   }
 
-  async delete(resource: Pick<CloudResource, 'kind' | 'name'>, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
-    const what = `deleting ${resource.kind} ${resource.name}`;
-    try {
-      switch (resource.kind as Kind | 'group') {
-        case 'instance':
-          return await this.deleteInstance(resource.name, what, signal);
-        case 'image':
-          return await this.deleteImage(resource.name, what, signal);
-        case 'snapshot':
-          return (await this.deleteSnapshots(resource.name, what)) ? 'deleted' : 'absent';
-        case 'object':
-          return await this.staging.delete(resource.name, what);
-        default:
-          return 'absent';
-      }
-    } catch (err) {
-      if (isNotFound(err)) return 'absent';
-      throw awsError(err, what);
-    }
+  delete(resource: Pick<CloudResource, 'kind' | 'name'>, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
+    return this.teardown.delete(resource, signal);
   }
 
   deleteCommand(resource: Pick<CloudResource, 'kind' | 'name'>): string {
-    const r = `--region ${this.region}`;
-    const byName = (describe: string, query: string, filter: string) =>
-      `aws ec2 ${describe} ${r} ${filter} --query '${query}' --output text`;
-    switch (resource.kind) {
-      case 'instance': {
-        const id = this.instanceIds.get(resource.name) ?? (resource.name.startsWith('i-') ? resource.name : undefined);
-        return id ? `aws ec2 terminate-instances ${r} --instance-ids ${id}`
-          : `aws ec2 terminate-instances ${r} --instance-ids $(${byName('describe-instances', 'Reservations[].Instances[].InstanceId', `--filters Name=tag:Name,Values=${resource.name}`)})`;
-      }
-      case 'image':
-        return `aws ec2 deregister-image ${r} --image-id $(${byName('describe-images', 'Images[].ImageId', `--owners self --filters Name=name,Values=${resource.name}`)}); ` +
-          `for s in $(${byName('describe-snapshots', 'Snapshots[].SnapshotId', `--owner-ids self --filters Name=tag:Name,Values=${resource.name}`)}); do aws ec2 delete-snapshot ${r} --snapshot-id $s; done`;
-      case 'snapshot':
-        return resource.name.startsWith('snap-') ? `aws ec2 delete-snapshot ${r} --snapshot-id ${resource.name}`
-          : `for s in $(${byName('describe-snapshots', 'Snapshots[].SnapshotId', `--owner-ids self --filters Name=tag:Name,Values=${resource.name}`)}); do aws ec2 delete-snapshot ${r} --snapshot-id $s; done`;
-      case 'object':
-        return `aws s3 rm s3://${this.bucket}/${resource.name} ${r}`;
-      default:
-        return `(aws creates no ${resource.kind}s; nothing to delete)`;
-    }
-  }
-
-  /** Terminates every live instance of that name and waits until each is `terminated`. */
-  private async deleteInstance(name: string, what: string, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
-    const ids = await this.instanceIdsByName(name, false);
-    if (ids.length === 0) return 'absent';
-    await this.call(what, () => this.clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids })));
-    const deadline = Date.now() + this.operationTimeoutMs;
-    for (;;) {
-      const states = await Promise.all(ids.map(async (id) => (await this.describeInstance(id, what))?.State?.Name ?? 'terminated'));
-      if (states.every((s) => s === 'terminated')) return 'deleted';
-      if (Date.now() >= deadline) throw new CloudApiError(`${what}: still ${states.join(', ')} ${this.operationTimeoutMs} ms after TerminateInstances`, undefined, 'DELETE_TIMEOUT');
-      await sleep(POLL_MS, undefined, { signal });
-    }
-  }
-
-  /**
-   * An image is its import task, its AMI and its snapshot: a half-made import leaves a task or a
-   * snapshot and no AMI, so all three are looked for by name.
-   */
-  private async deleteImage(name: string, what: string, signal?: AbortSignal): Promise<'deleted' | 'absent'> {
-    let deleted = false;
-    const active = await this.importTasks(name);
-    for (const id of active) {
-      await this.call(`${what} (CancelImportTask ${id})`, () => this.clients.ec2.send(new CancelImportTaskCommand({ ImportTaskId: id, CancelReason: 'tsuite teardown' }))).catch((err: unknown) => {
-        // Gone, or it ended between the look and the cancel (a completed one left a snapshot, deleted below by tag).
-        if (!isNotFound(err) && awsErrorCode(err) !== 'IncorrectState') throw err;
-      });
-      deleted = true;
-    }
-    if (active.length > 0) await this.waitImportsGone(name, what, signal);
-    const images = await this.call(what, () => this.clients.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }] })));
-    const ownSnapshots: string[] = [];
-    for (const img of images.Images ?? []) {
-      if (!img.ImageId || img.State === 'deregistered') continue;
-      for (const m of img.BlockDeviceMappings ?? []) if (m.Ebs?.SnapshotId) ownSnapshots.push(m.Ebs.SnapshotId);
-      await this.call(`${what} (DeregisterImage ${img.ImageId})`, () => this.clients.ec2.send(new DeregisterImageCommand({ ImageId: img.ImageId })));
-      deleted = true;
-    }
-    if (await this.deleteSnapshots(name, what, ownSnapshots)) deleted = true;
-    return deleted ? 'deleted' : 'absent';
-  }
-
-  /** Deletes the snapshots tagged with that name (or that id), and any given; whether any was there. */
-  private async deleteSnapshots(name: string, what: string, also: readonly string[] = []): Promise<boolean> {
-    const filters: Filter[] = name.startsWith('snap-') ? [] : [{ Name: 'tag:Name', Values: [name] }];
-    const found = name.startsWith('snap-') ? [name]
-      : ((await this.call(what, () => this.clients.ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: filters })))).Snapshots ?? []).map((s) => s.SnapshotId!).filter(Boolean);
-    let deleted = false;
-    for (const id of new Set([...found, ...also])) {
-      try {
-        await this.clients.ec2.send(new DeleteSnapshotCommand({ SnapshotId: id }));
-        deleted = true;
-      } catch (err) {
-        if (!isNotFound(err)) throw awsError(err, `${what} (DeleteSnapshot ${id})`);
-      }
-    }
-    return deleted;
+    return this.teardown.deleteCommand(resource);
   }
 
   /** Polls an import task until it completes (its snapshot id), fails, or the deadline passes. */
   private async waitImport(taskId: string, what: string, signal: AbortSignal): Promise<string> {
     const deadline = Date.now() + this.operationTimeoutMs;
     for (;;) {
-      const out = await this.call(`${what} (DescribeImportSnapshotTasks ${taskId})`, () => this.clients.ec2.send(new DescribeImportSnapshotTasksCommand({ ImportTaskIds: [taskId] })));
+      const out = await awsCall(`${what} (DescribeImportSnapshotTasks ${taskId})`, () => this.clients.ec2.send(new DescribeImportSnapshotTasksCommand({ ImportTaskIds: [taskId] })));
       const detail = out.ImportSnapshotTasks?.[0]?.SnapshotTaskDetail;
       const status = detail?.Status ?? 'unknown';
       if (status === 'completed') {
@@ -407,29 +319,9 @@ export class AwsProvider implements CloudProvider {
     }
   }
 
-  /** The ids of the import tasks of that name still running. */
-  private async importTasks(name: string): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const page of paginateDescribeImportSnapshotTasks({ client: this.clients.ec2 }, {})) {
-      for (const task of page.ImportSnapshotTasks ?? []) {
-        if (task.ImportTaskId && nameTag(task.Tags) === name && task.SnapshotTaskDetail?.Status === 'active') ids.push(task.ImportTaskId);
-      }
-    }
-    return ids;
-  }
-
-  /** After CancelImportTask: waits until none of that name is active (a cancelled one may still leave a snapshot). */
-  private async waitImportsGone(name: string, what: string, signal?: AbortSignal): Promise<void> {
-    const deadline = Date.now() + this.operationTimeoutMs;
-    while ((await this.importTasks(name)).length > 0) {
-      if (Date.now() >= deadline) throw new CloudApiError(`${what}: the import task was cancelled but is still active after ${this.operationTimeoutMs} ms`, undefined, 'DELETE_TIMEOUT');
-      await sleep(POLL_MS, undefined, { signal });
-    }
-  }
-
   /** The registered AMIs of that name. */
   private async imageIds(name: string): Promise<string[]> {
-    const out = await this.call(`looking up image ${name}`, () => this.clients.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }] })));
+    const out = await awsCall(`looking up image ${name}`, () => this.clients.ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }] })));
     return (out.Images ?? []).filter((i) => i.State !== 'deregistered').map((i) => i.ImageId!).filter(Boolean);
   }
 
@@ -438,7 +330,7 @@ export class AwsProvider implements CloudProvider {
    * tagged so (live ones only unless `anyState`: a terminated instance still has its console).
    */
   private async instanceIdsByName(name: string, anyState: boolean): Promise<string[]> {
-    const known = this.instanceIds.get(name) ?? (name.startsWith('i-') ? name : undefined);
+    const known = this.knownInstanceId(name);
     if (known) {
       if (anyState) return [known];
       const vm = await this.describeInstance(known, `reading instance ${name}`);
@@ -446,10 +338,15 @@ export class AwsProvider implements CloudProvider {
     }
     const filters: Filter[] = [{ Name: 'tag:Name', Values: [name] }];
     if (!anyState) filters.push({ Name: 'instance-state-name', Values: LIVE_STATES });
-    const out = await this.call(`looking up instance ${name}`, () => this.clients.ec2.send(new DescribeInstancesCommand({ Filters: filters })));
+    const out = await awsCall(`looking up instance ${name}`, () => this.clients.ec2.send(new DescribeInstancesCommand({ Filters: filters })));
     const ids = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId!).filter(Boolean);
     if (ids.length === 1) this.instanceIds.set(name, ids[0]!);
     return ids;
+  }
+
+  /** The instance id of a name, when this process launched it or the name is an id. */
+  private knownInstanceId(name: string): string | undefined {
+    return this.instanceIds.get(name) ?? (name.startsWith('i-') ? name : undefined);
   }
 
   /** One instance by id; undefined when EC2 does not know it (yet: it is eventually consistent, or any more). */
@@ -473,36 +370,11 @@ export class AwsProvider implements CloudProvider {
       return {};
     }
   }
-
-  /** One SDK call whose failure becomes a redacted CloudApiError. */
-  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      throw awsError(err, what);
-    }
-  }
 }
 
 /** The provider of an `aws` target, from its settings. */
 export function awsProvider(def: TargetDef): AwsProvider {
   return new AwsProvider(def.aws ?? {}, def.arch, def.cloud?.operationTimeoutMs);
-}
-
-/** tsuite's labels as EC2 tags, with the `Name` tag that carries tsuite's name for the resource. */
-function tags(labels: Record<string, string>, name: string): Tag[] {
-  return [...Object.entries(labels).map(([Key, Value]) => ({ Key, Value })), { Key: 'Name', Value: name }];
-}
-
-function nameTag(t: readonly Tag[] | undefined): string | undefined {
-  return t?.find((x) => x.Key === 'Name')?.Value ?? undefined;
-}
-
-/** tsuite's labels back from tags: only its own keys. */
-function labelsOf(t: readonly Tag[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const { Key, Value } of t ?? []) if (Key?.startsWith(NAME_PREFIX) && Value !== undefined) out[Key] = Value;
-  return out;
 }
 
 function date(value: string | undefined): Date | undefined {
