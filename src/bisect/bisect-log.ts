@@ -35,6 +35,11 @@ export interface StepEvidence {
   /** Mode metric: one value per boot. */
   samples?: number[];
   unit?: string;
+  /**
+   * Mode metric in real time: the endpoints' values from the boots around each of the step's:
+   * samples[i] was booted between endpoints.good[i] and endpoints.bad[i].
+   */
+  endpoints?: { good: number[]; bad: number[] };
   /** Mode metric: where the step lies between good (0) and bad (1), and the rule's reasoning. */
   position?: number;
   why?: string;

@@ -62,6 +62,33 @@ export interface MeasuredPairs {
 }
 
 /**
+ * Kernels booted round by round, one boot of each a round, in the order `orderOf(round)` gives
+ * (indices into `targets`). Only whole rounds are kept: a round cut short by an interrupt or a
+ * hopeless boot is dropped, so the i-th boots of all kernels stay one round.
+ */
+async function measureRounds(
+  targets: readonly PreparedTarget[],
+  names: readonly string[],
+  orderOf: (round: number) => readonly number[],
+  rounds: number,
+  req: BootsRequest,
+  label: string,
+  first: number,
+): Promise<RunResult[][]> {
+  const out = targets.map(() => [] as RunResult[]);
+  measuring: for (let i = first; i < first + rounds && !req.signal.aborted; i++) {
+    for (const k of orderOf(i)) {
+      if (req.signal.aborted) break;
+      const r = await oneBoot(targets[k]!, `${label}-${i}-${names[k]}`, req);
+      out[k]!.push(r);
+      if (hopeless(r)) break measuring;
+    }
+  }
+  const whole = Math.min(...out.map((o) => o.length));
+  return out.map((o) => o.slice(0, whole));
+}
+
+/**
  * Two kernels booted pair by pair, so slow drift of a shared machine hits both alike. The order
  * within a pair alternates (AB, BA, AB, ...) so neither kernel always runs on a machine warmed
  * by the other. `first` numbers the first pair (more pairs added to a run continue its numbering
@@ -75,19 +102,31 @@ export async function measureInterleaved(
   label = 'pair',
   first = 1,
 ): Promise<MeasuredPairs> {
-  const out = { a: [] as RunResult[], b: [] as RunResult[] };
-  measuring: for (let i = first; i < first + pairs && !req.signal.aborted; i++) {
-    const order = i % 2 === 1 ? (['a', 'b'] as const) : (['b', 'a'] as const);
-    for (const side of order) {
-      if (req.signal.aborted) break;
-      const r = await oneBoot(side === 'a' ? a : b, `${label}-${i}-${side}`, req);
-      out[side].push(r);
-      if (hopeless(r)) break measuring;
-    }
-  }
-  // A pair cut short by an interrupt leaves one side a boot ahead: drop it so pairs stay pairs.
-  const n = Math.min(out.a.length, out.b.length);
-  return { a: out.a.slice(0, n), b: out.b.slice(0, n) };
+  const [ra, rb] = await measureRounds([a, b], ['a', 'b'], (i) => (i % 2 === 1 ? [0, 1] : [1, 0]), pairs, req, label, first);
+  return { a: ra!, b: rb! };
+}
+
+/** A bisection step's boots, each between a boot of each endpoint: good[i], step[i] and bad[i] are one round. */
+export interface BracketedBoots {
+  good: RunResult[];
+  step: RunResult[];
+  bad: RunResult[];
+}
+
+/**
+ * A step booted between the endpoints, round by round: good, step, bad, then bad, step, good, so
+ * the step is always in the middle and neither endpoint always runs first.
+ */
+export async function measureBracketed(
+  endpoints: { good: PreparedTarget; bad: PreparedTarget },
+  step: PreparedTarget,
+  rounds: number,
+  req: BootsRequest,
+  label = 'round',
+  first = 1,
+): Promise<BracketedBoots> {
+  const [good, s, bad] = await measureRounds([endpoints.good, step, endpoints.bad], ['good', 'step', 'bad'], (i) => (i % 2 === 1 ? [0, 1, 2] : [2, 1, 0]), rounds, req, label, first);
+  return { good: good!, step: s!, bad: bad! };
 }
 
 /**

@@ -3,14 +3,14 @@ import { join, resolve } from 'node:path';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import { createProgress } from '../core/progress.js';
 import { upsertPullRequestComment, type PullRequestRef } from '../github/pr-comment.js';
-import { appendRecord, readBisectLog, type BisectSpec, type StartRecord, type StepRecord } from '../bisect/bisect-log.js';
+import { appendRecord, readBisectLog, type BisectSpec, type StartRecord, type StepEvidence, type StepRecord } from '../bisect/bisect-log.js';
 import { bisectMarker, formatAnswer } from '../bisect/bisect-report.js';
 import { openLog, runBisection, short, type StepOutcome } from '../bisect/driver.js';
 import { endpointsDiffer, type MetricSides } from '../bisect/metric-verdict.js';
 import { bisectPath, commitSubject, PrivateWorktree } from '../bisect/worktree.js';
 import { benchSuites } from './bench-suites.js';
 import { plannedClock } from './bench-clock.js';
-import { measureEndpoint, metricStep, testStep, type MetricPlan, type StepContext } from './bisect-steps.js';
+import { measureEndpoint, measureEndpointPairs, metricStep, testStep, type MetricPlan, type StepContext } from './bisect-steps.js';
 import { loadContext } from './load-context.js';
 import { abortOnSignals } from './signals.js';
 import { planFor, sweepOrphans } from './suite-run.js';
@@ -96,8 +96,8 @@ export async function bisect(given: BisectFlags): Promise<number> {
       const sides = await measureEndpoints(ctx, spec, path, await metricPlan(flags, target, config), out, subjectOf);
       if (!sides) return interrupted(runDir, out);
       const clock = await plannedClock(target);
-      endpointsDiffer(sides, spec.subject, clock === 'instructions' ? config.bench.minEffectInstructions : config.bench.minEffect, config.bench.alpha);
-      evaluate = metricStep(ctx, await metricPlan(flags, target, config), sides);
+      endpointsDiffer(sides, spec.subject, clock === 'instructions' ? config.bench.minEffectInstructions : config.bench.minEffect, config.bench.alpha, clock !== 'instructions');
+      evaluate = metricStep(ctx, await metricPlan(flags, target, config), sides, { good, bad });
     }
     const result = await runBisection({ dir: runDir, spec, path, subjectOf, evaluate, signal: signals.signal, log: out });
     if (result.kind === 'interrupted') return interrupted(runDir, out);
@@ -139,29 +139,45 @@ async function metricPlan(flags: BisectFlags, target: ReturnType<typeof resolveT
   const instructions = (await plannedClock(target)) === 'instructions';
   // Instruction counts repeat from boot to boot: one boot a step; real time needs several.
   const boots = flags.boots ?? (instructions ? 1 : 3);
-  return { metric: flags.metric!, suites, ...(grep ? { grep } : {}), boots, maxBoots: flags.maxBoots ?? Math.max(boots, instructions ? 3 : 9) };
+  return { metric: flags.metric!, suites, ...(grep ? { grep } : {}), boots, maxBoots: flags.maxBoots ?? Math.max(boots, instructions ? 3 : 9), bracketed: !instructions };
 }
 
-/** The endpoints' measurements (at least two boots each), from the log or measured now and logged. */
+/**
+ * The endpoints' measurements (at least two boots each), from the log or measured now and logged.
+ * In real time they are measured together, pair by pair; a log holding only one of them (cut
+ * short by an older tsuite) is measured again, and the newest records count.
+ */
 async function measureEndpoints(
   ctx: StepContext, spec: BisectSpec, path: readonly string[], plan: MetricPlan, out: (line: string) => void, subjectOf: (c: string) => Promise<string>,
 ): Promise<MetricSides | undefined> {
   const records = await openLog(ctx.runDir, spec, path);
-  const logged = (role: StepRecord['role']) => records.find((r): r is StepRecord => r.kind === 'step' && r.role === role);
+  const logged = (role: StepRecord['role']) => [...records].reverse().find((r): r is StepRecord => r.kind === 'step' && r.role === role)?.evidence.samples;
+  const known = { good: logged('good-endpoint'), bad: logged('bad-endpoint') };
+  if (known.good && known.bad) return { good: known.good, bad: known.bad };
+  const commits = { good: spec.good, bad: spec.bad };
+  const boots = Math.max(2, plan.boots);
+  const measured: Partial<Record<'good' | 'bad', StepEvidence>> = {};
+  if (plan.bracketed) {
+    if (ctx.signal.aborted) return undefined;
+    out(`measuring the good and bad endpoints ${short(spec.good)} and ${short(spec.bad)}, pair by pair`);
+    Object.assign(measured, await measureEndpointPairs(ctx, plan, commits, boots));
+  }
   const sides: Partial<MetricSides> = {};
-  for (const [role, commit] of [['good', spec.good], ['bad', spec.bad]] as const) {
-    const known = logged(`${role}-endpoint`);
-    if (known?.evidence.samples) {
-      sides[role] = known.evidence.samples;
+  for (const role of ['good', 'bad'] as const) {
+    let evidence = measured[role];
+    if (!evidence && known[role]) {
+      sides[role] = known[role];
       continue;
     }
     if (ctx.signal.aborted) return undefined;
-    out(`measuring the ${role} endpoint ${short(commit)}`);
-    const evidence = await measureEndpoint(ctx, plan, commit, role, Math.max(2, plan.boots));
+    if (!evidence) {
+      out(`measuring the ${role} endpoint ${short(commits[role])}`);
+      evidence = await measureEndpoint(ctx, plan, commits[role], role, boots);
+    }
     if (ctx.signal.aborted) return undefined;
-    const record: StepRecord = { kind: 'step', role: `${role}-endpoint`, commit, subject: await subjectOf(commit), verdict: role, evidence, at: new Date().toISOString() };
+    const record: StepRecord = { kind: 'step', role: `${role}-endpoint`, commit: commits[role], subject: await subjectOf(commits[role]), verdict: role, evidence, at: new Date().toISOString() };
     await appendRecord(ctx.runDir, record);
-    out(`${role} endpoint ${short(commit)}: ${evidence.samples!.map((s) => +s.toPrecision(6)).join(', ')} ${evidence.unit ?? ''}`);
+    out(`${role} endpoint ${short(commits[role])}: ${evidence.samples!.map((s) => +s.toPrecision(6)).join(', ')} ${evidence.unit ?? ''}`);
     sides[role] = evidence.samples!;
   }
   return sides as MetricSides;

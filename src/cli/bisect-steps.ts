@@ -8,10 +8,11 @@ import { buildFromSource } from '../../kernel/source-build.js';
 import type { StepEvidence } from '../bisect/bisect-log.js';
 import type { StepOutcome } from '../bisect/driver.js';
 import { short } from '../bisect/driver.js';
-import { classifyStep, type MetricSides } from '../bisect/metric-verdict.js';
+import { classifyBracketed, classifyStep, type MetricSides } from '../bisect/metric-verdict.js';
 import { verdictForTest } from '../bisect/test-verdict.js';
 import type { PrivateWorktree } from '../bisect/worktree.js';
-import { measureBoots } from './bench-boots.js';
+import type { RunResult } from '../core/result.js';
+import { measureBoots, measureBracketed, measureInterleaved } from './bench-boots.js';
 import { benchTarget } from './bench-run.js';
 import { planFor, prepareTarget, runSuites, type PreparedTarget } from './suite-run.js';
 import type { ResolvedTarget } from './target-options.js';
@@ -93,21 +94,33 @@ export interface MetricPlan {
   /** Boots per step at first, and the most a step may grow to while unsure. */
   boots: number;
   maxBoots: number;
+  /**
+   * Real time (not instruction counts): each boot of a step is bracketed by a boot of each
+   * endpoint and judged against those (classifyBracketed), so a step costs three times its boots.
+   */
+  bracketed: boolean;
 }
 
-/** The metric's per-boot values on `count` more boots of a prepared commit, or why there are none. */
-async function measure(ctx: StepContext, prepared: PreparedTarget, plan: MetricPlan, count: number, dir: string, label: string): Promise<{ samples: number[]; unit: string } | { problem: string }> {
-  const boots = await measureBoots(prepared, count, {
-    runId: `bisect-${label}`, outputDir: dir, suites: plan.suites, available: ctx.available, grep: plan.grep, testTimeoutMs: ctx.testTimeoutMs, signal: ctx.signal, log: ctx.log,
-  }, label);
+/** The metric's per-boot values from finished boots, or why there are none. */
+async function figures(prepared: PreparedTarget, plan: MetricPlan, boots: readonly RunResult[], label: string): Promise<{ samples: number[]; unit: string } | { problem: string }> {
   if (boots.length === 0) return { problem: 'no boot ran' };
-  const run = await benchTarget(prepared, boots, { runId: `bisect-${label}` });
+  const run = await benchTarget(prepared, [...boots], { runId: `bisect-${label}` });
   const m = run.metrics.find((x) => x.name === plan.metric);
   if (!m) {
     const problems = run.problems.map((p) => `${p.benchmark} ${p.status}: ${p.reason}`).join('; ');
     return { problem: `${plan.metric} was not measured (${problems || `measured: ${run.metrics.map((x) => x.name).join(', ') || 'nothing'}`})` };
   }
+  if (m.samples.length !== boots.length) return { problem: `${plan.metric} was measured on ${m.samples.length} of ${boots.length} boots` };
   return { samples: m.samples, unit: m.unit };
+}
+
+const bootsRequest = (ctx: StepContext, plan: MetricPlan, dir: string, label: string) => ({
+  runId: `bisect-${label}`, outputDir: dir, suites: plan.suites, available: ctx.available, grep: plan.grep, testTimeoutMs: ctx.testTimeoutMs, signal: ctx.signal, log: ctx.log,
+});
+
+/** The metric's per-boot values on `count` more boots of a prepared commit, or why there are none. */
+async function measure(ctx: StepContext, prepared: PreparedTarget, plan: MetricPlan, count: number, dir: string, label: string): Promise<{ samples: number[]; unit: string } | { problem: string }> {
+  return figures(prepared, plan, await measureBoots(prepared, count, bootsRequest(ctx, plan, dir, label), label), label);
 }
 
 /** An endpoint's measurement (mode metric), on `boots` boots: throws when it cannot be had (nothing to compare against). */
@@ -120,24 +133,80 @@ export async function measureEndpoint(ctx: StepContext, plan: MetricPlan, commit
   return { samples: got.samples, unit: got.unit, dir };
 }
 
-/** Metric mode: boots until the step is confidently nearer one endpoint (classifyStep), up to maxBoots; still unsure is a skip. */
-export function metricStep(ctx: StepContext, plan: MetricPlan, sides: MetricSides): (commit: string, n: number) => Promise<StepOutcome> {
+/**
+ * Both endpoints in real time, booted pair by pair (good, bad, then bad, good): measured one after
+ * the other, a burst of the host's load over one endpoint's boots could hide the regression or
+ * invent one. `good[i]` and `bad[i]` are one pair (endpointsDiffer then pairs them).
+ */
+export async function measureEndpointPairs(ctx: StepContext, plan: MetricPlan, commits: { good: string; bad: string }, pairs: number): Promise<{ good: StepEvidence; bad: StepEvidence }> {
+  const dir = stepDir(ctx, `endpoints-${short(commits.good)}-${short(commits.bad)}`);
+  const prepare = async (role: 'good' | 'bad') => {
+    const p = await checkoutAndPrepare(ctx, commits[role], dir);
+    if (isOutcome(p)) throw new UsageError(`the ${role} commit ${short(commits[role])} cannot be measured: ${p.evidence.message}`, `give a --${role} commit that builds and boots`);
+    return p;
+  };
+  const good = await prepare('good');
+  const bad = await prepare('bad');
+  const boots = await measureInterleaved(good, bad, pairs, bootsRequest(ctx, plan, dir, 'endpoints'), 'pair');
+  const evidence = async (role: 'good' | 'bad', prepared: PreparedTarget, runs: RunResult[]): Promise<StepEvidence> => {
+    const got = await figures(prepared, plan, runs, role);
+    if ('problem' in got) throw new UsageError(`the ${role} commit ${short(commits[role])}: ${got.problem}`, 'check --metric (`tsuite bench` lists the metrics) and the suite it comes from');
+    return { samples: got.samples, unit: got.unit, dir };
+  };
+  return { good: await evidence('good', good, boots.a), bad: await evidence('bad', bad, boots.b) };
+}
+
+/**
+ * Metric mode: boots until the step is confidently nearer one endpoint, up to maxBoots; still
+ * unsure is a skip. Instruction counts are judged against the endpoints measured at the start
+ * (classifyStep); real time against endpoint boots taken around each of the step's (classifyBracketed).
+ */
+export function metricStep(ctx: StepContext, plan: MetricPlan, sides: MetricSides, endpoints: { good: string; bad: string }): (commit: string, n: number) => Promise<StepOutcome> {
+  let prepared: Promise<{ good: PreparedTarget; bad: PreparedTarget }> | undefined;
+  // Built once (from the build cache) and kept: every step's rounds boot them again.
+  const endpointTargets = (dir: string) => (prepared ??= (async () => {
+    const get = async (role: 'good' | 'bad') => {
+      const p = await checkoutAndPrepare(ctx, endpoints[role], dir);
+      if (isOutcome(p)) throw new InfraError(`the ${role} commit ${short(endpoints[role])} was measured at the start but cannot be prepared again: ${p.evidence.message}`, 'check the build cache and the kernel source, then run the same command again to continue');
+      return p;
+    };
+    return { good: await get('good'), bad: await get('bad') };
+  })());
   return async (commit, n) => {
     const dir = stepDir(ctx, `${n}-${short(commit)}`);
-    const prepared = await checkoutAndPrepare(ctx, commit, dir);
-    if (isOutcome(prepared)) return prepared;
+    const around = plan.bracketed ? await endpointTargets(dir) : undefined;
+    const target = await checkoutAndPrepare(ctx, commit, dir);
+    if (isOutcome(target)) return target;
     const samples: number[] = [];
+    const bracket = { good: [] as number[], bad: [] as number[] };
     let unit = '';
     let round = 0;
     for (let count = plan.boots; !ctx.signal.aborted; count = Math.min(plan.boots, plan.maxBoots - samples.length)) {
-      const got = await measure(ctx, prepared, plan, count, dir, round++ === 0 ? 'boot' : `more${round}`);
-      if ('problem' in got) return { verdict: 'skip', evidence: { status: 'not-measured', message: got.problem, samples, dir } };
+      const label = round++ === 0 ? 'boot' : `more${round}`;
+      let got: { samples: number[]; unit: string } | { problem: string };
+      if (around) {
+        const boots = await measureBracketed(around, target, count, bootsRequest(ctx, plan, dir, label), label, samples.length + 1);
+        if (boots.step.length === 0) {
+          got = { problem: `no whole round of good, step and bad boots ran${ctx.signal.aborted ? ' (interrupted)' : `: one could not run anything (its run folder in ${dir} says why)`}` };
+        } else {
+          const [g, b] = await Promise.all([figures(around.good, plan, boots.good, `${label}-good`), figures(around.bad, plan, boots.bad, `${label}-bad`)]);
+          got = 'problem' in g ? { problem: `good endpoint: ${g.problem}` } : 'problem' in b ? { problem: `bad endpoint: ${b.problem}` } : await figures(target, plan, boots.step, label);
+          if (!('problem' in got)) {
+            bracket.good.push(...(g as { samples: number[] }).samples);
+            bracket.bad.push(...(b as { samples: number[] }).samples);
+          }
+        }
+      } else {
+        got = await measure(ctx, target, plan, count, dir, label);
+      }
+      if ('problem' in got) return { verdict: 'skip', evidence: { status: 'not-measured', message: got.problem, samples, ...(around ? { endpoints: bracket } : {}), dir } };
       samples.push(...got.samples);
       unit = got.unit;
-      const c = classifyStep(sides, samples);
-      if (c.verdict !== 'unsure') return { verdict: c.verdict, evidence: { samples, unit, position: c.position, why: c.why, dir } };
-      if (samples.length >= plan.maxBoots) return { verdict: 'skip', evidence: { samples, unit, position: c.position, why: `${c.why}; still unsure after ${samples.length} boots`, dir } };
+      const c = around ? classifyBracketed(sides, { good: bracket.good, step: samples, bad: bracket.bad }) : classifyStep(sides, samples);
+      const evidence = { samples, unit, position: c.position, ...(around ? { endpoints: bracket } : {}), dir };
+      if (c.verdict !== 'unsure') return { verdict: c.verdict, evidence: { ...evidence, why: c.why } };
+      if (samples.length >= plan.maxBoots) return { verdict: 'skip', evidence: { ...evidence, why: `${c.why}; still unsure after ${samples.length} boots` } };
     }
-    return { verdict: 'skip', evidence: { status: 'interrupted', samples, unit, dir } };
+    return { verdict: 'skip', evidence: { status: 'interrupted', samples, unit, ...(around ? { endpoints: bracket } : {}), dir } };
   };
 }

@@ -17,7 +17,7 @@ export function bisectCommand(): Command {
     .option('--test <id>', 'bisect this test (its id in results.json, e.g. kernel/fixture/syscall_add): passed is good; failed, crashed, timedOut are bad')
     .option('--metric <name>', 'bisect this benchmark metric (e.g. syscall/getppid): each step is good or bad by which endpoint it measures closer to')
     .option('--suite <names>', "with --metric: the benchmark suites that measure it (default: bench)", splitList)
-    .option('--boots <n>', 'with --metric: boots per step at first (default 1 in instruction mode, 3 in time mode; the endpoints get at least 2)', count('--boots'))
+    .option('--boots <n>', 'with --metric: boots per step at first (default 1 in instruction mode, 3 in time mode, where each is between a boot of each endpoint; the endpoints get at least 2)', count('--boots'))
     .option('--max-boots <n>', 'with --metric: the most boots a step may grow to while it is too near the midpoint to classify (default 3 / 9)', count('--max-boots'))
     .option('-o, --output-dir <dir>', 'the run folder: bisect.jsonl, the private worktree, each step\'s results (default: reports/bisect-<hash of the arguments>)')
     .option('--resume <dir>', 'continue the bisection logged in this run folder (its flags are reused; flags given now take precedence)')
