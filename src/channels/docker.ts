@@ -159,15 +159,19 @@ export class DockerChannel {
 }
 
 async function readTlsMaterial(certPath: string): Promise<TlsMaterial> {
-  const read = (name: string) =>
-    readFile(join(certPath, name)).catch((err: NodeJS.ErrnoException) => {
-      throw new UsageError(
-        `TLS client material ${join(certPath, name)} cannot be read (${err.code ?? err.message})`,
-        'point the cert path (DOCKER_CERT_PATH / --docker-cert-path) at a folder with ca.pem, cert.pem and key.pem',
-      );
-    });
-  const [ca, cert, key] = await Promise.all([read('ca.pem'), read('cert.pem'), read('key.pem')]);
-  return { ca, cert, key };
+  const names = ['ca.pem', 'cert.pem', 'key.pem'] as const;
+  // Every file is read before anything is said, so the message names each missing one, in this order
+  // (the first read to fail is a race between the three).
+  const reads = await Promise.allSettled(names.map((name) => readFile(join(certPath, name))));
+  const missing = reads.flatMap((r, i) => (r.status === 'rejected' ? [`${join(certPath, names[i]!)} (${(r.reason as NodeJS.ErrnoException).code ?? (r.reason as Error).message})`] : []));
+  if (missing.length > 0) {
+    throw new UsageError(
+      `TLS client material cannot be read: ${missing.join(', ')}`,
+      'point the cert path (DOCKER_CERT_PATH / --docker-cert-path) at a folder with ca.pem, cert.pem and key.pem',
+    );
+  }
+  const [ca, cert, key] = reads.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
+  return { ca: ca!, cert: cert!, key: key! };
 }
 
 /**

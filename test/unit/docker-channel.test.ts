@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -186,6 +186,11 @@ describe('DockerChannel.connect', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const err = await DockerChannel.connect({ url: 'tcp://127.0.0.1:1', certPath: dir }, { timeoutMs: 1_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
-    expect((err as Error).message).toContain(join(dir, 'ca.pem'));
+    // All three are missing: each is named, in a fixed order (once a race between the reads).
+    expect((err as Error).message).toContain(`${join(dir, 'ca.pem')} (ENOENT), ${join(dir, 'cert.pem')} (ENOENT), ${join(dir, 'key.pem')} (ENOENT)`);
+    await writeFile(join(dir, 'ca.pem'), 'x');
+    await writeFile(join(dir, 'key.pem'), 'x');
+    const one = await DockerChannel.connect({ url: 'tcp://127.0.0.1:1', certPath: dir }, { timeoutMs: 1_000 }).catch((e: unknown) => e);
+    expect((one as Error).message).toBe(`TLS client material cannot be read: ${join(dir, 'cert.pem')} (ENOENT)`);
   });
 });
