@@ -13,7 +13,7 @@ export interface BootsRequest {
   grep?: readonly string[];
   /** The benchmark suites to run (default: the built-in `bench`), from `available` (the context's catalog). */
   suites?: readonly string[];
-  available?: readonly SuiteDef[];
+  available: readonly SuiteDef[];
   testTimeoutMs: number;
   signal: AbortSignal;
   /** Written to stderr after each boot. */
@@ -26,7 +26,7 @@ async function oneBoot(prepared: PreparedTarget, name: string, req: BootsRequest
   const started = Date.now();
   const result = await runSuites(prepared, {
     suites: req.suites ?? DEFAULT_BENCH_SUITES,
-    ...(req.available ? { available: req.available } : {}),
+    available: req.available,
     grep: req.grep,
     runId: `${req.runId}-${name}`,
     outputDir,

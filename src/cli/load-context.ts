@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import type { ResolvedConfig } from '../config/define-config.js';
-import { builtInCatalog, loadSuiteCatalog, type SuiteCatalog } from '../config/load-suites.js';
+import { loadSuiteCatalog, type SuiteCatalog } from '../config/load-suites.js';
 import { absolutePatterns } from '../config/suite-files.js';
 import { reporters } from '../reporters/index.js';
-import { builtInSuites } from '../../suites/index.js';
+import { builtInManifest, loadBuiltInSuites } from '../../suites/manifest.js';
 
 /** The config, and the one list of suites every command plans from: the built-in ones and the user's. */
 export interface Context extends ResolvedConfig {
@@ -12,26 +12,42 @@ export interface Context extends ResolvedConfig {
 }
 
 /**
+ * Which built-in suites a command plans, so that only those are loaded (see suites/manifest.ts):
+ * `all`; `none` (a command that plans nothing); or, from the config, the names it will plan. A
+ * name that is neither built in nor a user suite loads them all, so the error that follows lists
+ * every suite there is.
+ */
+export type SuitesPlanned = 'all' | 'none' | ((config: ResolvedConfig) => readonly string[]);
+
+/**
  * The config every command starts from, validated against the suites and reporters that exist. The
  * user's suite files (`suiteFiles`, or `--suite-files` relative to the cwd) are loaded first, since
  * the config's `suites` may name them.
  */
-export async function loadContext(file?: string, flags: { suiteFiles?: readonly string[] } = {}): Promise<Context> {
-  let catalog = builtInCatalog(builtInSuites);
+export async function loadContext(file?: string, flags: { suiteFiles?: readonly string[] } = {}, planned: SuitesPlanned = 'all'): Promise<Context> {
+  const builtInNames = builtInManifest.map((s) => s.name);
+  let user: SuiteCatalog = { suites: [], files: new Map() };
   const config = await loadConfig({
     cwd: process.cwd(),
     file,
-    knownSuites: builtInSuites.map((s) => s.name),
-    defaultSuites: builtInSuites.filter((s) => !s.explicit).map((s) => s.name),
+    knownSuites: builtInNames,
+    defaultSuites: builtInManifest.filter((s) => !s.explicit).map((s) => s.name),
     knownReporters: Object.keys(reporters),
     ...(flags.suiteFiles?.length ? { suiteFiles: absolutePatterns(flags.suiteFiles, process.cwd()) } : {}),
     loadSuites: async (patterns, explicit, source) => {
-      catalog = await loadSuiteCatalog({ patterns, explicit, source, builtIn: builtInSuites });
-      const user = catalog.suites.filter((s) => catalog.files.has(s.name));
-      return { known: user.map((s) => s.name), defaults: user.filter((s) => !s.explicit).map((s) => s.name) };
+      user = await loadSuiteCatalog({ patterns, explicit, source, builtIn: [], reserved: builtInNames });
+      return { known: user.suites.map((s) => s.name), defaults: user.suites.filter((s) => !s.explicit).map((s) => s.name) };
     },
   });
-  return { ...config, catalog };
+  let names: readonly string[] | undefined;
+  if (planned === 'none') names = [];
+  else if (planned !== 'all') {
+    const wanted = planned(config);
+    const known = new Set([...builtInNames, ...user.suites.map((s) => s.name)]);
+    names = wanted.every((n) => known.has(n)) ? wanted : undefined;
+  }
+  const builtIn = await loadBuiltInSuites(names);
+  return { ...config, catalog: { suites: [...builtIn, ...user.suites], files: user.files } };
 }
 
 /** `--suite-files <globs>`: the user's suite files, replacing the config's `suiteFiles`. */

@@ -16,7 +16,6 @@ const DOCKER_READY_TIMEOUT_MS = 120_000;
 import { dispatch } from '../core/dispatch.js';
 import { loadExpectations, type Expectation } from '../core/expectations.js';
 import type { Reporter } from '../reporters/index.js';
-import { builtInSuites } from '../../suites/index.js';
 import { SHELL_SUITE, withShellTests } from '../../suites/shell/index.js';
 import type { SuiteDef } from '../core/suite.js';
 import { resolveBoot, type ResolvedBoot } from '../../kernel/resolve-boot.js';
@@ -79,7 +78,7 @@ export async function prepareTarget(target: ResolvedTarget, progress: Progress):
 export interface SuiteRunRequest {
   suites?: readonly string[];
   /** Every suite that may be planned (the context's catalog); the built-in ones when absent. */
-  available?: readonly SuiteDef[];
+  available: readonly SuiteDef[];
   grep?: readonly string[];
   runId: string;
   outputDir: string;
@@ -102,7 +101,7 @@ export interface SuiteRunRequest {
  * The sessions that run the chosen tests; a bad suite name or a pattern that matches nothing is a
  * UsageError. `available` is every suite that may run: the built-in ones and the user's (the context's catalog).
  */
-export function planFor(target: ResolvedTarget, suites?: readonly string[], grep?: readonly string[], available: readonly SuiteDef[] = builtInSuites): SessionPlan[] {
+export function planFor(target: ResolvedTarget, suites: readonly string[] | undefined, grep: readonly string[] | undefined, available: readonly SuiteDef[]): SessionPlan[] {
   if (suites?.length === 1 && suites[0] === SHELL_SUITE && !target.def.shellTests?.length) {
     throw new UsageError(`--suite ${SHELL_SUITE} runs the target's declarative shell tests, and target '${target.name}' has none`,
       `add shellTests (and shell: { prompt }) to targets.${target.name} in tsuite.config.ts, or drop ${SHELL_SUITE} from the suites`);

@@ -12,8 +12,6 @@ export interface SuiteCatalog {
   readonly files: ReadonlyMap<string, string>;
 }
 
-export const builtInCatalog = (builtIn: readonly SuiteDef[]): SuiteCatalog => ({ suites: builtIn, files: new Map() });
-
 export interface LoadSuitesRequest {
   /** Absolute glob patterns (see suite-files.ts). */
   patterns: readonly string[];
@@ -22,6 +20,8 @@ export interface LoadSuitesRequest {
   /** Where the patterns came from, for the error: `suiteFiles in /repo/tsuite.config.ts`. */
   source: string;
   builtIn: readonly SuiteDef[];
+  /** Built-in suite names that are not in `builtIn` (not loaded by this command) but still taken. */
+  reserved?: readonly string[];
 }
 
 /**
@@ -37,7 +37,7 @@ export async function loadSuiteCatalog(req: LoadSuitesRequest): Promise<SuiteCat
       'check the path or glob (relative to the config file\'s folder, or to the working directory for --suite-files), e.g. tsuite/**/*.suite.ts',
     );
   }
-  const owners = new Map<string, string>(req.builtIn.map((s) => [s.name, 'built in']));
+  const owners = new Map<string, string>([...req.builtIn.map((s) => s.name), ...(req.reserved ?? [])].map((n) => [n, 'built in']));
   const userFiles = new Map<string, string>();
   const suites: SuiteDef[] = [...req.builtIn];
   for (const file of files) {

@@ -20,6 +20,7 @@ import { LINUX_EVENT_PATTERNS } from '../../src/parsers/kernel-events.js';
 import { startCli, tempDir } from './cli.js';
 import { HANG_SUITE } from './hang-suite.js';
 import { referenceRequest } from './reference-request.js';
+import { builtInSuites } from '../../suites/index.js';
 
 /**
  * The `ssh` target against a real OpenSSH server: Debian's openssh-server in the container host
@@ -133,7 +134,7 @@ describe('the ssh target against the sshd of the container host guest (qemu-x86-
     const agentStarted = Date.now();
     const viaAgent = await runSuites(
       { target: { name: 'qemu-x86-node', def, landmark: BOOT_REPORT_READY, eventPatterns: LINUX_EVENT_PATTERNS, benchClock: 'auto' }, runner: lending, resolved },
-      { suites: ['syscall', 'isolation'], runId: 'ssh-node-agent', outputDir: agentOut, reporters: [], testTimeoutMs: 120_000, signal: new AbortController().signal },
+      { suites: ['syscall', 'isolation'], available: builtInSuites, runId: 'ssh-node-agent', outputDir: agentOut, reporters: [], testTimeoutMs: 120_000, signal: new AbortController().signal },
     );
     const agentMs = Date.now() - agentStarted;
     expect(viaAgent.summary.infraError + viaAgent.summary.parseError + viaAgent.summary.crashed + viaAgent.summary.timedOut).toBe(0);

@@ -13,6 +13,7 @@ import type { TargetDef } from '../../src/core/target.js';
 import { FIXTURE_SHELL_PROMPT } from '../../kernel/fixture/fixture-protocol.js';
 import { planSteps, runShellSteps, testTimeoutMs } from '../../suites/shell/steps.js';
 import { shellSuite } from '../../suites/shell/index.js';
+import { builtInSuites } from '../../suites/index.js';
 
 /** The captured fixture shell (fixtures/shell/README.md): the boot up to the first prompt, then the reply to `ls`. */
 const CAPTURE = readFileSync(new URL('../../fixtures/shell/fixture-shell-x86_64.log', import.meta.url), 'latin1');
@@ -135,17 +136,17 @@ describe('the shell suite in the plan', () => {
 
   it("holds the target's shellTests, each needing the shell channel, and is chosen with --suite shell", () => {
     const target = resolveTarget(config({ mine: { ...mine, shell: { prompt: '> $' }, shellTests: [FILES] } }), {});
-    const plan = planFor(target, ['shell']);
+    const plan = planFor(target, ['shell'], undefined, builtInSuites);
     expect(plan.flatMap((s) => s.tests.map((t) => [t.id, t.test.requires]))).toEqual([['shell/files', ['shell']]]);
     expect(shellSuite({ shellTests: [FILES] }).tests[0]!.describeChildren!().ids).toEqual(planSteps(FILES).map((p) => p.name));
   });
 
   it('refuses --suite shell on a target without shellTests, saying how to add them', () => {
     const target = resolveTarget(config({ mine }), {});
-    expect(() => planFor(target, ['shell'])).toThrow(UsageError);
-    expect(() => planFor(target, ['shell'])).toThrow(/target 'mine' has none/);
+    expect(() => planFor(target, ['shell'], undefined, builtInSuites)).toThrow(UsageError);
+    expect(() => planFor(target, ['shell'], undefined, builtInSuites)).toThrow(/target 'mine' has none/);
     // A plain run (every default suite) is not affected: the suite is just empty.
-    expect(planFor(target, ['boot', 'shell']).flatMap((s) => s.tests.map((t) => t.suite.name))).not.toContain('shell');
+    expect(planFor(target, ['boot', 'shell'], undefined, builtInSuites).flatMap((s) => s.tests.map((t) => t.suite.name))).not.toContain('shell');
   });
 
   it("gives the fixture kernel's shell mode its prompt, and no KTAP or exit verdict to wait for", () => {

@@ -85,7 +85,7 @@ export function cloudCommand(): Command {
 }
 
 async function cloudTarget(flags: CloudFlags) {
-  const config = await loadContext(flags.config);
+  const config = await loadContext(flags.config, {}, 'none');
   const name = flags.target!;
   const def = findTarget(name, config.targets);
   if (!isCloudRunner(def.runner)) throw new UsageError(`target '${name}' is not a cloud target (runner ${def.runner})`, `give a target whose runner is ${CLOUD_PROVIDERS.map((p) => `'${p}'`).join(', ')} (see \`tsuite targets\`)`);

@@ -28,7 +28,7 @@ export function doctorCommand(): Command {
     .option('--host-device <address>', 'also check that this host PCI function can be passed through (repeatable), as run --host-device', collect)
     .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
     .action(async (flags: { target: string; dockerHost?: string; dockerCertPath?: string; criEndpoint?: string; criCertPath?: string; hostDevice?: string[]; config?: string }) => {
-      const { def } = resolveTarget(await loadContext(flags.config), flags);
+      const { def } = resolveTarget(await loadContext(flags.config, {}, 'none'), flags);
       let problems = 0;
       for (const req of targetRequirements(def)) {
         const ok = await req.present();

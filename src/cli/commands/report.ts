@@ -27,7 +27,7 @@ export function reportCommand(): Command {
     .option('-o, --output <file>', 'the HTML file to write (default: reports/report.html)')
     .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
     .action(async (flags: ReportFlags) => {
-      const config = await loadContext(flags.config);
+      const config = await loadContext(flags.config, {}, 'none');
       const reportsDir = resolve(config.outputDir);
       const resultsFile = flags.results ? givenRunFile(flags.results, 'results.json', '--results') : await newestRunFile(reportsDir, 'results.json');
       const benchFile = flags.bench ? givenRunFile(flags.bench, 'bench.json', '--bench') : await newestRunFile(reportsDir, 'bench.json');

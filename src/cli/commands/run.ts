@@ -49,7 +49,8 @@ export function runCommand(): Command {
 }
 
 async function run(flags: RunFlags): Promise<number> {
-  const config = await loadContext(flags.config, flags);
+  // Only the suites this run plans are loaded (a --suite that names none loads them all, to list them).
+  const config = await loadContext(flags.config, flags, (c) => flags.suite ?? c.suites);
   const target = resolveTarget(config, flags);
   if (flags.allowDestructive) target.def.allowDestructive = true;
   const runId = flags.runId ?? newRunId();

@@ -10,7 +10,7 @@ export function targetsCommand(): Command {
     .option('-c, --config <file>', 'config file (default: ./tsuite.config.ts if present)')
     .option('--json', 'machine-readable output')
     .action(async (flags: { config?: string; json?: boolean }) => {
-      const config = await loadContext(flags.config);
+      const config = await loadContext(flags.config, {}, 'none');
       const names = [...new Set([...Object.keys(BUILT_IN_TARGETS), ...Object.keys(config.targets)])];
       const targets = names.map((name) => ({ name, builtIn: name in BUILT_IN_TARGETS, ...findTarget(name, config.targets) }));
       if (flags.json) {
