@@ -101,8 +101,11 @@ export interface MetricPlan {
   bracketed: boolean;
 }
 
+/** A metric's per-boot values, or why there are none. */
+type Figures = { samples: number[]; unit: string } | { problem: string };
+
 /** The metric's per-boot values from finished boots, or why there are none. */
-async function figures(prepared: PreparedTarget, plan: MetricPlan, boots: readonly RunResult[], label: string): Promise<{ samples: number[]; unit: string } | { problem: string }> {
+async function figures(prepared: PreparedTarget, plan: MetricPlan, boots: readonly RunResult[], label: string): Promise<Figures> {
   if (boots.length === 0) return { problem: 'no boot ran' };
   const run = await benchTarget(prepared, [...boots], { runId: `bisect-${label}` });
   const m = run.metrics.find((x) => x.name === plan.metric);
@@ -119,18 +122,30 @@ const bootsRequest = (ctx: StepContext, plan: MetricPlan, dir: string, label: st
 });
 
 /** The metric's per-boot values on `count` more boots of a prepared commit, or why there are none. */
-async function measure(ctx: StepContext, prepared: PreparedTarget, plan: MetricPlan, count: number, dir: string, label: string): Promise<{ samples: number[]; unit: string } | { problem: string }> {
+async function measure(ctx: StepContext, prepared: PreparedTarget, plan: MetricPlan, count: number, dir: string, label: string): Promise<Figures> {
   return figures(prepared, plan, await measureBoots(prepared, count, bootsRequest(ctx, plan, dir, label), label), label);
 }
 
-/** An endpoint's measurement (mode metric), on `boots` boots: throws when it cannot be had (nothing to compare against). */
-export async function measureEndpoint(ctx: StepContext, plan: MetricPlan, commit: string, role: 'good' | 'bad', boots: number): Promise<StepEvidence> {
-  const dir = stepDir(ctx, `${role}-${short(commit)}`);
+type Role = 'good' | 'bad';
+
+/** An endpoint commit checked out and built; one that cannot be is a usage error (nothing to compare against). */
+async function prepareEndpoint(ctx: StepContext, role: Role, commit: string, dir: string): Promise<PreparedTarget> {
   const prepared = await checkoutAndPrepare(ctx, commit, dir);
   if (isOutcome(prepared)) throw new UsageError(`the ${role} commit ${short(commit)} cannot be measured: ${prepared.evidence.message}`, `give a --${role} commit that builds and boots`);
-  const got = await measure(ctx, prepared, plan, boots, dir, role);
+  return prepared;
+}
+
+/** An endpoint's figures as step evidence; a metric it does not report is a usage error. */
+function endpointEvidence(role: Role, commit: string, got: Figures, dir: string): StepEvidence {
   if ('problem' in got) throw new UsageError(`the ${role} commit ${short(commit)}: ${got.problem}`, 'check --metric (`tsuite bench` lists the metrics) and the suite it comes from');
   return { samples: got.samples, unit: got.unit, dir };
+}
+
+/** An endpoint's measurement (mode metric), on `boots` boots: throws when it cannot be had. */
+export async function measureEndpoint(ctx: StepContext, plan: MetricPlan, commit: string, role: Role, boots: number): Promise<StepEvidence> {
+  const dir = stepDir(ctx, `${role}-${short(commit)}`);
+  const prepared = await prepareEndpoint(ctx, role, commit, dir);
+  return endpointEvidence(role, commit, await measure(ctx, prepared, plan, boots, dir, role), dir);
 }
 
 /**
@@ -138,22 +153,33 @@ export async function measureEndpoint(ctx: StepContext, plan: MetricPlan, commit
  * the other, a burst of the host's load over one endpoint's boots could hide the regression or
  * invent one. `good[i]` and `bad[i]` are one pair (endpointsDiffer then pairs them).
  */
-export async function measureEndpointPairs(ctx: StepContext, plan: MetricPlan, commits: { good: string; bad: string }, pairs: number): Promise<{ good: StepEvidence; bad: StepEvidence }> {
+export async function measureEndpointPairs(ctx: StepContext, plan: MetricPlan, commits: Record<Role, string>, pairs: number): Promise<Record<Role, StepEvidence>> {
   const dir = stepDir(ctx, `endpoints-${short(commits.good)}-${short(commits.bad)}`);
-  const prepare = async (role: 'good' | 'bad') => {
-    const p = await checkoutAndPrepare(ctx, commits[role], dir);
-    if (isOutcome(p)) throw new UsageError(`the ${role} commit ${short(commits[role])} cannot be measured: ${p.evidence.message}`, `give a --${role} commit that builds and boots`);
-    return p;
-  };
-  const good = await prepare('good');
-  const bad = await prepare('bad');
+  const good = await prepareEndpoint(ctx, 'good', commits.good, dir);
+  const bad = await prepareEndpoint(ctx, 'bad', commits.bad, dir);
   const boots = await measureInterleaved(good, bad, pairs, bootsRequest(ctx, plan, dir, 'endpoints'), 'pair');
-  const evidence = async (role: 'good' | 'bad', prepared: PreparedTarget, runs: RunResult[]): Promise<StepEvidence> => {
-    const got = await figures(prepared, plan, runs, role);
-    if ('problem' in got) throw new UsageError(`the ${role} commit ${short(commits[role])}: ${got.problem}`, 'check --metric (`tsuite bench` lists the metrics) and the suite it comes from');
-    return { samples: got.samples, unit: got.unit, dir };
+  return {
+    good: endpointEvidence('good', commits.good, await figures(good, plan, boots.a, 'good'), dir),
+    bad: endpointEvidence('bad', commits.bad, await figures(bad, plan, boots.b, 'bad'), dir),
   };
-  return { good: await evidence('good', good, boots.a), bad: await evidence('bad', bad, boots.b) };
+}
+
+/**
+ * `count` more rounds of a step between its endpoints: the step's figures and, round for round,
+ * its neighbours'. Only whole rounds count, so all three lists stay the same length.
+ */
+async function measureAround(
+  ctx: StepContext, plan: MetricPlan, around: Record<Role, PreparedTarget>, step: PreparedTarget, count: number, dir: string, label: string, first: number,
+): Promise<(Figures & Record<Role, number[]>) | { problem: string }> {
+  const boots = await measureBracketed(around, step, count, bootsRequest(ctx, plan, dir, label), label, first);
+  if (boots.step.length === 0) {
+    return { problem: `no whole round of good, step and bad boots ran${ctx.signal.aborted ? ' (interrupted)' : `: one could not run anything (its run folder in ${dir} says why)`}` };
+  }
+  const [g, b] = await Promise.all([figures(around.good, plan, boots.good, `${label}-good`), figures(around.bad, plan, boots.bad, `${label}-bad`)]);
+  if ('problem' in g) return { problem: `good endpoint: ${g.problem}` };
+  if ('problem' in b) return { problem: `bad endpoint: ${b.problem}` };
+  const s = await figures(step, plan, boots.step, label);
+  return 'problem' in s ? s : { ...s, good: g.samples, bad: b.samples };
 }
 
 /**
@@ -161,11 +187,11 @@ export async function measureEndpointPairs(ctx: StepContext, plan: MetricPlan, c
  * unsure is a skip. Instruction counts are judged against the endpoints measured at the start
  * (classifyStep); real time against endpoint boots taken around each of the step's (classifyBracketed).
  */
-export function metricStep(ctx: StepContext, plan: MetricPlan, sides: MetricSides, endpoints: { good: string; bad: string }): (commit: string, n: number) => Promise<StepOutcome> {
-  let prepared: Promise<{ good: PreparedTarget; bad: PreparedTarget }> | undefined;
+export function metricStep(ctx: StepContext, plan: MetricPlan, sides: MetricSides, endpoints: Record<Role, string>): (commit: string, n: number) => Promise<StepOutcome> {
+  let prepared: Promise<Record<Role, PreparedTarget>> | undefined;
   // Built once (from the build cache) and kept: every step's rounds boot them again.
   const endpointTargets = (dir: string) => (prepared ??= (async () => {
-    const get = async (role: 'good' | 'bad') => {
+    const get = async (role: Role) => {
       const p = await checkoutAndPrepare(ctx, endpoints[role], dir);
       if (isOutcome(p)) throw new InfraError(`the ${role} commit ${short(endpoints[role])} was measured at the start but cannot be prepared again: ${p.evidence.message}`, 'check the build cache and the kernel source, then run the same command again to continue');
       return p;
@@ -179,34 +205,25 @@ export function metricStep(ctx: StepContext, plan: MetricPlan, sides: MetricSide
     if (isOutcome(target)) return target;
     const samples: number[] = [];
     const bracket = { good: [] as number[], bad: [] as number[] };
+    const kept = { samples, ...(around ? { endpoints: bracket } : {}), dir };
     let unit = '';
     let round = 0;
     for (let count = plan.boots; !ctx.signal.aborted; count = Math.min(plan.boots, plan.maxBoots - samples.length)) {
       const label = round++ === 0 ? 'boot' : `more${round}`;
-      let got: { samples: number[]; unit: string } | { problem: string };
-      if (around) {
-        const boots = await measureBracketed(around, target, count, bootsRequest(ctx, plan, dir, label), label, samples.length + 1);
-        if (boots.step.length === 0) {
-          got = { problem: `no whole round of good, step and bad boots ran${ctx.signal.aborted ? ' (interrupted)' : `: one could not run anything (its run folder in ${dir} says why)`}` };
-        } else {
-          const [g, b] = await Promise.all([figures(around.good, plan, boots.good, `${label}-good`), figures(around.bad, plan, boots.bad, `${label}-bad`)]);
-          got = 'problem' in g ? { problem: `good endpoint: ${g.problem}` } : 'problem' in b ? { problem: `bad endpoint: ${b.problem}` } : await figures(target, plan, boots.step, label);
-          if (!('problem' in got)) {
-            bracket.good.push(...(g as { samples: number[] }).samples);
-            bracket.bad.push(...(b as { samples: number[] }).samples);
-          }
-        }
-      } else {
-        got = await measure(ctx, target, plan, count, dir, label);
-      }
-      if ('problem' in got) return { verdict: 'skip', evidence: { status: 'not-measured', message: got.problem, samples, ...(around ? { endpoints: bracket } : {}), dir } };
+      // Around the endpoints, the neighbours' figures come with the step's.
+      const got: Figures & Partial<Record<Role, number[]>> = around
+        ? await measureAround(ctx, plan, around, target, count, dir, label, samples.length + 1)
+        : await measure(ctx, target, plan, count, dir, label);
+      if ('problem' in got) return { verdict: 'skip', evidence: { status: 'not-measured', message: got.problem, ...kept } };
       samples.push(...got.samples);
+      bracket.good.push(...(got.good ?? []));
+      bracket.bad.push(...(got.bad ?? []));
       unit = got.unit;
       const c = around ? classifyBracketed(sides, { good: bracket.good, step: samples, bad: bracket.bad }) : classifyStep(sides, samples);
-      const evidence = { samples, unit, position: c.position, ...(around ? { endpoints: bracket } : {}), dir };
+      const evidence = { ...kept, unit, position: c.position };
       if (c.verdict !== 'unsure') return { verdict: c.verdict, evidence: { ...evidence, why: c.why } };
       if (samples.length >= plan.maxBoots) return { verdict: 'skip', evidence: { ...evidence, why: `${c.why}; still unsure after ${samples.length} boots` } };
     }
-    return { verdict: 'skip', evidence: { status: 'interrupted', samples, unit, ...(around ? { endpoints: bracket } : {}), dir } };
+    return { verdict: 'skip', evidence: { status: 'interrupted', ...kept, unit } };
   };
 }
