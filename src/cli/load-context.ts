@@ -19,14 +19,27 @@ export interface Context extends ResolvedConfig {
  */
 export type SuitesPlanned = 'all' | 'none' | ((config: ResolvedConfig) => readonly string[]);
 
+/** The config and the user's suites: what a command knows before any built-in suite's code is loaded. */
+export interface ConfigStage extends ResolvedConfig {
+  readonly userSuites: SuiteCatalog;
+}
+
 /**
  * The config every command starts from, validated against the suites and reporters that exist. The
  * user's suite files (`suiteFiles`, or `--suite-files` relative to the cwd) are loaded first, since
  * the config's `suites` may name them.
  */
 export async function loadContext(file?: string, flags: { suiteFiles?: readonly string[] } = {}, planned: SuitesPlanned = 'all'): Promise<Context> {
+  return withBuiltInSuites(await loadConfigStage(file, flags), planned);
+}
+
+/**
+ * The config and the user's suites, with no built-in suite loaded yet: `tsuite run` starts its
+ * first boot between this and `withBuiltInSuites` (see boot-ahead.ts).
+ */
+export async function loadConfigStage(file?: string, flags: { suiteFiles?: readonly string[] } = {}): Promise<ConfigStage> {
   const builtInNames = builtInManifest.map((s) => s.name);
-  let user: SuiteCatalog = { suites: [], files: new Map() };
+  let userSuites: SuiteCatalog = { suites: [], files: new Map() };
   const config = await loadConfig({
     cwd: process.cwd(),
     file,
@@ -35,19 +48,30 @@ export async function loadContext(file?: string, flags: { suiteFiles?: readonly 
     knownReporters: Object.keys(reporters),
     ...(flags.suiteFiles?.length ? { suiteFiles: absolutePatterns(flags.suiteFiles, process.cwd()) } : {}),
     loadSuites: async (patterns, explicit, source) => {
-      user = await loadSuiteCatalog({ patterns, explicit, source, builtIn: [], reserved: builtInNames });
-      return { known: user.suites.map((s) => s.name), defaults: user.suites.filter((s) => !s.explicit).map((s) => s.name) };
+      userSuites = await loadSuiteCatalog({ patterns, explicit, source, builtIn: [], reserved: builtInNames });
+      return { known: userSuites.suites.map((s) => s.name), defaults: userSuites.suites.filter((s) => !s.explicit).map((s) => s.name) };
     },
   });
+  return { ...config, userSuites };
+}
+
+/** The suite names a config stage knows: every built-in one (loaded or not) and the user's. */
+export function knownSuiteNames(stage: ConfigStage): Set<string> {
+  return new Set([...builtInManifest.map((s) => s.name), ...stage.userSuites.suites.map((s) => s.name)]);
+}
+
+/** The context of a config stage: its catalog completed with the built-in suites the command plans. */
+export async function withBuiltInSuites(stage: ConfigStage, planned: SuitesPlanned): Promise<Context> {
+  const { userSuites, ...config } = stage;
   let names: readonly string[] | undefined;
   if (planned === 'none') names = [];
   else if (planned !== 'all') {
     const wanted = planned(config);
-    const known = new Set([...builtInNames, ...user.suites.map((s) => s.name)]);
+    const known = knownSuiteNames(stage);
     names = wanted.every((n) => known.has(n)) ? wanted : undefined;
   }
   const builtIn = await loadBuiltInSuites(names);
-  return { ...config, catalog: { suites: [...builtIn, ...user.suites], files: user.files } };
+  return { ...config, catalog: { suites: [...builtIn, ...userSuites.suites], files: userSuites.files } };
 }
 
 /** `--suite-files <globs>`: the user's suite files, replacing the config's `suiteFiles`. */

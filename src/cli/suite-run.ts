@@ -17,7 +17,10 @@ import { dispatch } from '../core/dispatch.js';
 import { loadExpectations, type Expectation } from '../core/expectations.js';
 import type { Reporter } from '../reporters/index.js';
 import { SHELL_SUITE, withShellTests } from '../../suites/shell/index.js';
-import type { SuiteDef } from '../core/suite.js';
+import { enginesRequired, type SuiteDef } from '../core/suite.js';
+import type { MachineNeeds } from '../core/machine-needs.js';
+import type { BenchClockChoice } from '../bench/clock.js';
+import type { BootAhead } from './boot-ahead.js';
 import { resolveBoot, type ResolvedBoot } from '../../kernel/resolve-boot.js';
 import { runnerFor } from '../../runners/index.js';
 import { hostSpec } from '../../runners/local/local-session.js';
@@ -95,6 +98,8 @@ export interface SuiteRunRequest {
   shard?: { spec: ShardSpec; durations?: ReadonlyMap<string, number> };
   /** Sessions booted at once (`--workers`); one at a time when absent. */
   workers?: number;
+  /** The first session's machine, booting since before the plan (boot-ahead.ts): taken when it asked for the same. */
+  bootAhead?: BootAhead;
 }
 
 /**
@@ -102,10 +107,7 @@ export interface SuiteRunRequest {
  * UsageError. `available` is every suite that may run: the built-in ones and the user's (the context's catalog).
  */
 export function planFor(target: ResolvedTarget, suites: readonly string[] | undefined, grep: readonly string[] | undefined, available: readonly SuiteDef[]): SessionPlan[] {
-  if (suites?.length === 1 && suites[0] === SHELL_SUITE && !target.def.shellTests?.length) {
-    throw new UsageError(`--suite ${SHELL_SUITE} runs the target's declarative shell tests, and target '${target.name}' has none`,
-      `add shellTests (and shell: { prompt }) to targets.${target.name} in tsuite.config.ts, or drop ${SHELL_SUITE} from the suites`);
-  }
+  refuseEmptyShellRun(target, suites);
   return buildPlan({
     // The declarative shell tests are the target's: they fill the `shell` suite here.
     suites: withShellTests(available, target.def),
@@ -117,6 +119,14 @@ export function planFor(target: ResolvedTarget, suites: readonly string[] | unde
   });
 }
 
+/** `--suite shell` alone on a target with no declarative shell tests is a usage error (known before any suite loads). */
+export function refuseEmptyShellRun(target: ResolvedTarget, suites: readonly string[] | undefined): void {
+  if (suites?.length === 1 && suites[0] === SHELL_SUITE && !target.def.shellTests?.length) {
+    throw new UsageError(`--suite ${SHELL_SUITE} runs the target's declarative shell tests, and target '${target.name}' has none`,
+      `add shellTests (and shell: { prompt }) to targets.${target.name} in tsuite.config.ts, or drop ${SHELL_SUITE} from the suites`);
+  }
+}
+
 /** Plans the chosen tests and runs them on fresh boots of the prepared target. */
 export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest): Promise<RunResult> {
   const { target, runner, resolved, resolveError } = prepared;
@@ -124,8 +134,7 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
   const sharded = req.shard ? shardPlan(whole, req.shard.spec, req.shard.durations) : undefined;
   const plan = sharded?.sessions ?? whole;
   // Waiting for a guest's engine costs tens of seconds under TCG: only when some test needs it.
-  const needsDocker = plan.some((s) => s.tests.some((t) => (t.test.requires ?? []).includes('docker')));
-  const needsCri = plan.some((s) => s.tests.some((t) => (t.test.requires ?? []).includes('cri')));
+  const engines = enginesRequired(plan.flatMap((s) => s.tests.map((t) => t.test)));
   const info: RunInfo = {
     id: req.runId,
     target: target.name,
@@ -165,36 +174,56 @@ export async function runSuites(prepared: PreparedTarget, req: SuiteRunRequest):
         return s;
       }
       if (!resolved) throw resolveError!;
-      const machine = resolveMachine(withMachineNeeds(target.def.machine, target.def.arch, session.machineNeeds), target.def.arch, profileFor(target.def.arch).machine);
-      // The reference Linux is told to use the IOMMU it is given; another kernel's command line is its own.
-      const boot = target.def.kernel === 'reference' ? { ...resolved.boot, cmdline: linuxIommuCmdline(machine, resolved.boot.cmdline) } : resolved.boot;
-      return runner.provision(
-        {
-          sessionId: session.id,
-          dir,
-          arch: target.def.arch,
-          boot,
-          cpus: req.machineOverride?.cpus ?? target.def.cpus,
-          memoryMb: target.def.memoryMb,
-          accel: target.def.accel,
-          landmark: target.landmark,
-          bootTimeoutMs: target.def.bootTimeoutMs,
-          eventPatterns: target.eventPatterns,
-          powerOffCommand: target.def.powerOffCommand,
-          agent: target.def.agent === true,
-          shell: target.def.shell,
-          docker: needsDocker ? dockerRequest(target.def) : undefined,
-          cri: needsCri ? criRequest(target.def) : undefined,
-          machine,
-          // A cloud runner packages, uploads and launches this kernel; the rest of the request is the same.
-          ...(isCloudRunner(target.def.runner) ? { cloud: { runId: req.runId, target: target.name, def: target.def, kernel: info.kernel } } : {}),
-          ...(session.clock ? { clock: session.clock } : {}),
-          ...(req.machineOverride?.hostCpus ? { hostCpus: req.machineOverride.hostCpus } : {}),
-        },
-        signal,
-      );
+      const request = machineRequest({ ...prepared, resolved }, { id: session.id, machineNeeds: session.machineNeeds, clock: session.clock, engines }, dir,
+        { runId: req.runId, kernel: info.kernel, machineOverride: req.machineOverride });
+      // The first session may have been booting since before the suites loaded (boot-ahead.ts).
+      return (await req.bootAhead?.take(request, signal)) ?? runner.provision(request, signal);
     },
   });
+}
+
+/** What one session of the plan asks of its machine: its own needs, and the guest engines the whole run waits for. */
+export interface SessionAsk {
+  id: string;
+  machineNeeds?: MachineNeeds;
+  clock?: BenchClockChoice;
+  engines: readonly ('docker' | 'cri')[];
+}
+
+/**
+ * The provision request of a session on a machine tsuite boots (QEMU, or a cloud instance), the
+ * one place it is built: a boot started ahead of the plan is taken only when it asked for the same.
+ */
+export function machineRequest(
+  prepared: PreparedTarget & { resolved: ResolvedBoot }, ask: SessionAsk, dir: string,
+  run: { runId: string; kernel: KernelInfo; machineOverride?: SuiteRunRequest['machineOverride'] },
+): ProvisionRequest {
+  const { target, resolved } = prepared;
+  const machine = resolveMachine(withMachineNeeds(target.def.machine, target.def.arch, ask.machineNeeds), target.def.arch, profileFor(target.def.arch).machine);
+  // The reference Linux is told to use the IOMMU it is given; another kernel's command line is its own.
+  const boot = target.def.kernel === 'reference' ? { ...resolved.boot, cmdline: linuxIommuCmdline(machine, resolved.boot.cmdline) } : resolved.boot;
+  return {
+    sessionId: ask.id,
+    dir,
+    arch: target.def.arch,
+    boot,
+    cpus: run.machineOverride?.cpus ?? target.def.cpus,
+    memoryMb: target.def.memoryMb,
+    accel: target.def.accel,
+    landmark: target.landmark,
+    bootTimeoutMs: target.def.bootTimeoutMs,
+    eventPatterns: target.eventPatterns,
+    powerOffCommand: target.def.powerOffCommand,
+    agent: target.def.agent === true,
+    shell: target.def.shell,
+    docker: ask.engines.includes('docker') ? dockerRequest(target.def) : undefined,
+    cri: ask.engines.includes('cri') ? criRequest(target.def) : undefined,
+    machine,
+    // A cloud runner packages, uploads and launches this kernel; the rest of the request is the same.
+    ...(isCloudRunner(target.def.runner) ? { cloud: { runId: run.runId, target: target.name, def: target.def, kernel: run.kernel } } : {}),
+    ...(ask.clock ? { clock: ask.clock } : {}),
+    ...(run.machineOverride?.hostCpus ? { hostCpus: run.machineOverride.hostCpus } : {}),
+  };
 }
 
 /** What the guest's Docker Engine API needs from the runner, when the target says the guest serves one. */

@@ -38,6 +38,9 @@ export interface PlanRequest {
   benchClock?: BenchClockChoice;
 }
 
+/** The id (and folder name) of the plan's session at `index`: the first is `<target>-1`. */
+export const sessionFolder = (target: string, index: number): string => `${target}-${index + 1}`;
+
 // A `*` glob (globToRegex) matches the whole id, as globs do; a plain string matches any part of it.
 
 /**
@@ -87,7 +90,7 @@ function addSessions(sessions: SessionPlan[], tests: readonly PlannedTest[], req
   let current: SessionPlan | undefined;
   for (const t of ordered) {
     if (!current) {
-      current = { id: `${req.target}-${sessions.length + 1}`, key, tests: [], ...(clock ? { clock } : {}), ...(machineNeeds ? { machineNeeds } : {}) };
+      current = { id: sessionFolder(req.target, sessions.length), key, tests: [], ...(clock ? { clock } : {}), ...(machineNeeds ? { machineNeeds } : {}) };
       sessions.push(current);
     }
     current.tests.push(t);

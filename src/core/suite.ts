@@ -191,6 +191,14 @@ export class SkipTest extends Error {
 }
 
 /**
+ * The guest engines ('docker', 'cri') these tests require outright, not as one choice among others:
+ * a run that plans any of them waits for that engine after each boot.
+ */
+export function enginesRequired(tests: readonly TestDef[]): ('docker' | 'cri')[] {
+  return (['docker', 'cri'] as const).filter((engine) => tests.some((t) => (t.requires ?? []).includes(engine)));
+}
+
+/**
  * A channel the target promised but that did not come up (its engine never answered): a test that
  * needs it fails with this, rather than being skipped, since the target said it offers it.
  */

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadContext } from '../../src/cli/load-context.js';
 import { builtInSuites } from '../../suites/index.js';
 import { builtInManifest, loadBuiltInSuites } from '../../suites/manifest.js';
+import { suiteMachineFacts } from '../../src/cli/boot-ahead.js';
 
 describe('built-in suite manifest', () => {
   it('names every built-in suite, in order, with its own explicit flag, and loads that very suite', async () => {
@@ -13,6 +14,15 @@ describe('built-in suite manifest', () => {
     const loaded = await loadBuiltInSuites();
     loaded.forEach((s, i) => expect(s).toBe(builtInSuites[i]));
     expect((await loadBuiltInSuites(['bench', 'boot', 'nope'])).map((s) => s.name)).toEqual(['boot', 'bench']);
+  });
+
+  it("says what each suite's sessions ask of the machine, as its tests do (tsuite run boots the first one on this word)", () => {
+    for (const [i, e] of builtInManifest.entries()) {
+      expect({ name: e.name, engines: e.engines, benchmarks: e.benchmarks, ownMachine: e.ownMachine }).toEqual({ name: e.name, ...suiteMachineFacts(builtInSuites[i]!) });
+    }
+    // The facts are read from the tests: an engine a test requires outright counts, one of a choice does not.
+    const def = { name: 'x', description: '', tests: [{ name: 'a', title: '', requires: ['agent', 'cri'], run() {} }, { name: 'b', title: '', requires: [['agent', 'docker']], run() {} }] } as const;
+    expect(suiteMachineFacts(def as never)).toEqual({ engines: ['cri'], benchmarks: false, ownMachine: false });
   });
 });
 
