@@ -125,7 +125,8 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     const landmark = await waitForLandmark(req, session, () => stderr, signal);
     session.bootMs = landmark.line.atMs;
     session.landmarkLine = landmark.index;
-    if (paths.agentSocket) await connectAgent(session, paths.agentSocket, signal);
+    // The agent's handshake goes on beside the rest: tests that need only the console need not wait for it.
+    if (paths.agentSocket) session.settling = connectAgent(session, paths.agentSocket, signal);
     if (req.shell) await connectGuestShell(session, req.shell, paths.consoleLog, signal);
     // The engines come up side by side in the guest: wait for both at once.
     await Promise.all([
@@ -153,7 +154,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
  */
 async function connectAgent(session: QemuSession, socket: string, signal: AbortSignal): Promise<void> {
   try {
-    const agent = await AgentClient.connect(socket, { waitMs: AGENT_WAIT_MS, alive: () => session.alive && !signal.aborted });
+    const agent = await AgentClient.connect(socket, { waitMs: AGENT_WAIT_MS, alive: () => session.alive && !signal.aborted, gone: session.ended.catch(() => undefined) });
     session.attachAgent(agent);
     // The port may have closed between the answer and now.
     if (session.agentPortOpen === false) agent.setPortOpen(false);

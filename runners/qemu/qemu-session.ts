@@ -29,6 +29,8 @@ export class QemuSession implements Session {
   readonly canPowerOff: boolean;
   agent?: AgentClient;
   agentProblem?: string;
+  /** The agent's handshake, when it is still under way after the landmark (Session.settling). */
+  settling?: Promise<void>;
   /** The guest's Docker Engine API, through its forwarded port, once it answered. */
   docker?: DockerChannel;
   /** Why a machine that was asked to serve docker has no `docker` channel. */
@@ -179,6 +181,8 @@ export class QemuSession implements Session {
     this.docker?.close();
     this.cri?.close();
     await this.shutdown(SESSION_DONE);
+    // The machine is gone, so a handshake still under way ends now; an agent it attached is closed below.
+    await this.settling;
     this.shell?.close();
     this.agent?.close();
     this.qmp?.close();

@@ -25,6 +25,8 @@ export interface AgentConnectOptions extends AgentOptions {
   waitMs?: number;
   /** Stop retrying once this says the machine is gone. */
   alive?: () => boolean;
+  /** Settles when the machine is gone: a retry pending then is not waited for. */
+  gone?: Promise<unknown>;
 }
 
 export interface CallOptions {
@@ -91,7 +93,7 @@ export class AgentConnection {
         client.close();
       }
       if (Date.now() >= deadline || !alive()) break;
-      await sleep(50);
+      await Promise.race([sleep(50), options.gone]);
     }
     const why = lastError instanceof Error ? lastError.message : String(lastError);
     throw new AgentError('dead', 'guest-sync-delimited', `no guest agent answered on ${path} within ${waitMs} ms: ${why}`, FIX_DEAD);

@@ -9,7 +9,7 @@ import { markExpectation, type Expectation } from './expectations.js';
 import type { PlannedTest, SessionPlan } from './plan.js';
 import { RESULT_VERSION, summarize, type Metric, type RunInfo, type RunResult, type SessionResult, type TestResult } from './result.js';
 import type { Session } from './session.js';
-import { brokenChannel, SkipTest, TestOutcome, unmetRequirement, type ChildResult, type TargetFacts, type TestContext } from './suite.js';
+import { brokenChannel, consoleOnly, SkipTest, TestOutcome, unmetRequirement, type ChildResult, type TargetFacts, type TestContext } from './suite.js';
 import { withoutUndeclared, type UndeclaredSkip } from './undeclared-skips.js';
 import { serialQueue, SessionPool } from './session-pool.js';
 
@@ -174,6 +174,7 @@ export async function dispatch(outer: DispatchRequest): Promise<RunResult> {
     try {
       for (let i = 0; i < queue.length; i++) {
         const t = queue[i]!;
+        if (session.settling && !consoleOnly(t.test)) await session.settling;
         await emit('onTestStart', { id: t.id, suite: t.suite.name, title: t.test.title, session: plan.id });
         const exitedBefore = session.exit !== undefined;
         const results = await runTest(t, session, report, plan.id, { ...req, runId: req.run.id, sessionCleanups });

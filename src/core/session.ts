@@ -42,6 +42,12 @@ export interface Session extends AsyncDisposable {
   readonly agent?: GuestAgent;
   /** Why a session that asked for the agent has none (e.g. "no guest agent answered ... within 10000 ms"). */
   readonly agentProblem?: string;
+  /**
+   * Channels still coming up after the boot landmark (a QEMU guest's agent handshake, ~0.1 s under
+   * TCG). It never rejects: a channel that fails sets its problem. A test that needs only the console
+   * runs without waiting for it (consoleOnly); any other test, and the session's disposal, wait.
+   */
+  readonly settling?: Promise<void>;
   /** The Docker Engine API, when the session has the `docker` channel. */
   readonly docker?: DockerChannel;
   /**

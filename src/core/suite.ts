@@ -190,6 +190,18 @@ export class SkipTest extends Error {
   }
 }
 
+/** What a test can require of a session that comes up with the console itself, before any other channel. */
+const CONSOLE_LEVEL: ReadonlySet<Requirement> = new Set(['console', 'boot-report', 'live', 'power-off', 'ktap']);
+
+/**
+ * The test says it needs nothing but the console and what the boot printed on it, so it may run
+ * while the session's other channels are still coming up (Session.settling). A test that declares
+ * no requirements may use any channel: it waits.
+ */
+export function consoleOnly(test: TestDef): boolean {
+  return (test.requires?.length ?? 0) > 0 && test.requires!.every((r) => CONSOLE_LEVEL.has(r));
+}
+
 /**
  * The guest engines ('docker', 'cri') these tests require outright, not as one choice among others:
  * a run that plans any of them waits for that engine after each boot.

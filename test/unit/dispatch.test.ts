@@ -69,6 +69,22 @@ describe('dispatch', () => {
     expect(result.tests.find((t) => t.id === 's/needs-report')?.reason).toContain('no tsuite boot report');
   });
 
+  it('tests that need only the console run while the agent is still coming up; any other test waits for it', async () => {
+    const order: string[] = [];
+    let settle!: () => void;
+    const settling = new Promise<void>((resolve) => (settle = () => (order.push('agent up'), resolve())));
+    const session = (id: string) => Object.assign(fakeSession(id), { settling });
+    const note = (name: string) => () => void order.push(name);
+    const { status } = await dispatchTests([
+      { name: 'report', title: 'r', requires: ['console', 'live'], run: () => { order.push('report'); setTimeout(settle, 20); } },
+      { name: 'undeclared', title: 'u', run: note('undeclared') },
+      { name: 'agent', title: 'a', requires: [['agent', 'console']], run: note('agent') },
+    ], async (plan) => session(plan.id));
+    expect(status).toEqual({ 's/report': 'passed', 's/undeclared': 'passed', 's/agent': 'passed' });
+    // A test declaring no requirements may use any channel: it is not run before the agent is up.
+    expect(order).toEqual(['report', 'agent up', 'undeclared', 'agent']);
+  });
+
   it('a list of channels is met by any one; a promised docker channel that never came up fails the test', async () => {
     const { status, result } = await dispatchTests([
       { name: 'either', title: 'e', requires: [['agent', 'console']], run: () => undefined },
