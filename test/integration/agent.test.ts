@@ -26,7 +26,10 @@ async function bootGuest(arch: 'x86_64' | 'aarch64', name: string, withAgent = t
   const extraFiles = withAgent ? (await fetchGuestAgent(arch, quiet)).files : [];
   const initrd = await buildInitramfs({ modulesDir: guest.kernel.modulesDir, release: guest.kernel.release, busybox: guest.busybox, extraFiles }, quiet);
   const req = referenceRequest(`agent-${name}`, arch, { kernel: guest.kernel.vmlinuz, initrd, cmdline: profile.defaultCmdline }, { agent: true });
-  return { session: await qemuRunner.provision(req, new AbortController().signal), release: guest.kernel.release };
+  const session = await qemuRunner.provision(req, new AbortController().signal);
+  // The agent's handshake may still be under way at the landmark.
+  await session.settling;
+  return { session, release: guest.kernel.release };
 }
 
 const text = (b: Buffer) => b.toString('utf8');

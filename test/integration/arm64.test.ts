@@ -62,6 +62,7 @@ describe('qemu-arm64 reference guest', () => {
   it('boots to the boot report with the machine it was given, then powers off cleanly', async () => {
     const req = request('ok');
     const session = await qemuRunner.provision(req, new AbortController().signal);
+    await session.settling;
     try {
       // KVM cannot run an arm64 guest on another arch's host.
       if (isForeignArch('aarch64')) expect(session.accel).toBe('tcg');

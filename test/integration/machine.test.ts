@@ -100,6 +100,7 @@ describe('q35 with an AHCI disk and an e1000 NIC (Debian generic kernel, machine
       agent: true, memoryMb: 768, bootTimeoutMs: 120_000, machine: resolveMachine(machine, 'x86_64', profile.machine),
     });
     session = await qemuRunner.provision(req, new AbortController().signal);
+    await session.settling;
     agent = session.agent!;
   }, 300_000);
   afterAll(async () => {

@@ -91,6 +91,7 @@ describe('qemu-x86-node: the reference container host', () => {
       },
     });
     session = (await qemuRunner.provision(req, new AbortController().signal)) as QemuSession;
+    await session.settling;
     docker = session.docker!;
     const landmark = session.bootMs ?? NaN;
     process.stderr.write(`node rootfs: build ${(rootfs.buildMs / 1000).toFixed(1)} s (when built), ${(rootfs.diskBytes / 2 ** 20).toFixed(0)} MiB on disk; ` +

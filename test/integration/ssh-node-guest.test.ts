@@ -75,6 +75,7 @@ describe('the ssh target against the sshd of the container host guest (qemu-x86-
     });
     made.push(req.dir);
     session = (await qemuRunner.provision(req, new AbortController().signal)) as QemuSession;
+    await session.settling;
     expect(session.agentProblem).toBeUndefined();
     sshd = await waitForGuestSshd(session.console, 120_000);
     hostPort = session.machine!.nics[0]!.forwards.find((f) => f.guest === 22)!.host!;
