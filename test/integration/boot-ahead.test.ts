@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pidAlive } from '../../src/core/pid-alive.js';
 import type { RunResult } from '../../src/core/result.js';
 import { startCli, tempDir } from './cli.js';
 
@@ -33,14 +34,6 @@ describe('boot ahead', () => {
     rmSync(log, { force: true });
     return lines.map((l) => Number(l.split(' ')[0]));
   };
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   const run = async (out: string, ...args: string[]) => {
     const cli = await startCli(['run', '--target', 'qemu-x86', '--kernel', 'fixture', '--append', 'ok', '--reporter', 'json', '--output-dir', out, ...args], env, dir).done;
     return { cli, result: JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as RunResult };
@@ -55,7 +48,7 @@ describe('boot ahead', () => {
     expect(result.sessions.map((s) => s.id)).toEqual(['qemu-x86-1']);
     expect(result.tests.find((t) => t.id === 'boot/reaches-landmark')?.status).toBe('passed');
     expect(readFileSync(join(out, 'qemu-x86-1', 'console.log'), 'utf8')).toContain('tsuite-fixture: ready');
-    expect(alive(boots[0]!)).toBe(false);
+    expect(pidAlive(boots[0]!)).toBe(false);
   });
 
   it('a machine no session takes is stopped at the end and leaves no console log', async () => {
@@ -71,7 +64,7 @@ export default defineSuite({ name: 'cri-only', description: 'needs a CRI runtime
     expect(cli.code).toBe(0);
     const boots = takeBoots();
     expect(boots).toHaveLength(1);
-    expect(alive(boots[0]!)).toBe(false);
+    expect(pidAlive(boots[0]!)).toBe(false);
     expect(result.tests).toEqual([expect.objectContaining({ id: 'cri-only/version', status: 'skipped', reason: expect.stringContaining('cri') })]);
     expect(existsSync(join(out, 'qemu-x86-1'))).toBe(false);
   });

@@ -32,6 +32,7 @@ import { trackChild } from '../../src/core/child-processes.js';
 import { exec, execOk } from '../../src/core/exec.js';
 import { freePort } from '../../src/core/ports.js';
 import type { Progress } from '../../src/core/progress.js';
+import { pidAlive } from '../../src/core/pid-alive.js';
 
 const CONTAINERD = '/usr/bin/containerd';
 const CTR = '/usr/bin/ctr';
@@ -362,14 +363,6 @@ async function logTail(logFile: string): Promise<string> {
   return text.trim().split('\n').slice(-15).join('\n');
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const kill = (pid: number, signal: NodeJS.Signals) => {
   try {
@@ -420,7 +413,7 @@ async function ourProcesses(state: HarnessState): Promise<number[]> {
 async function teardown(state: HarnessState): Promise<void> {
   // A stale state file's PID may since belong to another process: only a containerd using our dir is ours.
   const cmdline = state.pid ? await readFile(`/proc/${state.pid}/cmdline`, 'utf8').catch(() => '') : '';
-  if (state.pid && cmdline.includes(state.dir) && alive(state.pid)) {
+  if (state.pid && cmdline.includes(state.dir) && pidAlive(state.pid)) {
     try {
       await withCri(state.socket, async (cri) => {
         for (const pod of (await cri.runtime<{ items: PodSandbox[] }>('ListPodSandbox', {}, { timeoutMs: 5_000 })).items) {
@@ -433,7 +426,7 @@ async function teardown(state: HarnessState): Promise<void> {
     }
     kill(state.pid, 'SIGTERM');
     const deadline = Date.now() + STOP_GRACE_MS;
-    while (alive(state.pid) && Date.now() < deadline) await sleep(50);
+    while (pidAlive(state.pid) && Date.now() < deadline) await sleep(50);
     kill(state.pid, 'SIGKILL');
   }
   const tasks = await taskIds(state);
@@ -486,6 +479,6 @@ async function sweepStaleHostContainerds(): Promise<void> {
   for (const name of await readdir(tmpdir()).catch(() => [])) {
     if (!name.startsWith(DIR_PREFIX)) continue;
     const state = await readFile(join(tmpdir(), name, 'harness.json'), 'utf8').then((t) => JSON.parse(t) as HarnessState, () => undefined);
-    if (state && state.ownerPid !== process.pid && !alive(state.ownerPid)) await teardown(state);
+    if (state && state.ownerPid !== process.pid && !pidAlive(state.ownerPid)) await teardown(state);
   }
 }

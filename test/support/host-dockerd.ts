@@ -28,6 +28,7 @@ import { trackChild } from '../../src/core/child-processes.js';
 import { exec, execOk } from '../../src/core/exec.js';
 import { freePort } from '../../src/core/ports.js';
 import { makeDockerTls } from './docker-tls.js';
+import { pidAlive } from '../../src/core/pid-alive.js';
 
 const DOCKERD = '/usr/sbin/dockerd';
 const DIR_PREFIX = 'tsuite-hd-';
@@ -203,24 +204,16 @@ async function logTail(logFile: string): Promise<string> {
   return text.trim().split('\n').slice(-15).join('\n');
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Stops dockerd by PID, then whatever it left in its namespace, and removes everything made for it. */
 async function teardown(state: HarnessState): Promise<void> {
   // A stale state file's PID may since belong to another process: only a dockerd using our dir is ours.
   const cmdline = state.pid ? await readFile(`/proc/${state.pid}/cmdline`, 'utf8').catch(() => '') : '';
-  if (state.pid && cmdline.includes(state.dir) && alive(state.pid)) {
+  if (state.pid && cmdline.includes(state.dir) && pidAlive(state.pid)) {
     process.kill(state.pid, 'SIGTERM');
     const deadline = Date.now() + STOP_GRACE_MS;
-    while (alive(state.pid) && Date.now() < deadline) await sleep(100);
-    if (alive(state.pid)) process.kill(state.pid, 'SIGKILL');
+    while (pidAlive(state.pid) && Date.now() < deadline) await sleep(100);
+    if (pidAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
   }
   // containerd, shims, docker-proxy and container processes the engine started in its namespace.
   if (state.made?.netns && existsSync(`/run/netns/${state.netns}`)) {
@@ -254,6 +247,6 @@ async function sweepStaleHostDockerds(): Promise<void> {
   for (const name of await readdir(tmpdir()).catch(() => [])) {
     if (!name.startsWith(DIR_PREFIX)) continue;
     const state = await readFile(join(tmpdir(), name, 'harness.json'), 'utf8').then((t) => JSON.parse(t) as HarnessState, () => undefined);
-    if (state && state.ownerPid !== process.pid && !alive(state.ownerPid)) await teardown(state);
+    if (state && state.ownerPid !== process.pid && !pidAlive(state.ownerPid)) await teardown(state);
   }
 }
