@@ -82,13 +82,17 @@ export function suiteMachineFacts(suite: SuiteDef): SuiteMachineFacts {
 /**
  * What the plan's first session will ask of its machine, when that can be known before the
  * suites load: a QEMU target (a cloud runner's machine costs money and is never started on a
- * guess), with at least one planned suite on the target's plain machine (the plan's first session
+ * guess) whose kernel does not end the machine by itself, with at least one planned suite on the target's plain machine (the plan's first session
  * is then theirs), and no benchmark suite (it may share that session under its own clock). The
  * engines are those any planned suite requires outright: the plan waits for them on every boot.
  * Undefined otherwise, and the session boots when the plan reaches it.
  */
 export function firstSessionAsk(target: ResolvedTarget, planned: readonly SuiteMachineFacts[]): SessionAsk | undefined {
   if (target.def.runner !== 'qemu') return undefined;
+  // A kernel that says how it exits ends the machine itself, often right after its landmark (the
+  // fixture kernel 0.2 s into its boot): started early, it would be gone before the tests are
+  // loaded, and its end would land in the first of them.
+  if (target.def.exitSuccessValue !== undefined) return undefined;
   if (planned.some((s) => s.benchmarks) || !planned.some((s) => !s.ownMachine)) return undefined;
   const engines = (['docker', 'cri'] as const).filter((e) => planned.some((s) => s.engines.includes(e)));
   return { id: sessionFolder(target.name, 0), engines };
