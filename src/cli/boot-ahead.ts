@@ -89,10 +89,10 @@ export function suiteMachineFacts(suite: SuiteDef): SuiteMachineFacts {
  */
 export function firstSessionAsk(target: ResolvedTarget, planned: readonly SuiteMachineFacts[]): SessionAsk | undefined {
   if (target.def.runner !== 'qemu') return undefined;
-  // A kernel that says how it exits ends the machine itself, often right after its landmark (the
-  // fixture kernel 0.2 s into its boot): started early, it would be gone before the tests are
-  // loaded, and its end would land in the first of them.
-  if (target.def.exitSuccessValue !== undefined) return undefined;
+  // A kernel that says how it exits, or that runs its tests in itself (KTAP), may end the machine
+  // itself right after its landmark (the fixture kernel 0.2 s into its boot): started early, it
+  // would be gone before the tests are loaded, and its end would land in the first of them.
+  if (target.def.exitSuccessValue !== undefined || target.def.ktap) return undefined;
   if (planned.some((s) => s.benchmarks) || !planned.some((s) => !s.ownMachine)) return undefined;
   const engines = (['docker', 'cri'] as const).filter((e) => planned.some((s) => s.engines.includes(e)));
   return { id: sessionFolder(target.name, 0), engines };

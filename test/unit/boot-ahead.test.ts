@@ -125,5 +125,8 @@ describe('firstSessionAsk', () => {
     const fixture = target('qemu-x86');
     fixture.def = { ...fixture.def, exitSuccessValue: 0 };
     expect(firstSessionAsk(fixture, facts('boot'))).toBeUndefined();
+    const ktap = target('qemu-x86');
+    ktap.def = { ...ktap.def, ktap: true };
+    expect(firstSessionAsk(ktap, facts('boot'))).toBeUndefined();
   });
 });
