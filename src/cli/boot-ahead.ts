@@ -82,10 +82,11 @@ export function suiteMachineFacts(suite: SuiteDef): SuiteMachineFacts {
 /**
  * What the plan's first session will ask of its machine, when that can be known before the
  * suites load: a QEMU target (a cloud runner's machine costs money and is never started on a
- * guess) whose kernel does not end the machine by itself, with at least one planned suite on the target's plain machine (the plan's first session
- * is then theirs), and no benchmark suite (it may share that session under its own clock). The
- * engines are those any planned suite requires outright: the plan waits for them on every boot.
- * Undefined otherwise, and the session boots when the plan reaches it.
+ * guess) whose kernel does not end the machine by itself, with at least one planned suite on the
+ * target's plain machine (the plan's first session is then theirs), and no benchmark suite (it may
+ * share that session under its own clock). The engines are those any planned suite requires
+ * outright: the plan waits for them on every boot. Undefined otherwise, and the session boots
+ * when the plan reaches it.
  */
 export function firstSessionAsk(target: ResolvedTarget, planned: readonly SuiteMachineFacts[]): SessionAsk | undefined {
   if (target.def.runner !== 'qemu') return undefined;
