@@ -7,6 +7,15 @@ import { writeFile } from 'node:fs/promises';
 export const BENCH_AUTOGROUP_NICE = -10;
 
 /**
+ * The autogroup nice every other session's QEMU gets. QEMU runs in a scheduling group of its own,
+ * and with autogrouping the group gets no more CPU than tsuite's: on a 2-core host the suites
+ * loading, reports being written and other sessions' bookkeeping took a boot's CPU from its vCPUs
+ * (a median 60 ms of a 2.6 s boot under TCG, measured with `npm run perf:boot`). Milder than a
+ * benchmark's, so that tsuite still reads every console promptly when several sessions are busy.
+ */
+export const SESSION_AUTOGROUP_NICE = -5;
+
+/**
  * Raises the scheduling weight of QEMU's autogroup, best effort. tsuite starts QEMU in a session of
  * its own (detached), and with autogrouping on (Linux's default for desktops and many servers)
  * every session is one scheduling group: a plain `nice` would only weigh QEMU's threads against

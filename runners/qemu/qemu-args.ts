@@ -8,7 +8,6 @@ import { accelOption, icountArgs, sessionClock, vcpusFor } from './bench-clock-a
 import { concreteMachine, iommuArgs, machineArgs, machineOption, type PortMap } from './machine-args.js';
 
 export interface QemuPaths {
-  consoleLog: string;
   qmpSocket: string;
   /**
    * This machine's own writable copy of the UEFI variable store (see `sessionUefiVars`). Without
@@ -52,10 +51,10 @@ export function qemuArgs(
     '-cpu', profile.cpu[accel],
     '-smp', String(vcpusFor(req, sessionClock(req, accel))),
     '-m', String(req.memoryMb),
-    // The console log is written by QEMU itself, so it holds every byte even if tsuite dies. In
-    // append mode, so tsuite can add what it types to a shell that does not echo (the runner
-    // removes an old log first).
-    '-chardev', `stdio,id=console0,signal=off,logfile=${optionValue(paths.consoleLog)},logappend=on`,
+    // The console on QEMU's stdio; tsuite writes the session's console.log from it (console-log.ts).
+    '-chardev', 'stdio,id=console0,signal=off',
+    // Named by its session folder, so `ps` says which run a QEMU belongs to (and tests find it).
+    '-name', `guest=${optionValue(req.dir)}`,
     '-serial', 'chardev:console0',
     '-qmp', `unix:${optionValue(paths.qmpSocket)},server=on,wait=off`,
   ];

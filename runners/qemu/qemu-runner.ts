@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentClient } from '../../src/channels/agent.js';
 import { ConsoleChannel, ConsoleClosed, ExpectTimeout } from '../../src/channels/console.js';
@@ -17,7 +18,8 @@ import { concreteMachine } from './machine-args.js';
 import { connectGuestCri } from './guest-cri.js';
 import { connectGuestDocker } from './guest-docker.js';
 import { connectGuestShell } from './guest-shell.js';
-import { raiseAutogroupPriority } from './autogroup.js';
+import { openConsoleLog } from './console-log.js';
+import { BENCH_AUTOGROUP_NICE, raiseAutogroupPriority, SESSION_AUTOGROUP_NICE } from './autogroup.js';
 import { sessionClock, vcpusFor } from './bench-clock-args.js';
 import { QemuSession } from './qemu-session.js';
 import { ownedTmpPrefix, sweepOrphanQemus } from './orphans.js';
@@ -79,16 +81,18 @@ export const qemuRunner: Runner = {
 async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 'tcg', signal: AbortSignal, accelReason: string): Promise<QemuSession> {
   signal.throwIfAborted();
   const tmp = await mkdtemp(ownedTmpPrefix());
+  const consoleLog = join(req.dir, 'console.log');
   const paths = {
-    consoleLog: join(req.dir, 'console.log'), qmpSocket: join(tmp, 'qmp.sock'), uefiVars: await sessionUefiVars(req, profile),
+    qmpSocket: join(tmp, 'qmp.sock'), uefiVars: await sessionUefiVars(req, profile),
     agentSocket: req.agent ? join(tmp, 'qga.sock') : undefined,
   };
   const ports = new Map<number, number>();
   for (const guest of forwardedGuestPorts(req)) ports.set(guest, await freePort());
   const args = qemuArgs(req, profile, accel, paths, ports);
 
-  // QEMU appends to the log (so tsuite can add what it types): a log from an earlier run must go.
-  await rm(paths.consoleLog, { force: true });
+  // The log is appended to (so tsuite can add what it types): a log from an earlier run must go.
+  await rm(consoleLog, { force: true });
+  const log = openConsoleLog(consoleLog);
   const started = Date.now();
   // Own process group: a terminal's Ctrl-C reaches tsuite only, which then stops QEMU in order.
   // Pinned (a duet's half of the host): taskset sets the affinity and execs QEMU, so the pid, the
@@ -106,8 +110,9 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
   session.accelReason = accelReason;
   if (clock) session.clock = clock;
   if (pinned) session.hostCpus = [...req.hostCpus!];
-  // Real time on a shared host: QEMU's share of the CPU against everything else is part of the figure.
-  if (clock === 'time' && child.pid !== undefined) session.hostPriority = await raiseAutogroupPriority(child.pid);
+  // Real time on a shared host: QEMU's share of the CPU against everything else is part of the
+  // figure. Any other machine still comes before tsuite's own work (autogroup.ts).
+  if (child.pid !== undefined) session.hostPriority = await raiseAutogroupPriority(child.pid, clock === 'time' ? BENCH_AUTOGROUP_NICE : SESSION_AUTOGROUP_NICE);
   // The machine as booted, host ports included, for results.json.
   session.machine = concreteMachine(req, profile, ports);
 
@@ -115,7 +120,13 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
   let spawnError: Error | undefined;
   child.on('error', (e) => (spawnError = e));
   child.stdin!.on('error', () => undefined);
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => console.push(d));
+  // Bytes to the log as they came, text to the tests; a character split between reads is joined.
+  const text = new StringDecoder('utf8');
+  child.stdout!.on('data', (d: Buffer) => {
+    log.write(d);
+    console.push(text.write(d));
+  });
+  child.stdout!.on('close', () => log.close());
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   if (req.onConsoleLine) console.onLine((l) => req.onConsoleLine!(l.text));
 
@@ -127,7 +138,7 @@ async function boot(req: ProvisionRequest, profile: ArchProfile, accel: 'kvm' | 
     session.landmarkLine = landmark.index;
     // The agent's handshake goes on beside the rest: tests that need only the console need not wait for it.
     if (paths.agentSocket) session.settling = connectAgent(session, paths.agentSocket, signal);
-    if (req.shell) await connectGuestShell(session, req.shell, paths.consoleLog, signal);
+    if (req.shell) await connectGuestShell(session, req.shell, consoleLog, signal);
     // The engines come up side by side in the guest: wait for both at once.
     await Promise.all([
       req.docker ? connectGuestDocker(session, req.docker, ports, signal) : undefined,

@@ -1,18 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
+import { packageRoot } from '../core/paths.js';
 
 /**
  * `import 'tsuite'` in a user's file (config, suite, reporter) resolves to the tsuite that is
- * running, wherever the file lives (dist/src/index.js when built, src/index.ts under vitest), so the
- * file never needs tsuite installed beside it and always sees the same classes (TestOutcome, errors).
+ * running, wherever the file lives, so the file never needs tsuite installed beside it and always
+ * sees the same classes (TestOutcome, errors). That is the index of the same build as this file:
+ * beside it in the bundle the CLI runs from (dist/bundle/index.js), else one folder up
+ * (dist/src/index.js from tsc, src/index.ts under vitest).
  */
 export function selfAlias(): Record<string, string> {
   const here = fileURLToPath(import.meta.url);
-  const index = join(dirname(here), '..', `index${extname(here)}`);
-  return existsSync(index) ? { tsuite: index } : {};
+  const name = `index${extname(here)}`;
+  const index = [join(dirname(here), name), join(dirname(here), '..', name)].find((f) => existsSync(f));
+  return index ? { tsuite: index } : {};
 }
 
 /**
@@ -71,8 +75,7 @@ export function errorLocation(err: unknown, file: string): string | undefined {
 
 /** tsuite's own code (src/, dist/) is never where a user's file went wrong. */
 function isTsuiteSource(path: string): boolean {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return path.startsWith(join(root, 'src')) || path.startsWith(join(root, 'dist'));
+  return path.startsWith(join(packageRoot, 'src')) || path.startsWith(join(packageRoot, 'dist'));
 }
 
 /** 1-based line of the first quoted occurrence of `specifier` in the file, if it can be read. */

@@ -29,7 +29,7 @@ const request = (arch: string, agent?: boolean): ProvisionRequest => ({
   eventPatterns: LINUX_EVENT_PATTERNS,
   agent,
 });
-const paths = { consoleLog: '/tmp/run/s1/console.log', qmpSocket: '/tmp/q/qmp.sock', agentSocket: '/tmp/q/qga.sock' };
+const paths = { qmpSocket: '/tmp/q/qmp.sock', agentSocket: '/tmp/q/qga.sock' };
 
 describe('QEMU arguments for the agent port', () => {
   for (const profile of [x86_64, aarch64]) {

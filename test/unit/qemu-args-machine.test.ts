@@ -8,7 +8,7 @@ import type { DockerRequest, ProvisionRequest } from '../../src/core/runner.js';
 import { BOOT_REPORT_READY } from '../../src/parsers/boot-report.js';
 import { LINUX_EVENT_PATTERNS } from '../../src/parsers/kernel-events.js';
 
-const paths: QemuPaths = { consoleLog: '/tmp/run/s/console.log', qmpSocket: '/tmp/q/qmp.sock' };
+const paths: QemuPaths = { qmpSocket: '/tmp/q/qmp.sock' };
 
 function request(machine?: MachineDef, extra: Partial<ProvisionRequest> = {}, arch = 'x86_64'): ProvisionRequest {
   const profile = arch === 'x86_64' ? x86_64 : aarch64;

@@ -57,7 +57,7 @@ describe('hostDevices in the machine', () => {
     const a = qemuArgs({
       sessionId: 's', dir: '/tmp/s', arch: 'x86_64', boot: { kernel: '/k', cmdline: 'console=ttyS0' }, cpus: 1, memoryMb: 256, accel: 'auto',
       landmark: BOOT_REPORT_READY, bootTimeoutMs: 1000, eventPatterns: LINUX_EVENT_PATTERNS, machine,
-    }, x86_64, 'kvm', { consoleLog: '/tmp/s/console.log', qmpSocket: '/tmp/q.sock' });
+    }, x86_64, 'kvm', { qmpSocket: '/tmp/q.sock' });
     expect(a[a.indexOf('-M') + 1]).toMatch(/^q35/);
     expect(a).toContain(`vfio-pci,host=${GPU},id=hostdev0`);
   });

@@ -77,9 +77,9 @@ async function run(flags: RunFlags): Promise<number> {
   const signals = abortOnSignals();
   let ahead: BootAhead | undefined;
   try {
-    await sweepOrphans(target);
     const progress = createProgress(process.stderr, !process.stderr.isTTY && process.env.CI === 'true');
-    const prepared = await prepareTarget(target, progress);
+    // The sweep waits on /proc reads: it runs while the target's boot files are checked.
+    const [, prepared] = await Promise.all([sweepOrphans(target), prepareTarget(target, progress)]);
     const ask = context || !prepared.resolved ? undefined : firstSessionAsk(target, plannedFacts(stage, suites));
     if (ask) {
       const request = machineRequest({ ...prepared, resolved: prepared.resolved! }, ask, join(outputDir, ask.id), { runId, kernel: prepared.resolved!.kernel });
