@@ -1,31 +1,33 @@
 import { UsageError } from '../src/core/errors.js';
 import type { Runner } from '../src/core/runner.js';
-import { criRunner } from './cri/cri-runner.js';
-import { dockerRunner } from './docker/docker-runner.js';
 import type { CloudProvider } from './cloud/cloud-provider.js';
 import { CLOUD_PROVIDERS, isCloudRunner, type CloudProviderName, type TargetDef } from '../src/core/target.js';
 import { qemuRunner } from './qemu/qemu-runner.js';
-import { localRunner } from './local/local-runner.js';
 
 type ProviderModule = (def: TargetDef) => CloudProvider & { close(): Promise<void> };
 
 /**
- * The cloud SDKs take seconds to import (@google-cloud/compute alone about 3 s on a 2-core host):
- * a cloud runner's module is loaded when that runner provisions, so a QEMU run never pays for them.
+ * Every runner but QEMU's is loaded when it is first used. The cloud SDKs take seconds to import
+ * (@google-cloud/compute alone about 3 s on a 2-core host), and ssh2 a few hundred ms; the docker,
+ * cri and local runners bring their engines' clients: a QEMU run pays for none of them before its
+ * machine starts.
  */
 function lazyRunner(name: string, load: () => Promise<Runner>): Runner {
-  return { name, provision: async (request, signal) => (await load()).provision(request, signal) };
+  return {
+    name,
+    provision: async (request, signal) => (await load()).provision(request, signal),
+    sweepOrphans: async () => (await (await load()).sweepOrphans?.()) ?? [],
+  };
 }
 
 export const runners: Readonly<Record<string, Runner>> = Object.freeze({
   qemu: qemuRunner,
-  docker: dockerRunner,
-  cri: criRunner,
+  docker: lazyRunner('docker', async () => (await import('./docker/docker-runner.js')).dockerRunner),
+  cri: lazyRunner('cri', async () => (await import('./cri/cri-runner.js')).criRunner),
   gcp: lazyRunner('gcp', async () => (await import('./gcp/gcp-runner.js')).gcpRunner),
   aws: lazyRunner('aws', async () => (await import('./aws/aws-runner.js')).awsRunner),
   azure: lazyRunner('azure', async () => (await import('./azure/azure-runner.js')).azureRunner),
-  local: localRunner,
-  // ssh2 is a few hundred ms to load as well.
+  local: lazyRunner('local', async () => (await import('./local/local-runner.js')).localRunner),
   ssh: lazyRunner('ssh', async () => (await import('./ssh/ssh-runner.js')).sshRunner),
 });
 
