@@ -1,5 +1,5 @@
-// The shipped CLI, `dist/bundle/tsuite.js`, and the public index beside it (what `import 'tsuite'`
-// resolves to), bundled from tsc's output. Why: Node 20 has no compile cache for ES modules, and a
+// The CLI, `dist/bundle/cli.js` (run by the bin, dist/src/cli/main.js), and the public index beside
+// it (what `import 'tsuite'` resolves to), bundled from tsc's output. Why: Node 20 has no compile cache for ES modules, and a
 // `tsuite run` loaded some 250 of them (95 of them zod's, 64 of those its error-message locales)
 // before its first machine could start. One bundle drops the unused locales and the per-module
 // cost. Both entries share their chunks, so a user's config, suites and reporters see the very
@@ -12,7 +12,7 @@ import { defineConfig } from 'rolldown';
 const bundled = (id) => id.startsWith('.') || id.startsWith('/') || /^(zod|commander)(\/|$)/.test(id);
 
 export default defineConfig({
-  input: { tsuite: 'dist/src/cli/main.js', index: 'dist/src/index.js' },
+  input: { cli: 'dist/src/cli/program.js', index: 'dist/src/index.js' },
   platform: 'node',
   external: (id) => !bundled(id),
   output: {

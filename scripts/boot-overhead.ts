@@ -23,7 +23,7 @@ import { perfScratch } from './perf-scratch.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const noopTests = Number(process.argv[3] ?? 200);
-const cli = fileURLToPath(new URL('../bundle/tsuite.js', import.meta.url));
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const scratch = perfScratch('tsuite-perf-');
 const target = findTarget('qemu-x86');
 const profile = profileFor(target.arch);

@@ -69,7 +69,7 @@ for (const c of clocks) if (c !== 'instructions' && c !== 'time') throw new Erro
 const aaRuns = Number(opts['aa-runs']);
 const detectRuns = Number(opts['detect-runs']);
 const trueChange = Number(opts['true-change']);
-const cli = fileURLToPath(new URL('../bundle/tsuite.js', import.meta.url));
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const out = opts.out ?? mkdtempSync(join(tmpdir(), 'tsuite-verdicts-'));
 mkdirSync(out, { recursive: true });
 

@@ -29,5 +29,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The CLI is built by `npm ci` (prepare); build again in case the sources changed since.
-[ -f dist/bundle/tsuite.js ] || npm run build
+[ -f dist/bundle/cli.js ] || npm run build
 npx tsuite setup

@@ -14,7 +14,7 @@ import type { RunResult } from '../src/core/result.js';
 import { perfScratch } from './perf-scratch.js';
 
 const rounds = Number(process.argv[2] ?? 3);
-const cli = fileURLToPath(new URL('../bundle/tsuite.js', import.meta.url));
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const scratch = perfScratch('tsuite-workers-ratio-');
 const SUITES = 'boot,kernel,syscall,isolation';
 /** The reference Linux guest, and tsuite's own fixture kernel (a plan of two sessions for these suites). */

@@ -1,78 +1,16 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
-import { ExitCode, TsuiteError, describeError } from '../core/errors.js';
-import { tsuiteVersion } from './version.js';
-
 /**
- * Each command's module, loaded on demand: together they import every SDK tsuite speaks (cloud
- * providers, gRPC, Docker, statistics, GitHub), seconds of start-up a `tsuite run` never uses.
- * In the order `tsuite --help` lists them.
+ * The `tsuite` bin. It runs the CLI (program.ts) from the bundle `npm run build` makes of it
+ * (dist/bundle/cli.js, see rolldown.config.mjs): Node 20 loads one bundle far faster than the
+ * hundreds of modules tsc writes. The bin itself stays here, where npm has always linked it.
  */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  run: async () => (await import('./commands/run.js')).runCommand(),
-  merge: async () => (await import('./commands/merge.js')).mergeCommand(),
-  bench: async () => (await import('./commands/bench.js')).benchCommand(),
-  compare: async () => (await import('./commands/compare.js')).compareCommand(),
-  list: async () => (await import('./commands/list.js')).listCommand(),
-  targets: async () => (await import('./commands/targets.js')).targetsCommand(),
-  setup: async () => (await import('./commands/setup.js')).setupCommand(),
-  doctor: async () => (await import('./commands/doctor.js')).doctorCommand(),
-  parse: async () => (await import('./commands/parse.js')).parseCommand(),
-  report: async () => (await import('./commands/report.js')).reportCommand(),
-  cloud: async () => (await import('./commands/cloud.js')).cloudCommand(),
-  bisect: async () => (await import('./commands/bisect.js')).bisectCommand(),
-};
+import { fileURLToPath } from 'node:url';
+import type * as Program from './program.js';
 
-const isProgram = ((script) => {
-  try {
-    return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-})(process.argv[1]);
-// `tsuite run ...` loads only `run`; help, a flag or a misspelt name loads every command (for the
-// listing and the suggestions), and so does a test that imports this file to read the commands.
-const invoked = process.argv[2];
-const wanted = !isProgram || invoked === undefined ? Object.keys(COMMANDS)
-  : Object.hasOwn(COMMANDS, invoked) ? [invoked]
-  : invoked === '--version' || invoked === '-V' ? []
-  : Object.keys(COMMANDS);
-
-// `tsuite list | head` closes our stdout early: that is the reader's choice, not an error.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw err;
-});
-
-const program = new Command('tsuite')
-  .description('Conformance and benchmark suites for cloud-native kernels, with Linux as the reference')
-  .version(tsuiteVersion)
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
-
-for (const cmd of await Promise.all(wanted.map((name) => COMMANDS[name]!()))) {
-  program.addCommand(cmd.exitOverride().showHelpAfterError('(run with --help for usage)'));
-}
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // Help and version are successes; every other commander error is a usage error (exit 2).
-    process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-  } else {
-    process.stderr.write(`tsuite: ${describeError(err)}\n`);
-    process.exitCode = err instanceof TsuiteError ? err.exitCode : ExitCode.infra;
-  }
-}
-
-// Every machine, instance and file tsuite made is stopped, deleted or written by now. A cloud client
-// library may still hold a retry timer or a keep-alive socket (an upload cut short by Ctrl-C
-// retries in the background for minutes): that must not keep the command from ending.
-// (Only as the program itself: a test that imports this file to read the commands keeps running.)
-if (isProgram) {
-  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
-  process.exit();
-}
+const bundle = new URL('../../bundle/cli.js', import.meta.url);
+const cli = (await import(bundle.href).catch((err: NodeJS.ErrnoException) => {
+  if (err.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes(`'${fileURLToPath(bundle)}'`)) throw err;
+  process.stderr.write(`tsuite: the bundled CLI (${fileURLToPath(bundle)}) is missing: run \`npm run build\`\n`);
+  process.exit(3); // ExitCode.infra: the installation, not the kernel or the command line
+})) as typeof Program;
+await cli.runCli(process.argv);

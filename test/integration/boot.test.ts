@@ -82,6 +82,13 @@ describe('tsuite run --target qemu-x86 (reference guest)', () => {
     expect(r.sessions[0]?.exit?.kind).toBe('clean');
   });
 
+  it("gives QEMU's scheduling group a higher priority than tsuite's, and says so", () => {
+    const said = results(out).sessions[0]?.hostPriority;
+    // Only root (or CAP_SYS_NICE) may raise it, and only where the kernel groups by session.
+    if (process.getuid?.() === 0 && existsSync('/proc/self/autogroup')) expect(said).toBe('autogroup nice -5');
+    else expect(said).toMatch(/^default priority: autogroup nice not set \(.+\)$/);
+  });
+
   it('`tsuite parse` reproduces the boot report offline from the saved console log', async () => {
     const offline = tempDir('parse');
     const p = await tsuite('parse', join(out, 'qemu-x86-1', 'console.log'), '--output-dir', offline, '--reporter', 'json');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI, exactly as `npx tsuite` runs it (`npm test` builds first). */
-export const CLI = fileURLToPath(new URL('../../dist/bundle/tsuite.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

@@ -48,25 +48,9 @@ interface CliOption {
   takesValue: boolean;
 }
 
-/**
- * src/cli/main.ts builds the program and parses argv at import. Intercepting parseAsync hands us
- * the built program instead of running it: the real commands with their real options.
- */
+/** The program the bin runs, with every command: the real commands with their real options. */
 async function loadProgram(): Promise<Command> {
-  let captured: Command | undefined;
-  const original = Command.prototype.parseAsync;
-  Command.prototype.parseAsync = function (this: Command) {
-    captured ??= this;
-    return Promise.resolve(this);
-  } as typeof original;
-  try {
-    const main = (await import('../../src/cli/main.js')) as { buildProgram?: () => Command };
-    captured ??= main.buildProgram?.();
-  } finally {
-    Command.prototype.parseAsync = original;
-  }
-  if (!captured) throw new Error('src/cli/main.ts built no program on import and exports no buildProgram(): update loadProgram() in this test');
-  return captured;
+  return (await import('../../src/cli/program.js')).buildProgram();
 }
 
 /**
