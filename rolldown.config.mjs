@@ -7,6 +7,9 @@
 //
 // Only tsuite's own code, zod and commander go in: every other package (cloud SDKs, gRPC, jiti,
 // ssh2...) is loaded from node_modules as it is, on the paths that need it.
+//
+// `npm run build` sends rolldown's table of the ~200 files it wrote to /dev/null; its warnings and
+// errors go to stderr.
 import { defineConfig } from 'rolldown';
 
 const bundled = (id) => id.startsWith('.') || id.startsWith('/') || /^(zod|commander)(\/|$)/.test(id);
