@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fetchReferenceGuest } from '../../kernel/reference/reference-guest.js';
-import { buildInitramfs } from '../../kernel/initramfs/build-initramfs.js';
+import { resolveBoot } from '../../kernel/resolve-boot.js';
 import { profileFor } from '../../runners/qemu/profiles/index.js';
 import { qemuRunner } from '../../runners/qemu/qemu-runner.js';
 import { createProgress } from '../../src/core/progress.js';
+import { findTarget } from '../../src/core/target.js';
 import { referenceRequest } from './reference-request.js';
 
 /**
@@ -16,11 +16,8 @@ import { referenceRequest } from './reference-request.js';
  */
 describe('console.log of a QEMU session (reference guest)', () => {
   it('holds exactly the lines the console stream delivered, even when tsuite read late', async () => {
-    const quiet = createProgress(process.stderr, true);
-    const profile = profileFor('x86_64');
-    const guest = await fetchReferenceGuest(profile, quiet);
-    const initrd = await buildInitramfs({ modulesDir: guest.kernel.modulesDir, release: guest.kernel.release, busybox: guest.busybox }, quiet);
-    const req = referenceRequest('console-log', 'x86_64', { kernel: guest.kernel.vmlinuz, initrd, cmdline: profile.defaultCmdline });
+    const { boot } = await resolveBoot(findTarget('qemu-x86'), profileFor('x86_64'), createProgress(process.stderr, true));
+    const req = referenceRequest('console-log', 'x86_64', boot);
     // 1.5 s of a blocked event loop while the kernel prints its boot messages: QEMU's stdout
     // socket fills and its writes are refused (EAGAIN) until tsuite reads again.
     const busy = setTimeout(() => {
